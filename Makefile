@@ -1,0 +1,34 @@
+# Two commands on a fresh machine with Python 3.11:
+#   make demo   - install into .venv and run the weekly routine on the example content
+#   make test   - install into .venv and run every test
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# A fresh secret key for this checkout; .env is never committed.
+.env:
+	$(PYTHON) -c "import secrets; print('DIGEST_SECRET_KEY=' + secrets.token_urlsafe(48))" > .env
+
+demo: $(VENV)/.installed .env
+	DIGEST=$(BIN)/digest ./examples/demo.sh
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check digest tests bench
+	$(BIN)/mypy
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) preview outbox digest.db digest.db-wal digest.db-shm

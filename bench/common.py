@@ -1,0 +1,83 @@
+"""Helpers shared by the benchmark scripts: a scratch project, timing, machine facts."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+PROJECT_TOML = """\
+[organisation]
+name = "SAFE CIC"
+address = "1 Bench Street"
+website = "https://safe.example.org"
+
+[email]
+from_address = "newsfeed@safe.example.org"
+
+[web]
+base_url = "https://news.safe.example.org"
+
+[sending]
+require_approval = false
+"""
+
+
+def scratch_project(extra_toml: str = "") -> Path:
+    """A fresh project folder (digest.toml, .env) in a temporary directory."""
+    folder = Path(tempfile.mkdtemp(prefix="digest-bench-"))
+    (folder / "digest.toml").write_text(PROJECT_TOML + extra_toml, encoding="utf-8")
+    (folder / ".env").write_text("DIGEST_SECRET_KEY=" + "b" * 48 + "\n", encoding="utf-8")
+    return folder
+
+
+def remove(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Wall-clock seconds of ``repeat`` calls."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def run_process(args: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(args, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def median_ms(times: list[float]) -> str:
+    return f"{statistics.median(times) * 1000:.1f} ms"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

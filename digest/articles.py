@@ -1,0 +1,279 @@
+"""The article store: import parsed articles without duplicates, list and look them up."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from digest import db
+from digest.config import Settings
+from digest.content import Block, body_text
+from digest.errors import InputError, NotFoundError
+from digest.sources import ParsedArticle, read_source
+from digest.topics import check_topics, tag_topics
+
+MAX_SLUG_WORDS_LENGTH = 70
+
+
+@dataclass(frozen=True)
+class Article:
+    """An article in the store."""
+
+    id: str
+    source: str
+    title: str
+    published: date
+    author: str
+    url: str
+    body: list[Block]
+    summary: str
+    topics: list[str]
+    topics_locked: bool
+    origin: str
+
+    @property
+    def text(self) -> str:
+        return body_text(self.body)
+
+
+@dataclass
+class ImportReport:
+    new: int = 0
+    updated: int = 0
+    skipped: int = 0
+    warnings: list[str] = field(default_factory=list)
+    failures: list[InputError] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+
+
+def slugify(text: str, *, limit: int = MAX_SLUG_WORDS_LENGTH) -> str:
+    """Lower-case ASCII words joined by hyphens, cut at a word boundary."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    slug = ""
+    for word in words:
+        candidate = f"{slug}-{word}" if slug else word
+        if len(candidate) > limit:
+            break
+        slug = candidate
+    return slug or "article"
+
+
+_QUOTES = str.maketrans("’‘“”–—", "''\"\"--")
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = text.translate(_QUOTES)
+    return " ".join(text.split())
+
+
+def dedupe_key(source: str, title: str, published: date) -> str:
+    """The same source, title and date is the same article, whichever file it came from."""
+    raw = "\x1f".join((_normalise(source), _normalise(title), published.isoformat()))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _content_hash(parsed: ParsedArticle) -> str:
+    payload = {
+        "source": parsed.source,
+        "title": parsed.title,
+        "published": parsed.published.isoformat(),
+        "author": parsed.author,
+        "url": parsed.url,
+        "body": parsed.body,
+        "summary": parsed.summary,
+        "topics": parsed.topics,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def import_articles(
+    engine: Engine,
+    settings: Settings,
+    locations: Sequence[str],
+    *,
+    source_name: str | None = None,
+) -> ImportReport:
+    """Read each path or URL and store its articles, one transaction per file.
+
+    A file that fails to parse is recorded in ``failures`` and nothing from it
+    is stored; the other files are still imported.
+    """
+    report = ImportReport()
+    for location in locations:
+        try:
+            parsed = read_source(location, source_name=source_name)
+            _check_explicit_topics(parsed.articles, settings, location)
+        except InputError as exc:
+            report.failures.append(exc)
+            continue
+        report.warnings.extend(parsed.warnings)
+        with db.write(engine) as conn:
+            for article in parsed.articles:
+                outcome, article_id = _store(conn, settings, article)
+                setattr(report, outcome, getattr(report, outcome) + 1)
+                report.ids.append(article_id)
+    return report
+
+
+def _check_explicit_topics(items: Iterable[ParsedArticle], settings: Settings, location: str) -> None:
+    for item in items:
+        unknown = check_topics(item.topics or [], settings.topics)
+        if unknown:
+            raise InputError(
+                f"unknown topic {unknown[0]!r}; known topics: {', '.join(settings.topic_slugs)}",
+                path=location,
+                line=item.line,
+            )
+
+
+def _store(conn: Connection, settings: Settings, parsed: ParsedArticle) -> tuple[str, str]:
+    """Insert or update one article; returns ('new'|'updated'|'skipped', id)."""
+    key = dedupe_key(parsed.source, parsed.title, parsed.published)
+    digest_hash = _content_hash(parsed)
+    existing = conn.execute(
+        sa.select(
+            db.articles.c.id, db.articles.c.content_hash, db.articles.c.topics_locked, db.articles.c.topics
+        ).where(db.articles.c.dedupe_key == key)
+    ).first()
+    now = db.utcnow()
+    explicit = parsed.topics is not None
+    auto_topics = tag_topics(parsed.title, body_text(parsed.body), settings.topics)
+    values = {
+        "source": parsed.source,
+        "title": parsed.title,
+        "published": parsed.published,
+        "author": parsed.author,
+        "url": parsed.url,
+        "body": parsed.body,
+        "summary": parsed.summary,
+        "origin": parsed.origin,
+        "content_hash": digest_hash,
+        "updated_at": now,
+    }
+    if existing is None:
+        article_id = _free_id(conn, parsed)
+        conn.execute(
+            db.articles.insert().values(
+                id=article_id,
+                dedupe_key=key,
+                topics=parsed.topics if explicit else auto_topics,
+                topics_locked=explicit,
+                created_at=now,
+                **values,
+            )
+        )
+        return "new", article_id
+    if existing.content_hash == digest_hash:
+        return "skipped", existing.id
+    if explicit:
+        values.update(topics=parsed.topics, topics_locked=True)
+    elif not existing.topics_locked:
+        values["topics"] = auto_topics
+    conn.execute(db.articles.update().where(db.articles.c.id == existing.id).values(**values))
+    return "updated", existing.id
+
+
+def _free_id(conn: Connection, parsed: ParsedArticle) -> str:
+    base = f"{parsed.published.isoformat()}-{slugify(parsed.title)}"
+    candidate, number = base, 1
+    while conn.execute(sa.select(db.articles.c.id).where(db.articles.c.id == candidate)).first():
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
+
+
+def _row_to_article(row: sa.Row[tuple[object, ...]]) -> Article:
+    m = row._mapping
+    return Article(
+        id=m["id"],
+        source=m["source"],
+        title=m["title"],
+        published=m["published"],
+        author=m["author"],
+        url=m["url"],
+        body=m["body"],
+        summary=m["summary"],
+        topics=list(m["topics"]),
+        topics_locked=bool(m["topics_locked"]),
+        origin=m["origin"],
+    )
+
+
+def list_articles(
+    engine: Engine,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    topic: str | None = None,
+    source: str | None = None,
+) -> list[Article]:
+    """Articles newest first, optionally filtered by date range, topic and source."""
+    query = sa.select(db.articles).order_by(db.articles.c.published.desc(), db.articles.c.id)
+    if since is not None:
+        query = query.where(db.articles.c.published >= since)
+    if until is not None:
+        query = query.where(db.articles.c.published < until)
+    if source:
+        query = query.where(sa.func.lower(db.articles.c.source).contains(source.lower()))
+    with db.read(engine) as conn:
+        found = [_row_to_article(row) for row in conn.execute(query)]
+    if topic:
+        # Topics are a JSON list; filtering here keeps the query portable.
+        found = [article for article in found if topic in article.topics]
+    return found
+
+
+def get_articles(engine: Engine, ids: Iterable[str]) -> dict[str, Article]:
+    """The stored articles among ``ids``, keyed by id (missing ids are left out)."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    with db.read(engine) as conn:
+        rows = conn.execute(sa.select(db.articles).where(db.articles.c.id.in_(wanted)))
+        return {row.id: _row_to_article(row) for row in rows}
+
+
+def get_article(engine: Engine, article_id: str) -> Article:
+    found = get_articles(engine, [article_id])
+    if article_id not in found:
+        raise NotFoundError(f"no article with id {article_id!r}; `digest articles list` shows the ids")
+    return found[article_id]
+
+
+def set_topics(engine: Engine, settings: Settings, article_id: str, topics: Sequence[str]) -> Article:
+    """The editor's own topics for an article; later imports keep them."""
+    unknown = check_topics(topics, settings.topics)
+    if unknown:
+        raise InputError(f"unknown topic {unknown[0]!r}; known topics: {', '.join(settings.topic_slugs)}")
+    get_article(engine, article_id)
+    with db.write(engine) as conn:
+        conn.execute(
+            db.articles.update()
+            .where(db.articles.c.id == article_id)
+            .values(topics=list(dict.fromkeys(topics)), topics_locked=True, updated_at=db.utcnow())
+        )
+    return get_article(engine, article_id)
+
+
+def retag_all(engine: Engine, settings: Settings) -> int:
+    """Re-run the topic rules over every article the editor has not tagged by hand."""
+    changed = 0
+    with db.write(engine) as conn:
+        rows = conn.execute(sa.select(db.articles).where(db.articles.c.topics_locked == sa.false()))
+        for row in rows.fetchall():
+            article = _row_to_article(row)
+            topics = tag_topics(article.title, article.text, settings.topics)
+            if topics != article.topics:
+                conn.execute(db.articles.update().where(db.articles.c.id == article.id).values(topics=topics))
+                changed += 1
+    return changed

@@ -1,0 +1,179 @@
+"""Pre-send checks of an issue: the list `digest check` prints and the preview shows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+from sqlalchemy.engine import Engine
+
+from digest.config import Settings
+from digest.issues import IssueView
+from digest.render import TOKEN_RE, RenderedEmail
+
+# Gmail clips a message whose HTML is larger than about 102 KB and hides the
+# rest (including the unsubscribe link) behind "View entire message".
+GMAIL_CLIP_BYTES = 102 * 1024
+SIZE_WARNING_BYTES = 90 * 1024
+SUBJECT_WARN_CHARS = 78
+SUBJECT_MAX_CHARS = 200
+PREHEADER_WARN_CHARS = 150
+
+ERROR, WARNING, OK = "error", "warning", "ok"
+
+
+@dataclass(frozen=True)
+class Check:
+    level: str  # error | warning | ok
+    code: str
+    message: str
+
+
+@dataclass
+class CheckReport:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Check]:
+        return [check for check in self.checks if check.level == ERROR]
+
+    @property
+    def warnings(self) -> list[Check]:
+        return [check for check in self.checks if check.level == WARNING]
+
+    @property
+    def passed(self) -> bool:
+        return not self.errors
+
+    def add(self, level: str, code: str, message: str) -> None:
+        self.checks.append(Check(level, code, message))
+
+
+class _LinkAndImageScanner(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.images: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "a":
+            self.links.append((attributes.get("href") or "").strip())
+        elif tag == "img":
+            self.images.append(attributes)
+
+
+def scan_html(html: str) -> tuple[list[str], list[dict[str, str | None]]]:
+    """(hrefs, img attribute maps) of an HTML document."""
+    scanner = _LinkAndImageScanner()
+    scanner.feed(html)
+    scanner.close()
+    return scanner.links, scanner.images
+
+
+def kb(size: int) -> str:
+    return f"{size / 1024:.1f} KB"
+
+
+def check_rendered(view: IssueView, variants: Sequence[RenderedEmail]) -> CheckReport:
+    """Every check over an issue and its rendered variants (the largest decides size)."""
+    report = CheckReport()
+    issue = view.issue
+    _check_size(report, variants)
+    _check_subject(report, issue.subject)
+    if not issue.preheader:
+        report.add(WARNING, "preheader", "no preheader: inboxes will show the first words of the email instead")
+    elif len(issue.preheader) > PREHEADER_WARN_CHARS:
+        report.add(WARNING, "preheader", f"preheader is {len(issue.preheader)} characters; inboxes show about 100")
+    else:
+        report.add(OK, "preheader", f"preheader set ({len(issue.preheader)} characters)")
+    if not issue.introduction:
+        report.add(WARNING, "introduction", "the introduction is empty")
+    for variant in variants:
+        _check_links_and_images(report, variant)
+    _check_stories(report, view)
+    return report
+
+
+def _check_size(report: CheckReport, variants: Sequence[RenderedEmail]) -> None:
+    largest = max(variants, key=lambda v: len(v.html.encode("utf-8")))
+    size = len(largest.html.encode("utf-8"))
+    which = f" ({largest.segment})" if largest.segment and len(variants) > 1 else ""
+    if size > GMAIL_CLIP_BYTES:
+        report.add(
+            ERROR,
+            "size",
+            f"HTML is {kb(size)}{which}; Gmail clips emails above {kb(GMAIL_CLIP_BYTES)} and hides "
+            "the rest, unsubscribe link included: drop stories or show summaries instead of full text",
+        )
+    elif size > SIZE_WARNING_BYTES:
+        report.add(
+            WARNING, "size", f"HTML is {kb(size)}{which}, close to Gmail's clipping limit of {kb(GMAIL_CLIP_BYTES)}"
+        )
+    else:
+        report.add(OK, "size", f"HTML is {kb(size)}{which} (Gmail clips above {kb(GMAIL_CLIP_BYTES)})")
+
+
+def _check_subject(report: CheckReport, subject: str) -> None:
+    length = len(subject)
+    if not subject.strip():
+        report.add(ERROR, "subject", "the subject is empty")
+    elif length > SUBJECT_MAX_CHARS:
+        report.add(ERROR, "subject", f"the subject is {length} characters; keep it under {SUBJECT_WARN_CHARS}")
+    elif length > SUBJECT_WARN_CHARS:
+        report.add(
+            WARNING,
+            "subject",
+            f"the subject is {length} characters; most inboxes cut it off after about {SUBJECT_WARN_CHARS}",
+        )
+    else:
+        report.add(OK, "subject", f"subject is {length} characters")
+
+
+def _check_links_and_images(report: CheckReport, variant: RenderedEmail) -> None:
+    links, images = scan_html(variant.html)
+    which = f" in the {variant.segment} variant" if variant.segment else ""
+    bad_links = []
+    for href in links:
+        if TOKEN_RE.fullmatch(href) or href.startswith("mailto:"):
+            continue  # filled per recipient at send time / a mail link
+        if not href or href == "#":
+            bad_links.append("an empty link")
+        elif not href.startswith("https://"):
+            bad_links.append(f"a link that is not https: {href}")
+    for problem in dict.fromkeys(bad_links):
+        report.add(ERROR, "links", f"{problem}{which}")
+    if not bad_links:
+        report.add(OK, "links", f"{len(links)} links, all https{which}")
+    for image in images:
+        if not (image.get("alt") or "").strip():
+            report.add(ERROR, "images", f"image {image.get('src') or '(no src)'} has no alt text{which}")
+    for token in ("unsubscribe_url",):
+        marker = f"%%{token}%%"
+        if marker not in variant.html or marker not in variant.text:
+            report.add(ERROR, "unsubscribe", f"the unsubscribe link is missing from the HTML or text{which}")
+
+
+def _check_stories(report: CheckReport, view: IssueView) -> None:
+    issue = view.issue
+    for story in view.stories():
+        article = story.article
+        if not story.summary and not story.full:
+            report.add(WARNING, "summary", f"{article.id} has no summary; add one in issue.yaml")
+        if not issue.window_start <= article.published < issue.window_end:
+            report.add(
+                WARNING,
+                "window",
+                f"{article.id} was published {article.published.isoformat()}, outside the issue's window "
+                f"({issue.window_start.isoformat()} to the day before {issue.window_end.isoformat()})",
+            )
+
+
+def check_issue(engine: Engine, settings: Settings, ref: str) -> CheckReport:
+    """Load, render and check an issue: what `digest check` and `digest send` run."""
+    from digest.issues import load_view
+    from digest.render import render_issue
+
+    view = load_view(engine, settings, ref)
+    return check_rendered(view, [render_issue(view, settings)])

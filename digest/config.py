@@ -1,0 +1,482 @@
+"""Settings: ``digest.toml`` (non-secret) plus ``.env`` (secrets), read and checked once.
+
+Every problem is reported as a :class:`~digest.errors.ConfigError` naming the
+file, the setting and how to fix it. The result is a frozen :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+
+from digest.errors import ConfigError
+
+CONFIG_NAME = "digest.toml"
+MIN_SECRET_KEY_LENGTH = 32
+_EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+@dataclass(frozen=True)
+class TopicRule:
+    """A topic and the keywords that tag an article with it."""
+
+    slug: str
+    label: str
+    keywords: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Organisation:
+    name: str
+    tagline: str = ""
+    address: str = ""
+    phone: str = ""
+    website: str = ""
+    contact_email: str = ""
+    privacy_url: str = ""
+    logo_url: str = ""
+    logo_alt: str = ""
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    from_address: str
+    from_name: str
+    reply_to: str = ""
+    unsubscribe_mailto: str = ""
+    bounce_address: str = ""
+    why_you_get_this: str = ""
+
+    @property
+    def domain(self) -> str:
+        return self.from_address.rsplit("@", 1)[1].lower()
+
+
+@dataclass(frozen=True)
+class SendGridSettings:
+    api_key: str | None
+    api_host: str = "https://api.sendgrid.com"
+    timeout: float = 30.0
+    batch_size: int = 1000
+    max_retries: int = 5
+    webhook_public_key: str | None = None
+    asm_group_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"  # none | starttls | tls
+    username: str = ""
+    password: str | None = None
+    timeout: float = 30.0
+    dkim_selector: str = ""
+    dkim_domain: str = ""
+    dkim_private_key_file: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the library needs to know, checked once at start."""
+
+    project_dir: Path
+    config_path: Path | None
+    organisation: Organisation
+    email: EmailSettings
+    base_url: str
+    database_url: str
+    provider: str
+    language: str
+    summary_words: int
+    issue_days: int
+    grouping: str
+    topics: tuple[TopicRule, ...]
+    issues_dir: Path
+    templates_dir: Path
+    preview_dir: Path
+    outbox_dir: Path
+    segments_file: Path
+    sendgrid: SendGridSettings
+    smtp: SmtpSettings
+    secret_key: str | None = None
+    require_approval: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def require_secret_key(self) -> bytes:
+        """Return the secret key, or explain how to set one that is long enough."""
+        key = self.secret_key
+        if not key:
+            raise ConfigError(
+                "DIGEST_SECRET_KEY is not set; add a random value of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters to .env (for example the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                f"DIGEST_SECRET_KEY in .env is {len(key)} characters long; it must be at least "
+                f"{MIN_SECRET_KEY_LENGTH} so links and suppression hashes cannot be guessed"
+            )
+        return key.encode("utf-8")
+
+    def topic_label(self, slug: str) -> str:
+        for rule in self.topics:
+            if rule.slug == slug:
+                return rule.label
+        return slug.replace("-", " ").capitalize()
+
+    @property
+    def topic_slugs(self) -> tuple[str, ...]:
+        return tuple(rule.slug for rule in self.topics)
+
+
+class _Table:
+    """A TOML table being read: typed getters that name the file and key on error."""
+
+    def __init__(self, data: Mapping[str, Any], name: str, source: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+        self.data = dict(data)
+        self.name = name
+        self.source = source
+        self.seen: set[str] = set()
+        self.missing: list[str] = []
+
+    def _where(self, key: str) -> str:
+        prefix = f"[{self.name}] " if self.name else ""
+        return f"{self.source}: {prefix}{key}"
+
+    def _get(self, key: str) -> Any:
+        self.seen.add(key)
+        return self.data.get(key)
+
+    def text(self, key: str, default: str | None = None, *, hint: str = "") -> str:
+        value = self._get(key)
+        if value is None:
+            if default is None:
+                # Reported by finish(), after unknown keys: a typo explains a gap.
+                extra = f"; {hint}" if hint else ""
+                self.missing.append(f"{self._where(key)} is missing{extra}")
+                return ""
+            return default
+        if not isinstance(value, str):
+            raise ConfigError(f"{self._where(key)} must be a string, not {value!r}")
+        return value.strip()
+
+    def integer(self, key: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{self._where(key)} must be a whole number, not {value!r}")
+        if value < minimum or (maximum is not None and value > maximum):
+            upper = f" and at most {maximum}" if maximum is not None else ""
+            raise ConfigError(f"{self._where(key)} must be at least {minimum}{upper}, not {value}")
+        return value
+
+    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{self._where(key)} must be a number, not {value!r}")
+        if value < minimum:
+            raise ConfigError(f"{self._where(key)} must be at least {minimum}, not {value}")
+        return float(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self._where(key)} must be true or false, not {value!r}")
+        return value
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(key, default)
+        if value not in choices:
+            raise ConfigError(f"{self._where(key)} is {value!r}; choose one of {', '.join(choices)}")
+        return value
+
+    def email(self, key: str, default: str | None = None, *, hint: str = "") -> str:
+        value = self.text(key, default, hint=hint)
+        if value and not _EMAIL_RE.match(value):
+            raise ConfigError(f"{self._where(key)} is not an email address: {value!r}")
+        return value
+
+    def table(self, key: str) -> _Table:
+        value = self._get(key)
+        name = f"{self.name}.{key}" if self.name else key
+        return _Table(value or {}, name, self.source)
+
+    def finish(self) -> None:
+        """Refuse keys nobody reads: a typo must not be silently ignored."""
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            key = unknown[0]
+            close = get_close_matches(key, sorted(self.seen), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{self._where(key)} is not a known setting{hint}")
+        if self.missing:
+            raise ConfigError(self.missing[0])
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The digest.toml named by DIGEST_CONFIG, or the first one in start or its parents."""
+    named = os.environ.get("DIGEST_CONFIG")
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"DIGEST_CONFIG names {path}, which does not exist")
+        return path.resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_env(project_dir: Path) -> dict[str, str]:
+    """Secrets from ``.env`` beside digest.toml; the process environment wins."""
+    from dotenv import dotenv_values
+
+    values: dict[str, str] = {}
+    env_file = project_dir / ".env"
+    if env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ)
+    return values
+
+
+def load_settings(config_path: Path | None = None, *, env: Mapping[str, str] | None = None) -> Settings:
+    """Read digest.toml and .env, check every value and return frozen settings."""
+    path = config_path or find_config()
+    if path is None:
+        raise ConfigError(
+            f"no {CONFIG_NAME} found in {Path.cwd()} or its parents; run the command from "
+            "the project folder, pass --config PATH, or set DIGEST_CONFIG"
+        )
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist; pass the path of your {CONFIG_NAME}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid TOML ({exc}); fix the syntax there") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    project_dir = path.parent.resolve()
+    environ = dict(env) if env is not None else read_env(project_dir)
+    return _build_settings(raw, path.resolve(), project_dir, environ)
+
+
+def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: Mapping[str, str]) -> Settings:
+    source = path.name
+    root = _Table(raw, "", source)
+
+    org_t = root.table("organisation")
+    organisation = Organisation(
+        name=org_t.text("name", hint='set it to your organisation\'s name, e.g. name = "SAFE CIC"'),
+        tagline=org_t.text("tagline", ""),
+        address=org_t.text("address", ""),
+        phone=org_t.text("phone", ""),
+        website=_url(org_t, "website", ""),
+        contact_email=org_t.email("contact_email", ""),
+        privacy_url=_url(org_t, "privacy_url", ""),
+        logo_url=_url(org_t, "logo_url", ""),
+        logo_alt=org_t.text("logo_alt", ""),
+    )
+    org_t.finish()
+    if organisation.logo_url and not organisation.logo_alt:
+        raise ConfigError(
+            f"{source}: [organisation] logo_alt is missing; a logo needs alt text for "
+            "screen readers and for mail clients that block images"
+        )
+
+    email_t = root.table("email")
+    email = EmailSettings(
+        from_address=email_t.email("from_address", hint="set it to the address the digest is sent from"),
+        from_name=email_t.text("from_name", organisation.name),
+        reply_to=email_t.email("reply_to", ""),
+        unsubscribe_mailto=email_t.email("unsubscribe_mailto", ""),
+        bounce_address=email_t.email("bounce_address", ""),
+        why_you_get_this=email_t.text("why_you_get_this", ""),
+    )
+    email_t.finish()
+
+    web_t = root.table("web")
+    base_url = _url(web_t, "base_url", None, hint="set it to the public address of `digest serve`").rstrip("/")
+    web_t.finish()
+
+    db_t = root.table("database")
+    configured_url = db_t.text("url", "sqlite:///digest.db")
+    database_url = env.get("DIGEST_DATABASE_URL") or configured_url
+    db_t.finish()
+    database_url = _resolve_sqlite_url(database_url, project_dir)
+
+    paths_t = root.table("paths")
+    issues_dir = project_dir / paths_t.text("issues", "issues")
+    templates_dir = _templates_dir(project_dir, paths_t.text("templates", "templates"))
+    preview_dir = project_dir / paths_t.text("preview", "preview")
+    outbox_dir = project_dir / paths_t.text("outbox", "outbox")
+    segments_file = project_dir / paths_t.text("segments", "subscribers/segments.yaml")
+    paths_t.finish()
+
+    render_t = root.table("render")
+    language = render_t.text("language", "en-GB")
+    summary_words = render_t.integer("summary_words", 60, minimum=10, maximum=400)
+    render_t.finish()
+
+    issue_t = root.table("issue")
+    issue_days = issue_t.integer("days", 7, minimum=1, maximum=366)
+    grouping = issue_t.choice("grouping", "topic", ("topic", "source"))
+    issue_t.finish()
+
+    send_t = root.table("sending")
+    provider = send_t.choice("provider", "outbox", ("outbox", "sendgrid", "smtp"))
+    require_approval = send_t.flag("require_approval", True)
+    send_t.finish()
+
+    sg_t = root.table("sendgrid")
+    sendgrid = SendGridSettings(
+        api_key=env.get("SENDGRID_API_KEY") or None,
+        api_host=_first(env.get("SENDGRID_API_HOST"), sg_t.text("api_host", "https://api.sendgrid.com")).rstrip("/"),
+        timeout=sg_t.number("timeout", 30.0, minimum=0.1),
+        batch_size=sg_t.integer("batch_size", 1000, minimum=1, maximum=1000),
+        max_retries=sg_t.integer("max_retries", 5, minimum=0, maximum=20),
+        webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
+        asm_group_id=sg_t.integer("asm_group_id", 0, minimum=0) or None,
+    )
+    sg_t.finish()
+
+    smtp_t = root.table("smtp")
+    smtp = SmtpSettings(
+        host=_first(env.get("SMTP_HOST"), smtp_t.text("host", "localhost")),
+        port=_env_int(env, "SMTP_PORT", smtp_t.integer("port", 25, minimum=1, maximum=65535)),
+        security=smtp_t.choice("security", "none", ("none", "starttls", "tls")),
+        username=_first(env.get("SMTP_USERNAME"), smtp_t.text("username", "")),
+        password=env.get("SMTP_PASSWORD") or None,
+        timeout=smtp_t.number("timeout", 30.0, minimum=0.1),
+        dkim_selector=smtp_t.text("dkim_selector", ""),
+        dkim_domain=smtp_t.text("dkim_domain", ""),
+        dkim_private_key_file=smtp_t.text("dkim_private_key_file", ""),
+    )
+    smtp_t.finish()
+
+    topics = _topics(root.table("topics"), source)
+
+    extra = {key: raw[key] for key in ("events", "web_server") if key in raw}
+    root.seen.update(extra)
+    root.finish()
+
+    return Settings(
+        project_dir=project_dir,
+        config_path=path,
+        organisation=organisation,
+        email=email,
+        base_url=base_url,
+        database_url=database_url,
+        provider=provider,
+        language=language,
+        summary_words=summary_words,
+        issue_days=issue_days,
+        grouping=grouping,
+        topics=topics,
+        issues_dir=issues_dir,
+        templates_dir=templates_dir,
+        preview_dir=preview_dir,
+        outbox_dir=outbox_dir,
+        segments_file=segments_file,
+        sendgrid=sendgrid,
+        smtp=smtp,
+        secret_key=env.get("DIGEST_SECRET_KEY") or None,
+        require_approval=require_approval,
+        extra=extra,
+    )
+
+
+def _first(override: str | None, configured: str) -> str:
+    """The environment's value when set, else digest.toml's (which is still read and checked)."""
+    return override.strip() if override else configured
+
+
+def _url(table: _Table, key: str, default: str | None, *, hint: str = "") -> str:
+    value = table.text(key, default, hint=hint)
+    if value and not re.match(r"^https?://[^\s/]+", value):
+        raise ConfigError(f"{table._where(key)} must start with https:// (got {value!r})")
+    return value
+
+
+def _env_int(env: Mapping[str, str], key: str, configured: int) -> int:
+    value = env.get(key)
+    if not value:
+        return configured
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{key} in .env must be a whole number, not {value!r}") from None
+
+
+def _resolve_sqlite_url(url: str, project_dir: Path) -> str:
+    """Make a relative SQLite path relative to the project, not to the caller's folder."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str((project_dir / url[len(prefix) :]).resolve())
+    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
+        raise ConfigError(
+            f"database URL {_redact_url(url)!r} is not supported; use sqlite:///PATH or postgresql://USER@HOST/NAME"
+        )
+    return url
+
+
+def _redact_url(url: str) -> str:
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit for messages: any password replaced by ***."""
+    return _redact_url(url)
+
+
+def _templates_dir(project_dir: Path, name: str) -> Path:
+    """The project's templates, or those shipped beside the package when it has none."""
+    own = project_dir / name
+    if own.is_dir():
+        return own
+    bundled = Path(__file__).resolve().parent.parent / "templates"
+    if bundled.is_dir():
+        return bundled
+    raise ConfigError(f"templates folder {own} does not exist; copy templates/ from digest")
+
+
+def _topics(table: _Table, source: str) -> tuple[TopicRule, ...]:
+    from digest.topics import DEFAULT_TOPICS
+
+    rules: dict[str, TopicRule] = {rule.slug: rule for rule in DEFAULT_TOPICS}
+    for slug in list(table.data):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):
+            raise ConfigError(
+                f"{source}: [topics.{slug}] is not a valid topic name; use lower-case letters, digits and hyphens"
+            )
+        entry = table.table(slug)
+        keywords = entry._get("keywords")
+        if keywords is None:
+            keywords = list(rules[slug].keywords) if slug in rules else []
+        if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+            raise ConfigError(f"{source}: [topics.{slug}] keywords must be a list of strings")
+        default_label = rules[slug].label if slug in rules else slug.replace("-", " ").capitalize()
+        label = entry.text("label", default_label)
+        entry.finish()
+        cleaned = tuple(k.strip().lower() for k in keywords if k.strip())
+        if cleaned:
+            rules[slug] = TopicRule(slug, label, cleaned)
+        else:
+            rules.pop(slug, None)
+    return tuple(rules.values())

@@ -1,0 +1,186 @@
+"""The database: SQLAlchemy Core tables, engine set-up and Alembic migrations.
+
+SQLite is the default (one file beside digest.toml); PostgreSQL uses the same
+tables, queries and migrations. Write transactions go through :func:`write`,
+which on SQLite starts with ``BEGIN IMMEDIATE`` so concurrent writers queue on
+the busy timeout instead of failing with "database is locked" halfway through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from digest.errors import ConfigError, DigestError
+
+# The newest migration; tests check it matches the migrations folder.
+SCHEMA_HEAD = "0001"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them as text)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use utcnow()")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+articles = sa.Table(
+    "articles",
+    metadata,
+    sa.Column("id", sa.String(120), primary_key=True),
+    sa.Column("dedupe_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("published", sa.Date, nullable=False, index=True),
+    sa.Column("author", sa.String(300), nullable=False, server_default=""),
+    sa.Column("url", sa.String(2000), nullable=False, server_default=""),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False, server_default=""),
+    sa.Column("topics", sa.JSON, nullable=False),
+    sa.Column("topics_locked", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("origin", sa.String(2000), nullable=False, server_default=""),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling defers BEGIN and cannot do BEGIN
+    # IMMEDIATE; SQLAlchemy's documented recipe turns it off and begins itself.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_db_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for a sqlite:/// or postgresql:// URL with our connection settings."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            folder = Path(path).parent
+            if not folder.is_dir():
+                raise ConfigError(f"the database folder {folder} does not exist; create it first")
+        engine = sa.create_engine(url, **kwargs)
+        sa.event.listen(engine, "connect", _on_sqlite_connect)
+        sa.event.listen(engine, "begin", _on_sqlite_begin)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    try:
+        return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"the database driver {exc.name} is not installed; pip install 'safe-digest[postgres]'"
+        ) from None
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: committed on success, rolled back on any error."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction with a consistent view."""
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision recorded in the database (None for an empty database)."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Migrate the database in place; returns (revision before, revision after)."""
+    from alembic import command
+
+    before = current_revision(engine)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)
+    return before, current_revision(engine)
+
+
+def open_database(url: str, *, auto_upgrade: bool = True) -> Engine:
+    """Connect and make sure the schema is current, migrating an older file in place."""
+    engine = create_db_engine(url)
+    try:
+        revision = current_revision(engine)
+    except sa.exc.OperationalError as exc:
+        raise DigestError(f"cannot open the database: {exc.orig}") from None
+    if revision != SCHEMA_HEAD:
+        if revision is not None and not _is_known_revision(revision):
+            raise DigestError(
+                f"the database is at schema revision {revision}, newer than this version of "
+                "digest knows; upgrade digest"
+            )
+        if not auto_upgrade:
+            raise DigestError(
+                f"the database schema is at {revision or 'nothing'}, not {SCHEMA_HEAD}; run `digest db upgrade`"
+            )
+        upgrade(engine)
+    return engine
+
+
+def _is_known_revision(revision: str) -> bool:
+    return any(path.name.startswith(revision + "_") for path in (MIGRATIONS_DIR / "versions").glob("*.py"))

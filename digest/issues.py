@@ -1,0 +1,516 @@
+"""Issues: ``issues/<id>/issue.yaml`` files that an editor composes and edits.
+
+``new_issue`` drafts the file from the articles of the week; ``load_issue``
+reads it back and checks everything, naming the file and line of any problem;
+``resolve_issue`` joins it with the stored articles into what gets rendered.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.engine import Engine
+
+from digest.articles import Article, get_articles, list_articles
+from digest.config import Settings
+from digest.errors import InputError, NotFoundError
+from digest.files import atomic_write_text
+from digest.summary import summarise
+from digest.topics import check_topics
+from digest.yamlfile import YamlDocument, read_yaml
+
+ISSUE_FILE = "issue.yaml"
+_ISSUE_KEYS = {
+    "date",
+    "window",
+    "grouping",
+    "subject",
+    "preheader",
+    "introduction",
+    "lead",
+    "sections",
+    "editor_note",
+}
+_STORY_KEYS = {"id", "summary", "note", "full", "pin", "topics"}
+_SECTION_KEYS = {"title", "stories"}
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+SUBJECT_PREFIX = "SAFE Newsfeed"
+SUBJECT_LIMIT = 78
+
+
+@dataclass(frozen=True)
+class StoryRef:
+    """A story as the issue file names it, with the editor's overrides."""
+
+    article_id: str
+    summary: str = ""
+    note: str = ""
+    full: bool = False
+    pin: bool = False
+    topics: tuple[str, ...] | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class SectionRef:
+    title: str
+    stories: tuple[StoryRef, ...]
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A loaded, checked issue file."""
+
+    id: str
+    path: Path
+    date: datetime.date
+    window_start: datetime.date
+    window_end: datetime.date  # exclusive
+    grouping: str
+    subject: str
+    preheader: str
+    introduction: str
+    editor_note: str
+    lead: StoryRef | None
+    sections: tuple[SectionRef, ...]
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def story_refs(self) -> list[StoryRef]:
+        refs = [self.lead] if self.lead else []
+        return refs + [story for section in self.sections for story in section.stories]
+
+
+@dataclass(frozen=True)
+class Story:
+    """A story ready to render: the article plus the editor's choices."""
+
+    article: Article
+    summary: str
+    note: str
+    full: bool
+    pin: bool
+    topics: tuple[str, ...]
+    is_lead: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.article.id
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    stories: tuple[Story, ...]
+
+
+@dataclass(frozen=True)
+class IssueView:
+    """An issue joined with its articles: everything rendering needs."""
+
+    issue: Issue
+    lead: Story | None
+    sections: tuple[Section, ...]
+
+    def stories(self) -> list[Story]:
+        found = [self.lead] if self.lead else []
+        return found + [story for section in self.sections for story in section.stories]
+
+
+# --- locating issues ------------------------------------------------------------------
+
+
+def issue_path(settings: Settings, ref: str) -> Path:
+    """The issue.yaml for an issue id (its folder name) or a path to the file or folder."""
+    candidate = Path(ref)
+    if candidate.is_file():
+        return candidate.resolve()
+    if candidate.is_dir() and (candidate / ISSUE_FILE).is_file():
+        return (candidate / ISSUE_FILE).resolve()
+    if _ID_RE.match(ref):
+        in_issues = settings.issues_dir / ref / ISSUE_FILE
+        if in_issues.is_file():
+            return in_issues.resolve()
+    known = list_issue_ids(settings)
+    hint = f"; known issues: {', '.join(known[-5:])}" if known else "; create one with `digest issue new`"
+    raise NotFoundError(f"no issue {ref!r} in {settings.issues_dir}{hint}")
+
+
+def list_issue_ids(settings: Settings) -> list[str]:
+    if not settings.issues_dir.is_dir():
+        return []
+    return sorted(p.parent.name for p in settings.issues_dir.glob(f"*/{ISSUE_FILE}"))
+
+
+# --- drafting a new issue -------------------------------------------------------------
+
+
+def window_for(issue_date: date, days: int) -> tuple[date, date]:
+    """The articles of an issue: published on or after ``date - days``, before ``date``."""
+    return issue_date - timedelta(days=days), issue_date
+
+
+def new_issue(
+    engine: Engine,
+    settings: Settings,
+    *,
+    issue_date: date,
+    days: int | None = None,
+    grouping: str | None = None,
+    force: bool = False,
+) -> tuple[Path, int]:
+    """Draft ``issues/<date>/issue.yaml`` from the week's articles; returns (path, stories)."""
+    days = days or settings.issue_days
+    grouping = grouping or settings.grouping
+    start, end = window_for(issue_date, days)
+    found = list_articles(engine, since=start, until=end)
+    if not found:
+        raise InputError(
+            f"no articles published from {start.isoformat()} to "
+            f"{(end - timedelta(days=1)).isoformat()}; import some with `digest articles import` "
+            "or widen the window with --days"
+        )
+    path = settings.issues_dir / issue_date.isoformat() / ISSUE_FILE
+    if path.exists() and not force:
+        raise InputError(
+            "already exists; edit it, or pass --force to draft it again (your edits would be lost)",
+            path=path,
+        )
+    lead = _choose_lead(found)
+    others = [article for article in found if article.id != lead.id]
+    sections = _group(others, settings, grouping)
+    text = _draft_text(settings, issue_date, start, end, grouping, lead, sections)
+    atomic_write_text(path, text)
+    return path, len(found)
+
+
+LEAD_RECENT_DAYS = 3
+
+
+def _choose_lead(found: Sequence[Article]) -> Article:
+    """The most substantial of the most recent stories (an editor may well change it).
+
+    Among stories published within three days of the newest, the longest leads:
+    a short notice should not lead over a major announcement of the same week.
+    """
+    newest = max(article.published for article in found)
+    recent = [a for a in found if (newest - a.published).days < LEAD_RECENT_DAYS]
+    return max(recent, key=lambda a: (len(a.text.split()), a.published, a.id))
+
+
+def _group(found: Sequence[Article], settings: Settings, grouping: str) -> list[tuple[str, list[Article]]]:
+    groups: dict[str, list[Article]] = {}
+    if grouping == "source":
+        for article in found:
+            groups.setdefault(article.source, []).append(article)
+        ordered = sorted(groups.items(), key=lambda item: item[0].casefold())
+        return [(title, items) for title, items in ordered]
+    other = "Other news"
+    for article in found:
+        key = article.topics[0] if article.topics else other
+        groups.setdefault(key, []).append(article)
+    order = [*settings.topic_slugs, other]
+    ordered_keys = sorted(groups, key=lambda key: order.index(key) if key in order else len(order))
+    return [(settings.topic_label(key) if key != other else other, groups[key]) for key in ordered_keys]
+
+
+def _yaml_scalar(value: Any) -> str:
+    dumped = yaml.safe_dump(value, allow_unicode=True, default_flow_style=True, width=1000)
+    return dumped.strip().removesuffix("...").strip()
+
+
+def _draft_text(
+    settings: Settings,
+    issue_date: date,
+    start: date,
+    end: date,
+    grouping: str,
+    lead: Article,
+    sections: list[tuple[str, list[Article]]],
+) -> str:
+    label = human_date(issue_date)
+    subject = draft_subject(label, lead.title)
+    titles = [lead.title] + [a.title for _, items in sections for a in items]
+    preheader = "This week: " + "; ".join(titles[:3])
+    if len(preheader) > 140:
+        preheader = preheader[:137].rsplit(" ", 1)[0] + "…"
+    out = [
+        f"# {settings.organisation.name}: issue of {label}.",
+        "# Edit freely, then run `digest preview` to see the result.",
+        "# - Reorder sections and stories; delete a story's line to drop it.",
+        "# - Add a story by its id (see `digest articles list`).",
+        "# - A story may be written as a mapping to override things:",
+        "#     - id: <article id>",
+        "#       summary: Your own summary.",
+        "#       note: An editor's note shown under the story.",
+        "#       full: true      # the whole article in the email, not just the summary",
+        "#       pin: true       # every segment gets it, whatever its topics",
+        "#       topics: [online-safety]   # this issue only",
+        f"date: {issue_date.isoformat()}",
+        "window:",
+        f"  from: {start.isoformat()}",
+        f"  until: {(end - timedelta(days=1)).isoformat()}",
+        f"grouping: {grouping}   # sections were made by {grouping}",
+        f"subject: {_yaml_scalar(subject)}",
+        f"preheader: {_yaml_scalar(preheader)}",
+        "introduction: |",
+        f"  {draft_introduction(len(titles), [lead.source] + [a.source for _, items in sections for a in items])}",
+        "editor_note: ''",
+        f"lead: {lead.id}",
+        "sections:",
+    ]
+    for title, items in sections:
+        out.append(f"  - title: {_yaml_scalar(title)}")
+        out.append("    stories:")
+        for article in items:
+            out.append(f"      - {article.id}   # {_comment(article)}")
+    return "\n".join(out) + "\n"
+
+
+def draft_subject(label: str, lead_title: str) -> str:
+    """The longest useful subject that inboxes will show whole (78 characters or fewer)."""
+    for candidate in (f"{SUBJECT_PREFIX}, {label}: {lead_title}", f"{SUBJECT_PREFIX}: {lead_title}"):
+        if len(candidate) <= SUBJECT_LIMIT:
+            return candidate
+    return f"{SUBJECT_PREFIX}, {label}"
+
+
+def draft_introduction(count: int, sources: Sequence[str]) -> str:
+    names = list(dict.fromkeys(sources))
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return (
+        f"This week's {_count_phrase(count, 'story', 'stories')} come from {listed}."
+        if count > 1
+        else (f"This week's story comes from {listed}.")
+    )
+
+
+def _comment(article: Article) -> str:
+    title = article.title if len(article.title) <= 60 else article.title[:57] + "…"
+    return f"{article.published.isoformat()} {article.source}: {title}".replace("\n", " ")
+
+
+def _count_phrase(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def human_date(value: date) -> str:
+    """'10 April 2025', as British readers write it."""
+    return f"{value.day} {value.strftime('%B')} {value.year}"
+
+
+# --- loading and checking -------------------------------------------------------------
+
+
+def load_issue(settings: Settings, ref: str, engine: Engine | None = None) -> Issue:
+    """Read and check an issue file; with ``engine``, article ids are checked too."""
+    path = issue_path(settings, ref)
+    doc = read_yaml(path)
+    issue = _parse_issue(doc, path, settings)
+    if engine is not None:
+        ids = [story.article_id for story in issue.story_refs()]
+        present = get_articles(engine, ids)
+        for story in issue.story_refs():
+            if story.article_id not in present:
+                raise InputError(
+                    f"unknown article id {story.article_id!r}; `digest articles list` shows the ids",
+                    path=path,
+                    line=story.line,
+                )
+    return issue
+
+
+def _parse_issue(doc: YamlDocument, path: Path, settings: Settings) -> Issue:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error("the issue file must be a mapping of settings (date:, subject:, sections: …)")
+    unknown = sorted(set(data) - _ISSUE_KEYS, key=str)
+    if unknown:
+        raise doc.error(
+            f"unknown key {unknown[0]!r}; expected one of {', '.join(sorted(_ISSUE_KEYS))}",
+            unknown[0],
+        )
+    issue_date = _date(doc, data.get("date"), "date")
+    window = data.get("window") or {}
+    if not isinstance(window, dict) or set(window) - {"from", "until"}:
+        raise doc.error("window must have 'from' and 'until' dates", "window")
+    default_start, default_end = window_for(issue_date, settings.issue_days)
+    start = _date(doc, window.get("from", default_start), "window", "from")
+    until = _date(doc, window.get("until", default_end - timedelta(days=1)), "window", "until")
+    if until < start:
+        raise doc.error("window 'until' is before 'from'", "window", "until")
+    grouping = data.get("grouping", settings.grouping)
+    if grouping not in ("topic", "source"):
+        raise doc.error("grouping must be 'topic' or 'source'", "grouping")
+    subject = _text(doc, data.get("subject"), "subject")
+    if not subject:
+        raise doc.error("subject is empty; every issue needs a subject line", "subject")
+    seen: dict[str, int | None] = {}
+    lead = None
+    if data.get("lead") not in (None, ""):
+        lead = _story(doc, data["lead"], settings, seen, "lead")
+    sections_raw = data.get("sections") or []
+    if not isinstance(sections_raw, list):
+        raise doc.error("sections must be a list", "sections")
+    sections = tuple(_section(doc, raw, settings, seen, index) for index, raw in enumerate(sections_raw))
+    if lead is None and not any(section.stories for section in sections):
+        raise doc.error("the issue has no stories; add a lead or a section with stories")
+    return Issue(
+        id=path.parent.name,
+        path=path,
+        date=issue_date,
+        window_start=start,
+        window_end=until + timedelta(days=1),
+        grouping=grouping,
+        subject=subject,
+        preheader=_text(doc, data.get("preheader"), "preheader"),
+        introduction=_text(doc, data.get("introduction"), "introduction"),
+        editor_note=_text(doc, data.get("editor_note"), "editor_note"),
+        lead=lead,
+        sections=sections,
+    )
+
+
+def _section(doc: YamlDocument, raw: Any, settings: Settings, seen: dict[str, int | None], index: int) -> SectionRef:
+    where = ("sections", index)
+    if not isinstance(raw, dict):
+        raise doc.error("each section needs 'title:' and 'stories:'", *where)
+    unknown = sorted(set(raw) - _SECTION_KEYS, key=str)
+    if unknown:
+        raise doc.error(f"unknown section key {unknown[0]!r}; use title and stories", *where, unknown[0])
+    title = _text(doc, raw.get("title"), *where, "title")
+    if not title:
+        raise doc.error("a section needs a title", *where)
+    stories_raw = raw.get("stories") or []
+    if not isinstance(stories_raw, list):
+        raise doc.error("stories must be a list of article ids", *where, "stories")
+    stories = tuple(
+        _story(doc, item, settings, seen, *where, "stories", number) for number, item in enumerate(stories_raw)
+    )
+    return SectionRef(title=title, stories=stories, line=doc.line(*where))
+
+
+def _story(doc: YamlDocument, raw: Any, settings: Settings, seen: dict[str, int | None], *where: str | int) -> StoryRef:
+    line = doc.line(*where)
+    if isinstance(raw, str | int) and not isinstance(raw, bool):
+        raw = {"id": str(raw)}
+    if not isinstance(raw, dict) or "id" not in raw:
+        raise doc.error("a story is an article id, or a mapping with 'id:'", *where)
+    unknown = sorted(set(raw) - _STORY_KEYS, key=str)
+    if unknown:
+        raise doc.error(f"unknown story key {unknown[0]!r}; use {', '.join(sorted(_STORY_KEYS))}", *where, unknown[0])
+    article_id = str(raw["id"]).strip()
+    if not _ID_RE.match(article_id):
+        raise doc.error(f"{article_id!r} is not an article id", *where)
+    if article_id in seen:
+        raise doc.error(f"article {article_id!r} appears twice (first on line {seen[article_id]})", *where)
+    seen[article_id] = line
+    topics = raw.get("topics")
+    if topics is not None:
+        if isinstance(topics, str):
+            topics = [topics]
+        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+            raise doc.error("topics must be a list of topic names", *where, "topics")
+        unknown_topics = check_topics(topics, settings.topics)
+        if unknown_topics:
+            raise doc.error(
+                f"unknown topic {unknown_topics[0]!r}; known topics: {', '.join(settings.topic_slugs)}",
+                *where,
+                "topics",
+            )
+    for flag in ("full", "pin"):
+        if flag in raw and not isinstance(raw[flag], bool):
+            raise doc.error(f"{flag} must be true or false", *where, flag)
+    return StoryRef(
+        article_id=article_id,
+        summary=_text(doc, raw.get("summary"), *where, "summary"),
+        note=_text(doc, raw.get("note"), *where, "note"),
+        full=bool(raw.get("full", False)),
+        pin=bool(raw.get("pin", where[0] == "lead")),
+        topics=tuple(topics) if topics is not None else None,
+        line=line,
+    )
+
+
+def _text(doc: YamlDocument, value: Any, *where: str | int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise doc.error(f"{where[-1]} must be text", *where)
+    return str(value).strip()
+
+
+def _date(doc: YamlDocument, value: Any, *where: str | int) -> date:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise doc.error(f"{where[-1]} must be a date written YYYY-MM-DD, not {value!r}", *where)
+
+
+# --- joining with the article store ---------------------------------------------------
+
+
+def resolve_issue(engine: Engine, settings: Settings, issue: Issue) -> IssueView:
+    """Join the issue with its articles and work out each story's summary and topics."""
+    found = get_articles(engine, [story.article_id for story in issue.story_refs()])
+    missing = [ref for ref in issue.story_refs() if ref.article_id not in found]
+    if missing:
+        raise InputError(
+            f"unknown article id {missing[0].article_id!r}; `digest articles list` shows the ids",
+            path=issue.path,
+            line=missing[0].line,
+        )
+
+    def story(ref: StoryRef, is_lead: bool = False) -> Story:
+        article = found[ref.article_id]
+        summary = ref.summary or article.summary or summarise(article.body, settings.summary_words)
+        topics = ref.topics if ref.topics is not None else tuple(article.topics)
+        return Story(article, summary, ref.note, ref.full, ref.pin, topics, is_lead)
+
+    lead = story(issue.lead, True) if issue.lead else None
+    sections = tuple(
+        Section(section.title, tuple(story(ref) for ref in section.stories))
+        for section in issue.sections
+        if section.stories
+    )
+    return IssueView(issue=issue, lead=lead, sections=sections)
+
+
+def load_view(engine: Engine, settings: Settings, ref: str) -> IssueView:
+    """Load, check and resolve an issue in one step."""
+    return resolve_issue(engine, settings, load_issue(settings, ref))
+
+
+def select_stories(view: IssueView, topics: frozenset[str] | None) -> IssueView:
+    """The issue as a reader limited to ``topics`` sees it (None: everything).
+
+    Pinned stories (the lead, unless the editor says otherwise) reach everyone;
+    sections left empty disappear.
+    """
+    if topics is None:
+        return view
+
+    def keep(story: Story) -> bool:
+        return story.pin or bool(topics.intersection(story.topics))
+
+    lead = view.lead if view.lead and keep(view.lead) else None
+    sections = tuple(
+        Section(section.title, kept)
+        for section in view.sections
+        if (kept := tuple(story for story in section.stories if keep(story)))
+    )
+    return IssueView(issue=view.issue, lead=lead, sections=sections)

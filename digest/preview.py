@@ -1,0 +1,151 @@
+"""`digest preview`: write what readers will get into a local folder.
+
+The folder holds the email (HTML, text and a complete .eml), the web archive
+pages and ``index.html``, which shows the inbox row, the email at desktop and
+phone widths, the plain text and the checks. It is built beside the old one
+and swapped in, so a failed render never leaves half a preview behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from digest.archive import IssueListing, archive_index, archive_pages
+from digest.checks import CheckReport, check_rendered, kb
+from digest.config import Settings
+from digest.issues import IssueView, human_date, load_view, select_stories
+from digest.mime import Envelope, build_message, message_bytes
+from digest.personalise import personalise, preview_values
+from digest.render import RenderedEmail, render_issue, render_web_page
+
+PREVIEW_RECIPIENT = "preview@example.org"
+
+
+@dataclass
+class SegmentPreview:
+    name: str
+    members: int
+    stories: int
+    href: str
+
+
+@dataclass
+class PreviewResult:
+    folder: Path
+    index: Path
+    rendered: RenderedEmail
+    checks: CheckReport
+    segments: list[SegmentPreview] = field(default_factory=list)
+
+
+def write_preview(
+    engine: Engine,
+    settings: Settings,
+    ref: str,
+    *,
+    out: Path | None = None,
+    topics: frozenset[str] | None = None,
+    segment: str | None = None,
+    segments: list[tuple[str, int, frozenset[str] | None]] | None = None,
+) -> PreviewResult:
+    """Render the issue (one segment's variant when ``segment`` is given) into a folder."""
+    view = load_view(engine, settings, ref)
+    rendered = render_issue(view, settings, topics=topics, segment=segment)
+    variant_view = select_stories(view, topics)
+    extra_variants = []
+    segment_rows: list[SegmentPreview] = []
+    for name, members, seg_topics in segments or []:
+        variant = render_issue(view, settings, topics=seg_topics, segment=name)
+        extra_variants.append(variant)
+        segment_rows.append(SegmentPreview(name, members, len(variant.story_ids), f"segments/{name}.html"))
+    checks = check_rendered(view, [rendered, *extra_variants])
+    folder = Path(out) if out else settings.preview_dir / view.issue.id
+    files = _preview_files(settings, view, variant_view, rendered, checks, segment, segment_rows)
+    for variant in extra_variants:
+        html, _ = personalise(variant, preview_values(settings, view.issue.id))
+        files[f"segments/{variant.segment}.html"] = html.encode("utf-8")
+    _replace_folder(folder, files)
+    return PreviewResult(folder, folder / "index.html", rendered, checks, segment_rows)
+
+
+def _preview_files(
+    settings: Settings,
+    view: IssueView,
+    variant_view: IssueView,
+    rendered: RenderedEmail,
+    checks: CheckReport,
+    segment: str | None,
+    segment_rows: list[SegmentPreview],
+) -> dict[str, bytes]:
+    issue = view.issue
+    personal = preview_values(settings, issue.id)
+    html, text = personalise(rendered, personal)
+    message = build_message(
+        settings,
+        subject=rendered.subject,
+        html=html,
+        text=text,
+        envelope=Envelope(
+            to_address=PREVIEW_RECIPIENT,
+            to_name="Preview Reader",
+            unsubscribe_url=personal.unsubscribe_url,
+        ),
+    )
+    files: dict[str, bytes] = {
+        "email.html": html.encode("utf-8"),
+        "email.txt": text.encode("utf-8"),
+        "email.eml": message_bytes(message),
+    }
+    for name, page in archive_pages(variant_view, settings, segment=segment).items():
+        files[f"archive/{issue.id}/{name}"] = page.encode("utf-8")
+    listing = IssueListing(issue.id, human_date(issue.date), issue.subject)
+    files["archive/index.html"] = archive_index(settings, [listing]).encode("utf-8")
+    context: dict[str, Any] = {
+        "org": settings.organisation,
+        "language": settings.language,
+        "home_url": "index.html",
+        "issue_id": issue.id,
+        "issue_date": human_date(issue.date),
+        "segment": segment,
+        "subject": rendered.subject,
+        "preheader": rendered.preheader,
+        "from_name": settings.email.from_name,
+        "story_count": len(rendered.story_ids),
+        "html_size": kb(len(rendered.html.encode("utf-8"))),
+        "rendered_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "checks": checks.checks,
+        "segments": segment_rows,
+        "screenshots": [],
+        "text": text,
+    }
+    files["index.html"] = render_web_page(settings, "preview.html.j2", context).encode("utf-8")
+    return files
+
+
+def _replace_folder(folder: Path, files: dict[str, bytes]) -> None:
+    """Write every file into a fresh folder beside ``folder``, then swap it in."""
+    folder = folder.resolve()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        for name, data in files.items():
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        old = None
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old-{staging.name[-8:]}")
+            folder.rename(old)
+        staging.rename(folder)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,317 @@
+"""Rendering: issue + settings + templates → subject, preheader, HTML and plain text.
+
+Jinja2 (autoescaped) writes MJML, mjml-python turns it into responsive HTML and
+premailer inlines the CSS. Both libraries have defaults that break MJML output
+(see the comments below); tests prove the doctype, the mobile media queries
+and the inlined styles survive.
+
+Per-recipient values are placeholders (see :data:`TOKENS`) that survive MJML and
+premailer unchanged; sending substitutes them per recipient, so an issue is
+rendered once per variant, never once per person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import textwrap
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+
+from digest.config import Settings
+from digest.content import Block
+from digest.errors import DigestError
+from digest.issues import IssueView, Story, human_date, select_stories
+
+TEXT_WIDTH = 78
+
+# Placeholders filled per recipient at send time. %% cannot occur in text we
+# render (the template escapes nothing into it) and passes through MJML,
+# lxml's serializer and quoted-printable untouched.
+TOKENS = {
+    "unsubscribe_url": "%%unsubscribe_url%%",
+    "preferences_url": "%%preferences_url%%",
+    "view_url": "%%view_url%%",
+    "greeting_name": "%%greeting_name%%",
+}
+TOKEN_RE = re.compile(r"%%([a-z_]+)%%")
+_DOCTYPE = "<!doctype html>"
+INLINE_MARKER = "/* digest:inline */"
+_FOREIGN_STYLE_RE = re.compile(r'<style type="text/css">(?!\s*/\* digest:inline \*/)')
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """One variant of an issue, ready for personalisation and sending."""
+
+    issue_id: str
+    segment: str | None
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    story_ids: tuple[str, ...]
+
+    @property
+    def content_hash(self) -> str:
+        """A fingerprint of exactly what readers of this variant get."""
+        digest = hashlib.sha256()
+        for part in (self.subject, self.preheader, self.html, self.text):
+            digest.update(part.encode("utf-8"))
+            digest.update(b"\x00")
+        return digest.hexdigest()
+
+
+class LinkReferences:
+    """Numbered link references for the plain-text part: ``text [3]`` … ``[3] url``."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, int] = {}
+
+    def add(self, url: str) -> str:
+        number = self._numbers.setdefault(url, len(self._numbers) + 1)
+        return f"[{number}]"
+
+    def items(self) -> list[tuple[int, str]]:
+        return [(number, url) for url, number in self._numbers.items()]
+
+
+def archive_url(settings: Settings, issue_id: str, article_id: str | None = None) -> str:
+    """The public web-archive address of an issue or one of its articles."""
+    base = f"{settings.base_url}/archive/{issue_id}/"
+    return f"{base}{article_id}.html" if article_id else base
+
+
+def story_url(settings: Settings, issue_id: str, story: Story) -> str:
+    """Where "Read the full story" goes: the source, or our archive page without one."""
+    return story.article.url or archive_url(settings, issue_id, story.article.id)
+
+
+def build_context(view: IssueView, settings: Settings, *, segment: str | None = None) -> dict[str, Any]:
+    """Everything the HTML and text templates need, as plain values."""
+    issue = view.issue
+
+    def story_dict(story: Story) -> dict[str, Any]:
+        article = story.article
+        return {
+            "id": article.id,
+            "title": article.title,
+            "source": article.source,
+            "author": article.author,
+            "published": human_date(article.published),
+            "published_iso": article.published.isoformat(),
+            "url": story_url(settings, issue.id, story),
+            "archive_url": archive_url(settings, issue.id, article.id),
+            "summary": story.summary,
+            "note": story.note,
+            "full": story.full,
+            "blocks": article.body,
+            "topics": [settings.topic_label(t) for t in story.topics],
+            "is_lead": story.is_lead,
+        }
+
+    stories = view.stories()
+    return {
+        "org": settings.organisation,
+        "sender": settings.email,
+        "language": settings.language,
+        "segment": segment,
+        "issue": {
+            "id": issue.id,
+            "date": human_date(issue.date),
+            "date_iso": issue.date.isoformat(),
+            "subject": issue.subject,
+            "preheader": issue.preheader,
+            "introduction": paragraphs(issue.introduction),
+            "editor_note": paragraphs(issue.editor_note),
+        },
+        "lead": story_dict(view.lead) if view.lead else None,
+        "sections": [
+            {"title": section.title, "stories": [story_dict(s) for s in section.stories]} for section in view.sections
+        ],
+        "story_count": len(stories),
+        "links": {
+            **TOKENS,
+            "archive": f"{settings.base_url}/archive/",
+            "issue_archive": archive_url(settings, issue.id),
+            "privacy": settings.organisation.privacy_url,
+            "website": settings.organisation.website,
+        },
+    }
+
+
+def paragraphs(text: str) -> list[str]:
+    """Paragraphs of free text written by an editor (blank lines separate them)."""
+    return [" ".join(part.split()) for part in re.split(r"\n\s*\n", text or "") if part.strip()]
+
+
+# --- plain-text helpers used as Jinja filters -----------------------------------------
+
+
+def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None) -> str:
+    """Wrap at ``width`` columns without breaking words or URLs."""
+    return textwrap.fill(
+        " ".join(str(text).split()),
+        width=width,
+        initial_indent=indent if first is None else first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def underline(text: str, char: str = "=") -> str:
+    wrapped = wrap(text)
+    longest = max((len(line) for line in wrapped.splitlines()), default=0)
+    return f"{wrapped}\n{char * longest}"
+
+
+def text_blocks(blocks: Iterable[Block], refs: LinkReferences) -> str:
+    """A body's blocks as wrapped plain text; links become numbered references."""
+    out: list[str] = []
+    for block in blocks:
+        if block["type"] == "h":
+            out.append(underline(block["text"], "-"))
+        elif block["type"] == "p":
+            out.append(wrap(_runs_as_text(block["runs"], refs)))
+        else:
+            out.append("\n".join(wrap(_runs_as_text(item, refs), indent="   ", first=" * ") for item in block["items"]))
+    return "\n\n".join(out)
+
+
+def _runs_as_text(runs: Iterable[Mapping[str, str]], refs: LinkReferences) -> str:
+    parts = []
+    for run in runs:
+        parts.append(run["text"])
+        if run.get("href"):
+            parts.append(" " + refs.add(run["href"]))
+    return "".join(parts)
+
+
+# --- environments and the pipeline ----------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _environment(templates_dir: str, kind: str) -> jinja2.Environment:
+    loader = jinja2.FileSystemLoader(templates_dir)
+    if kind == "text":
+        env = jinja2.Environment(
+            loader=loader,
+            autoescape=False,  # noqa: S701 - plain text is not HTML; nothing is interpreted
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined,
+        )
+    else:
+        env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters.update(wrap=wrap, underline=underline)
+    env.globals.update(text_blocks=text_blocks)
+    return env
+
+
+def environment(settings: Settings, kind: str = "html") -> jinja2.Environment:
+    """The Jinja environment for ``kind`` 'html' (autoescaped) or 'text'."""
+    return _environment(str(settings.templates_dir), kind)
+
+
+@lru_cache(maxsize=1)
+def _premailer() -> Any:
+    import premailer
+
+    # premailer's defaults break MJML output: strip_important=True removes the
+    # !important that makes columns stack in the mobile media query, and
+    # allow_network=True would fetch remote stylesheets. Keeping the style tags
+    # keeps the media queries and the dark-mode rules that cannot be inlined.
+    return premailer.Premailer(
+        strip_important=False,
+        allow_network=False,
+        keep_style_tags=True,
+        remove_classes=False,
+        disable_validation=True,
+        cssutils_logging_level=logging.CRITICAL,
+    )
+
+
+def mjml_to_html(mjml: str) -> str:
+    """MJML → inlined HTML with the doctype and head meta an email needs."""
+    from mjml import mjml2html
+
+    # fonts={} stops mjml-python adding Google Fonts links (a network fetch and
+    # a privacy leak in every email); we use a web-safe font stack instead.
+    html = mjml2html(mjml, disable_comments=True, fonts={})
+    # Inline only our own rules. MJML's reset block (border-collapse on every
+    # table, p margins) would otherwise be copied onto every element, costing
+    # about 0.5 KB a story towards Gmail's clipping limit; MJML itself leaves
+    # those rules in <head>.
+    html = _FOREIGN_STYLE_RE.sub('<style type="text/css" data-premailer="ignore">', html)
+    html = _premailer().transform(html, pretty_print=False)
+    # lxml drops MJML's lower-case doctype; without it clients fall into quirks mode.
+    if not html.lstrip().lower().startswith("<!doctype"):
+        html = f"{_DOCTYPE}\n{html}"
+    return html.replace(
+        "<head>",
+        '<head><meta name="color-scheme" content="light dark">'
+        '<meta name="supported-color-schemes" content="light dark">',
+        1,
+    )
+
+
+def _render_template(settings: Settings, kind: str, name: str, context: Mapping[str, Any]) -> str:
+    """Render a template, turning a template mistake into an error that names it."""
+    try:
+        return environment(settings, kind).get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise DigestError(f"{exc.filename or name}, line {exc.lineno}: template error: {exc.message}") from None
+    except jinja2.TemplateNotFound as exc:
+        raise DigestError(f"template {exc.name} not found in {settings.templates_dir}") from None
+    except jinja2.UndefinedError as exc:
+        raise DigestError(f"template {name}: {exc.message}") from None
+
+
+def render_html(context: Mapping[str, Any], settings: Settings) -> str:
+    mjml = _render_template(settings, "html", "digest.mjml.j2", context)
+    try:
+        return mjml_to_html(mjml)
+    except DigestError:
+        raise
+    except Exception as exc:  # mjml-python raises plain exceptions on bad markup
+        raise DigestError(f"templates/digest.mjml.j2 produced MJML that does not render: {exc}") from None
+
+
+def render_text(context: Mapping[str, Any], settings: Settings) -> str:
+    text = _render_template(settings, "text", "digest.txt.j2", {**context, "refs": LinkReferences()})
+    # Collapse runs of blank lines the template's conditionals leave behind.
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip() + "\n"
+
+
+def render_issue(
+    view: IssueView,
+    settings: Settings,
+    *,
+    topics: frozenset[str] | None = None,
+    segment: str | None = None,
+) -> RenderedEmail:
+    """Render one variant of an issue: the stories a reader limited to ``topics`` gets."""
+    variant = select_stories(view, topics)
+    context = build_context(variant, settings, segment=segment)
+    return RenderedEmail(
+        issue_id=view.issue.id,
+        segment=segment,
+        subject=view.issue.subject,
+        preheader=view.issue.preheader,
+        html=render_html(context, settings),
+        text=render_text(context, settings),
+        story_ids=tuple(story.id for story in variant.stories()),
+    )
+
+
+def render_web_page(settings: Settings, template: str, context: Mapping[str, Any]) -> str:
+    """A page of the web archive or preview from ``templates/web/``."""
+    return _render_template(settings, "html", f"web/{template}", context)

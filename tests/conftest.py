@@ -1,0 +1,131 @@
+"""Shared fixtures: a throwaway project folder, its settings and database, the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from digest.config import Settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+SAMPLE = SHARED / "samples" / "safe-newsfeed-2025-04.txt"
+DATA = Path(__file__).resolve().parent / "data"
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+PROJECT_TOML = """\
+[organisation]
+name = "SAFE CIC"
+tagline = "The Safeguarding Specialists"
+address = "1 Test Street, Diss IP22 4AA"
+phone = "01379 871091"
+website = "https://safe.example.org"
+privacy_url = "https://safe.example.org/privacy"
+
+[email]
+from_address = "newsfeed@safe.example.org"
+from_name = "SAFE Newsfeed"
+unsubscribe_mailto = "unsubscribe@safe.example.org"
+
+[web]
+base_url = "https://news.safe.example.org"
+"""
+
+
+def in_ci() -> bool:
+    """CI must run every test: a missing tool fails there instead of skipping."""
+    return os.environ.get("DIGEST_CI") == "1"
+
+
+def require_tool(available: bool, reason: str) -> None:
+    if available:
+        return
+    if in_ci():
+        pytest.fail(f"{reason} (CI installs it: see .ci/run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith(("DIGEST_", "SENDGRID_", "SMTP_")) and key != "DIGEST_CI":
+            monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder with digest.toml and .env, as the current directory."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "digest.toml").write_text(PROJECT_TOML, encoding="utf-8")
+    (folder / ".env").write_text(f"DIGEST_SECRET_KEY={SECRET}\n", encoding="utf-8")
+    monkeypatch.chdir(folder)
+    return folder
+
+
+@pytest.fixture
+def settings(project: Path) -> Settings:
+    return load_settings(project / "digest.toml")
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[object]:
+    from digest.db import open_database
+
+    engine = open_database(settings.database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def invoke(runner: CliRunner, project: Path):  # type: ignore[no-untyped-def]
+    """Run `digest ARGS…` in the project; returns click's Result."""
+    from digest.cli import cli
+
+    def run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def sample_copy(project: Path) -> Path:
+    """The shared newsfeed sample, copied into the project."""
+    target = project / "sample.txt"
+    shutil.copy(SAMPLE, target)
+    return target
+
+
+@pytest.fixture
+def imported(engine, settings, sample_copy):  # type: ignore[no-untyped-def]
+    """The store after importing the shared sample."""
+    from digest.articles import import_articles
+
+    report = import_articles(engine, settings, [str(sample_copy)])
+    assert report.new == 5
+    return report
+
+
+@pytest.fixture
+def sample_issue(engine, settings, imported):  # type: ignore[no-untyped-def]
+    """issues/2025-04-10/issue.yaml drafted from the sample."""
+    from datetime import date
+
+    from digest.issues import new_issue
+
+    path, _ = new_issue(engine, settings, issue_date=date(2025, 4, 10))
+    return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", help="Rewrite golden files from current output.")

@@ -1,0 +1,40 @@
+"""A tiny real HTTP server on 127.0.0.1 for tests that fetch over the network."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+Route = tuple[int, str, bytes]
+
+
+@contextmanager
+def serve(routes: dict[str, Route | Callable[[], Route]]) -> Iterator[str]:
+    """Serve fixed answers by path; yields the base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            answer = routes.get(self.path)
+            if answer is None:
+                self.send_error(404)
+                return
+            status, content_type, body = answer() if callable(answer) else answer
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,116 @@
+"""Settings: read and checked once; every problem names the file, the setting and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.config import load_settings
+from digest.errors import ConfigError
+from tests.conftest import PROJECT_TOML
+
+
+def load(tmp_path: Path, text: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    path = tmp_path / "digest.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_settings(path, env=env or {})
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = load(tmp_path, PROJECT_TOML)
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve()}/digest.db"
+    assert settings.provider == "outbox"
+    assert settings.issue_days == 7
+    assert settings.summary_words == 60
+    assert settings.require_approval is True
+    assert settings.issues_dir == tmp_path.resolve() / "issues"
+    assert settings.email.domain == "safe.example.org"
+    assert "water-safety" in settings.topic_slugs
+
+
+def test_environment_overrides_and_secrets(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        PROJECT_TOML,
+        {"DIGEST_DATABASE_URL": "sqlite:///other.db", "SENDGRID_API_KEY": "SG.x", "DIGEST_SECRET_KEY": "k" * 40},
+    )
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve()}/other.db"
+    assert settings.sendgrid.api_key == "SG.x"
+    assert settings.require_secret_key() == b"k" * 40
+
+
+def test_dotenv_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SENDGRID_API_KEY=SG.from-dotenv\n", encoding="utf-8")
+    path = tmp_path / "digest.toml"
+    path.write_text(PROJECT_TOML, encoding="utf-8")
+    assert load_settings(path).sendgrid.api_key == "SG.from-dotenv"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ('from_address = "newsfeed@safe.example.org"', 'form_address = "x@y.org"'),
+            "digest.toml: [email] form_address is not a known setting; did you mean 'from_address'?",
+        ),
+        (
+            ('from_address = "newsfeed@safe.example.org"', ""),
+            "digest.toml: [email] from_address is missing; set it to the address the digest is sent from",
+        ),
+        (("[web]", '[web]\ntheme = "dark"'), "digest.toml: [web] theme is not a known setting"),
+        (("from_name", "from_nam"), "digest.toml: [email] from_nam is not a known setting; did you mean 'from_name'?"),
+        (('name = "SAFE CIC"', "name = 3"), "digest.toml: [organisation] name must be a string, not 3"),
+        (
+            ("newsfeed@safe.example.org", "not-an-address"),
+            "digest.toml: [email] from_address is not an email address: 'not-an-address'",
+        ),
+        (
+            ("https://news.safe.example.org", "news.example.org"),
+            "digest.toml: [web] base_url must start with https:// (got 'news.example.org')",
+        ),
+        (("[web]", "[issue]\ndays = 0\n[web]"), "digest.toml: [issue] days must be at least 1 and at most 366, not 0"),
+        (
+            ("[web]", '[sending]\nprovider = "pigeon"\n[web]'),
+            "digest.toml: [sending] provider is 'pigeon'; choose one of outbox, sendgrid, smtp",
+        ),
+        (
+            ("[web]", '[topics.Bad_Name]\nkeywords = ["x"]\n[web]'),
+            "digest.toml: [topics.Bad_Name] is not a valid topic name; use lower-case letters, digits and hyphens",
+        ),
+        (
+            ("[web]", '[database]\nurl = "mysql://x"\n[web]'),
+            "database URL 'mysql://x' is not supported; use sqlite:///PATH or postgresql://USER@HOST/NAME",
+        ),
+        (("[web]", "[web\n"), "digest.toml: not valid TOML"),
+    ],
+)
+def test_bad_settings(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, PROJECT_TOML.replace(*change, 1))
+    assert str(caught.value).startswith(message)
+
+
+def test_topics_can_be_relabelled_added_and_removed(tmp_path: Path) -> None:
+    extra = '\n[topics.water-safety]\nlabel = "Water"\n[topics.radicalisation]\nkeywords = ["prevent", "extremism"]\n[topics.health]\nkeywords = []\n'
+    settings = load(tmp_path, PROJECT_TOML + extra)
+    assert settings.topic_label("water-safety") == "Water"
+    assert "radicalisation" in settings.topic_slugs
+    assert "health" not in settings.topic_slugs
+
+
+def test_secret_key_must_be_set_and_long(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, PROJECT_TOML).require_secret_key()
+    assert str(caught.value).startswith(
+        "DIGEST_SECRET_KEY is not set; add a random value of at least 32 characters to .env"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, PROJECT_TOML, {"DIGEST_SECRET_KEY": "short"}).require_secret_key()
+    assert str(caught.value).startswith("DIGEST_SECRET_KEY in .env is 5 characters long; it must be at least 32")
+
+
+def test_logo_needs_alt_text(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, PROJECT_TOML.replace("[email]", 'logo_url = "https://x.example/logo.png"\n\n[email]'))
+    assert "logo_alt is missing" in str(caught.value)

@@ -1,0 +1,66 @@
+"""The docs cannot rot: every command the README shows parses against the CLI, and
+every command has help text."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import click
+import pytest
+
+from digest.cli import cli
+from tests.conftest import REPO
+
+
+def readme_commands() -> list[str]:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    commands = []
+    for block in re.findall(r"```(?:sh|bash)\n(.*?)```", text, re.S):
+        for line in block.splitlines():
+            line = line.split("  #", 1)[0].strip()
+            if line.startswith("digest "):
+                commands.append(line)
+    return commands
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append(((*prefix, name), command))
+        if isinstance(command, click.Group):
+            found.extend(all_commands(command, (*prefix, name)))
+    return found
+
+
+def test_readme_shows_commands() -> None:
+    assert len(readme_commands()) >= 8
+
+
+@pytest.mark.parametrize("line", readme_commands())
+def test_every_readme_command_parses(line: str) -> None:
+    args = shlex.split(line)[1:]
+    command: click.Command = cli
+    path = ["digest"]
+    while isinstance(command, click.Group):
+        assert args and args[0] in command.commands, f"unknown command in README: {line}"
+        path.append(args[0])
+        command, args = command.commands[args[0]], args[1:]
+    # Parsing checks options, choices and required arguments without running anything.
+    command.make_context(" ".join(path), list(args))
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    first_block = re.search(r"```sh\n(.*?)```", text, re.S)
+    assert first_block is not None
+    lines = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()]
+    assert lines == ["make demo", "make test"]
+    assert "make test" in (REPO / ".ci" / "run").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("path", "command"), all_commands(cli), ids=lambda v: " ".join(v) if isinstance(v, tuple) else ""
+)
+def test_every_command_has_help(path: tuple[str, ...], command: click.Command) -> None:
+    assert command.help and command.help.strip(), f"digest {' '.join(path)} has no help text"

@@ -1,0 +1,145 @@
+"""Issue files: drafting, loading with line-numbered errors, resolving."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from digest.errors import InputError, NotFoundError
+from digest.issues import issue_path, load_issue, load_view, new_issue, select_stories
+
+WATER = "2025-04-08-water-safety-advice-as-warmer-weather-continues-not-just-for-london"
+LEAD = "2025-04-09-tackling-child-sexual-abuse-and-exploitation-update"
+CPS = "2025-04-07-woman-found-guilty-of-shaking-baby-girl-to-death"
+
+
+def test_draft_groups_the_weeks_articles_by_topic(sample_issue: Path) -> None:
+    data = yaml.safe_load(sample_issue.read_text(encoding="utf-8"))
+    assert data["date"] == date(2025, 4, 10)
+    assert data["window"] == {"from": date(2025, 4, 3), "until": date(2025, 4, 9)}
+    assert data["lead"] == LEAD
+    assert [s["title"] for s in data["sections"]] == [
+        "Online safety",
+        "Water safety",
+        "Children's social care",
+        "Courts and justice",
+    ]
+    assert data["subject"] == "SAFE Newsfeed: Tackling child sexual abuse and exploitation: update"
+    assert len(data["subject"]) <= 78
+    assert data["preheader"].startswith("This week: Tackling child sexual abuse and exploitation: update; Dark web")
+
+
+def test_draft_by_source_and_a_narrow_window(engine, settings, imported) -> None:  # type: ignore[no-untyped-def]
+    path, count = new_issue(engine, settings, issue_date=date(2025, 4, 9), days=2, grouping="source")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert count == 2
+    assert data["grouping"] == "source"
+    assert data["lead"] == WATER
+    assert data["sections"] == [{"title": "Crown Prosecution Service (CPS)", "stories": [CPS]}]
+
+
+def test_draft_refuses_to_overwrite_without_force(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputError) as caught:
+        new_issue(engine, settings, issue_date=date(2025, 4, 10))
+    assert (
+        str(caught.value)
+        == f"{sample_issue}: already exists; edit it, or pass --force to draft it again (your edits would be lost)"
+    )
+    new_issue(engine, settings, issue_date=date(2025, 4, 10), force=True)
+
+
+def test_empty_window_is_an_error(engine, settings, imported) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputError) as caught:
+        new_issue(engine, settings, issue_date=date(2024, 1, 1))
+    assert str(caught.value).startswith("no articles published from 2023-12-25 to 2023-12-31;")
+
+
+def test_issue_can_be_named_by_id_folder_or_file(settings, sample_issue: Path) -> None:  # type: ignore[no-untyped-def]
+    assert issue_path(settings, "2025-04-10") == sample_issue
+    assert issue_path(settings, str(sample_issue)) == sample_issue
+    assert issue_path(settings, str(sample_issue.parent)) == sample_issue
+    with pytest.raises(NotFoundError) as caught:
+        issue_path(settings, "2030-01-01")
+    assert str(caught.value) == f"no issue '2030-01-01' in {settings.issues_dir}; known issues: 2025-04-10"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def line_of(path: Path, needle: str, occurrence: int = 1) -> int:
+    seen = 0
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if needle in line:
+            seen += 1
+            if seen == occurrence:
+                return number
+    raise AssertionError(needle)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "reason"),
+    [
+        (
+            f"- {CPS}",
+            "- no-such-article",
+            "no-such-article",
+            "unknown article id 'no-such-article'; `digest articles list` shows the ids",
+        ),
+        ("subject: ", "subject: ''\nx_subject: ", "x_subject", "unknown key 'x_subject'; expected one of"),
+        (f"- {CPS}", f"- {WATER}", WATER, f"article '{WATER}' appears twice (first on line"),
+        (f"- {CPS}", f"- {{id: {CPS}, colour: red}}", CPS, "unknown story key 'colour'"),
+        (f"- {CPS}", f"- {{id: {CPS}, full: yes please}}", CPS, "full must be true or false"),
+        (f"- {CPS}", f"- {{id: {CPS}, topics: [astrology]}}", CPS, "unknown topic 'astrology'"),
+        ("date: 2025-04-10", "date: 10/04/2025", "date:", "date must be a date written YYYY-MM-DD, not '10/04/2025'"),
+        ("grouping: topic", "grouping: mood", "grouping:", "grouping must be 'topic' or 'source'"),
+        ("sections:", "sections: [unclosed", "sections:", "not valid YAML"),
+        ("lead: ", "lead: x\nlead: ", "lead:", "'lead' appears twice"),
+    ],
+)
+def test_bad_issue_files_name_the_line(
+    engine, settings, sample_issue: Path, old: str, new: str, needle: str, reason: str
+) -> None:  # type: ignore[no-untyped-def]
+    edit(sample_issue, old, new)
+    occurrence = 2 if reason.startswith(("article '", "'lead'")) else 1
+    with pytest.raises(InputError) as caught:
+        load_issue(settings, "2025-04-10", engine)
+    assert caught.value.path == str(sample_issue)
+    assert reason in caught.value.reason
+    if reason != "not valid YAML":
+        assert caught.value.line == line_of(sample_issue, needle, occurrence)
+
+
+def test_empty_subject_is_refused(engine, settings, sample_issue: Path) -> None:  # type: ignore[no-untyped-def]
+    text = sample_issue.read_text(encoding="utf-8")
+    subject_line = next(line for line in text.splitlines() if line.startswith("subject:"))
+    edit(sample_issue, subject_line, "subject: '  '")
+    with pytest.raises(InputError) as caught:
+        load_issue(settings, "2025-04-10")
+    assert (
+        str(caught.value)
+        == f"{sample_issue}, line {line_of(sample_issue, 'subject:')}: subject is empty; every issue needs a subject line"
+    )
+
+
+def test_editor_overrides_reach_the_view(engine, settings, sample_issue: Path) -> None:  # type: ignore[no-untyped-def]
+    edit(
+        sample_issue, f"- {CPS}", f"- {{id: {CPS}, summary: My words., note: Read this., full: true, topics: [health]}}"
+    )
+    view = load_view(engine, settings, "2025-04-10")
+    story = next(s for s in view.stories() if s.id == CPS)
+    assert (story.summary, story.note, story.full, story.topics) == ("My words.", "Read this.", True, ("health",))
+    assert view.lead is not None and view.lead.pin and view.lead.is_lead
+
+
+def test_select_stories_keeps_pinned_and_matching_stories(engine, settings, sample_issue: Path) -> None:  # type: ignore[no-untyped-def]
+    view = load_view(engine, settings, "2025-04-10")
+    narrowed = select_stories(view, frozenset({"water-safety"}))
+    assert [s.id for s in narrowed.stories()] == [LEAD, WATER]
+    assert [s.title for s in narrowed.sections] == ["Water safety"]
+    assert select_stories(view, None) is view

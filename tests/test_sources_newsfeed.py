@@ -1,0 +1,154 @@
+"""The SAFE newsfeed text reader, on the shared sample and on messy copies of it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from digest.errors import InputError
+from digest.sources import newsfeed_blocks, parse_newsfeed, read_source
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def sample():  # type: ignore[no-untyped-def]
+    return read_source(str(SAMPLE))
+
+
+def test_sample_has_five_articles_with_sources_dates_and_authors(sample) -> None:  # type: ignore[no-untyped-def]
+    found = [(a.source, a.published, a.author) for a in sample.articles]
+    assert found == [
+        ("Home Office", date(2025, 4, 9), "Jill Powell"),
+        ("Metropolitan Police", date(2025, 4, 8), "Jill Powell"),
+        ("Ofsted", date(2025, 4, 4), "Jill Powell"),
+        ("Crown Prosecution Service (CPS)", date(2025, 4, 7), "Jill Powell"),
+        ("National Crime Agency", date(2025, 4, 3), "Jill Powell"),
+    ]
+    assert sample.articles[0].title == "Tackling child sexual abuse and exploitation: update"
+    assert sample.articles[0].line == 8
+
+
+def test_wrong_weekday_keeps_the_date_and_warns(sample) -> None:  # type: ignore[no-untyped-def]
+    nca = sample.articles[-1]
+    assert nca.published == date(2025, 4, 3)
+    assert sample.warnings == [
+        f"{SAMPLE}, line 185: says Wednesday 3 April 2025, which was a Thursday; keeping the date"
+    ]
+
+
+def test_sub_headings_and_bullets_survive(sample) -> None:  # type: ignore[no-untyped-def]
+    home_office = sample.articles[0].body
+    headings = [b["text"] for b in home_office if b["type"] == "h"]
+    assert headings == ["CSA measures", "IICSA Inquiry", "Progress update", "Next steps/conclusion"]
+    lists = [b for b in home_office if b["type"] == "ul"]
+    assert [len(b["items"]) for b in lists] == [5, 3, 2]
+    assert lists[0]["items"][0] == [
+        {
+            "text": "a new child sexual abuse police performance framework, including new standards "
+            "on public protection, child abuse and exploitation"
+        }
+    ]
+
+
+def test_bullets_separated_by_blank_lines_form_one_list(sample) -> None:  # type: ignore[no-untyped-def]
+    met = sample.articles[1].body
+    lists = [b for b in met if b["type"] == "ul"]
+    assert [len(b["items"]) for b in lists] == [3, 6]
+    assert lists[1]["items"][1][0]["text"] == "If you fall into water, fight your instinct to thrash around."
+
+
+def test_lead_in_lines_ending_in_colon_are_paragraphs_not_headings(sample) -> None:  # type: ignore[no-untyped-def]
+    cps = sample.articles[3].body
+    assert {"type": "p", "runs": [{"text": "Ann Hampshire of the Crown Prosecution Service said:"}]} in cps
+    assert not [b for b in cps if b["type"] == "h"]
+
+
+MESSY = (
+    "SAFE\r\nCIC\r\n\r\n"
+    "First\u00a0story title\r\n\r\n"
+    "Source: Ofsted published on this site on Friday 4 April 2025\r\n\r\n"
+    "A first\u00a0paragraph.\r\n\r\n"
+    "* one\r\n+ two\r\n\r\n"
+    "Second story\r\n"
+    "Source:  Home Office published on this website Thursday, 3rd April 2025 by  A. Writer \r\n"
+    "Body text that was hard\r\nwrapped mid-sentence.\r\n"
+)
+
+
+def test_crlf_nbsp_extra_on_missing_author_and_ordinals() -> None:
+    text = MESSY.replace("\r\n", "\n")
+    result = parse_newsfeed(text, origin="messy.txt")
+    first, second = result.articles
+    assert first.title == "First story title"
+    assert first.author == ""
+    assert first.body == [
+        {"type": "p", "runs": [{"text": "A first paragraph."}]},
+        {"type": "ul", "items": [[{"text": "one"}], [{"text": "two"}]]},
+    ]
+    assert second.published == date(2025, 4, 3)
+    assert second.author == "A. Writer"
+    assert second.body == [{"type": "p", "runs": [{"text": "Body text that was hard wrapped mid-sentence."}]}]
+    assert result.warnings == []
+
+
+def test_crlf_file_read_from_disk(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "messy.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + MESSY.encode("utf-8"))
+    result = read_source(str(path))
+    assert [a.title for a in result.articles] == ["First story title", "Second story"]
+
+
+def test_windows_1252_file_is_read_with_a_warning(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "cp1252.txt"
+    text = "Title\n\nSource: Ofsted published on this site Friday 4 April 2025\n\nIt’s here – now.\n"
+    path.write_bytes(text.encode("cp1252"))
+    result = read_source(str(path))
+    assert result.articles[0].body[0]["runs"][0]["text"] == "It’s here – now."
+    assert result.warnings == [f"{path}: not UTF-8; read as Windows-1252"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("Title\n\nSource: Ofsted said so on 4 April 2025\n", 3, "a 'Source:' line must read"),
+        ("Title\n\nSource: Ofsted published on this site Friday 4 Apricot 2025\n", 3, "unknown month 'Apricot'"),
+        ("Title\n\nSource: Ofsted published on this site Friday 31 April 2025\n", 3, "impossible date"),
+        ("Source: Ofsted published on this site Friday 4 April 2025\nbody\n", 1, "must follow the article's title"),
+        ("Just a preamble\nwith no articles\n", None, "no articles found"),
+        (
+            "T\n\nSource: Ofsted published on this site Friday 4 April 2025\n"
+            "Source: Ofsted published on this site Friday 4 April 2025\n",
+            4,
+            "two 'Source:' lines",
+        ),
+    ],
+)
+def test_bad_files_name_the_line_and_reason(text: str, line: int | None, reason: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_newsfeed(text, origin="bad.txt")
+    assert caught.value.path == "bad.txt"
+    assert caught.value.line == line
+    assert reason in caught.value.reason
+
+
+def test_short_line_followed_by_text_is_a_paragraph_not_a_heading() -> None:
+    blocks = newsfeed_blocks(["Short line", "continues here.", "", "Heading", "", "Text."])
+    assert blocks[0] == {"type": "p", "runs": [{"text": "Short line continues here."}]}
+    assert blocks[1] == {"type": "h", "text": "Heading"}
+
+
+def test_a_last_short_line_is_not_a_heading() -> None:
+    assert newsfeed_blocks(["Text.", "", "Ends here"]) == [
+        {"type": "p", "runs": [{"text": "Text."}]},
+        {"type": "p", "runs": [{"text": "Ends here"}]},
+    ]
+
+
+def test_markup_in_text_stays_text() -> None:
+    result = parse_newsfeed(
+        "<b>Title</b>\n\nSource: Ofsted published on this site Friday 4 April 2025\n\n<script>alert(1)</script>\n",
+        origin="x.txt",
+    )
+    assert result.articles[0].title == "<b>Title</b>"
+    assert result.articles[0].body[0]["runs"][0]["text"] == "<script>alert(1)</script>"
