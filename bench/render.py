@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BIN, machine, median_ms, remove, run_process, scratch_project, timed  # noqa: E402
+from bench.common import BIN, machine, median_ms, remove, run_process, scratch_project, timed
 
 STORIES = 12
 
@@ -71,8 +71,12 @@ def main() -> None:
         python_times = [run_process([sys.executable, "-c", "pass"], folder) for _ in range(10)]
 
         print(f"machine: {machine()}")
-        print(f"render one issue of {STORIES} stories (HTML + text + inlining), first call in process: {first[0] * 1000:.1f} ms")
-        print(f"render one issue of {STORIES} stories, warm, median of 30: {median_ms(warm)}; HTML {size / 1024:.1f} KB")
+        print(
+            f"render one issue of {STORIES} stories (HTML + text + inlining), first call in process: {first[0] * 1000:.1f} ms"
+        )
+        print(
+            f"render one issue of {STORIES} stories, warm, median of 30: {median_ms(warm)}; HTML {size / 1024:.1f} KB"
+        )
         print(f"cold `python -c pass`, median of 10: {median_ms(python_times)}")
         print(f"cold `digest --help`, median of 10: {median_ms(help_times)}")
         print(f"cold `digest preview` ({STORIES} stories), median of 5: {median_ms(preview_times)}")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
@@ -36,3 +39,18 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = False) -> Non
 
 def atomic_write_text(path: Path, text: str, *, durable: bool = False) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
+
+
+@contextmanager
+def atomic_text_writer(path: Path, *, encoding: str = "utf-8", newline: str = "") -> Iterator[IO[str]]:
+    """Stream text into a temporary file beside ``path``; it replaces ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from digest.archive import IssueListing, archive_index, archive_pages
 from digest.checks import CheckReport, check_rendered, kb
 from digest.config import Settings
+from digest.errors import NotFoundError
 from digest.issues import IssueView, human_date, load_view, select_stories
 from digest.mime import Envelope, build_message, message_bytes
 from digest.personalise import personalise, preview_values
@@ -51,28 +52,38 @@ def write_preview(
     ref: str,
     *,
     out: Path | None = None,
-    topics: frozenset[str] | None = None,
     segment: str | None = None,
-    segments: list[tuple[str, int, frozenset[str] | None]] | None = None,
 ) -> PreviewResult:
-    """Render the issue (one segment's variant when ``segment`` is given) into a folder."""
+    """Render the issue (one segment's variant when ``segment`` is given) into a folder.
+
+    When a segments file exists, the index also lists every segment with its
+    member count and story count, and links each segment's email.
+    """
+    from digest.segments import load_segments, segment_counts
+
     view = load_view(engine, settings, ref)
+    segments = load_segments(settings) if settings.segments_file.is_file() else []
+    chosen = next((s for s in segments if s.name == segment), None)
+    if segment is not None and chosen is None:
+        known = ", ".join(s.name for s in segments) or "none"
+        raise NotFoundError(f"no segment {segment!r} in {settings.segments_file}; known: {known}")
+    topics = chosen.topics if chosen else None
     rendered = render_issue(view, settings, topics=topics, segment=segment)
-    variant_view = select_stories(view, topics)
-    extra_variants = []
-    segment_rows: list[SegmentPreview] = []
-    for name, members, seg_topics in segments or []:
-        variant = render_issue(view, settings, topics=seg_topics, segment=name)
-        extra_variants.append(variant)
-        segment_rows.append(SegmentPreview(name, members, len(variant.story_ids), f"segments/{name}.html"))
-    checks = check_rendered(view, [rendered, *extra_variants])
-    folder = Path(out) if out else settings.preview_dir / view.issue.id
-    files = _preview_files(settings, view, variant_view, rendered, checks, segment, segment_rows)
-    for variant in extra_variants:
+    counts = segment_counts(engine, segments) if segments else {}
+    variants = [render_issue(view, settings, topics=s.topics, segment=s.name) for s in segments]
+    rows = [
+        SegmentPreview(s.name, counts[s.name], len(v.story_ids), f"segments/{s.name}.html")
+        for s, v in zip(segments, variants, strict=True)
+    ]
+    checks = check_rendered(view, [rendered, *variants])
+    default_folder = settings.preview_dir / (f"{view.issue.id}-{segment}" if segment else view.issue.id)
+    folder = Path(out) if out else default_folder
+    files = _preview_files(settings, view, select_stories(view, topics), rendered, checks, segment, rows)
+    for variant in variants:
         html, _ = personalise(variant, preview_values(settings, view.issue.id))
         files[f"segments/{variant.segment}.html"] = html.encode("utf-8")
     _replace_folder(folder, files)
-    return PreviewResult(folder, folder / "index.html", rendered, checks, segment_rows)
+    return PreviewResult(folder, folder / "index.html", rendered, checks, rows)
 
 
 def _preview_files(

@@ -1,0 +1,496 @@
+"""The subscriber store: people, their status history, consent and the suppression list.
+
+Every status change goes through :func:`change_status`, which records the
+cause in the history (so an admin can answer "why did this person stop
+getting the digest?") and adds the address to the suppression list when the
+new status means "never mail again".
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from digest import db
+from digest.config import Settings
+from digest.emails import Address, check_address, keyed_hash
+from digest.errors import InputError, NotFoundError, StateError
+from digest.files import atomic_text_writer
+from digest.topics import check_topics
+
+ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED, ERASED = "active", "unsubscribed", "bounced", "complained", "erased"
+STATUSES = (ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED, ERASED)
+# Statuses that put the address on the suppression list, with the reason recorded there.
+SUPPRESSING = {UNSUBSCRIBED: "unsubscribed", BOUNCED: "bounced", COMPLAINED: "complained", ERASED: "erased"}
+PROFILE_FIELDS = ("first_name", "last_name", "organisation", "role", "sector", "region")
+EXPORT_COLUMNS = (
+    "email",
+    *PROFILE_FIELDS,
+    "topics",
+    "key_contact",
+    "status",
+    "status_reason",
+    "status_changed_at",
+    "consent_source",
+    "consent_at",
+    "consent_text",
+    "created_at",
+    "attributes",
+)
+# A spreadsheet treats a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    organisation: str
+    role: str
+    sector: str
+    region: str
+    attributes: dict[str, Any]
+    topics: list[str]
+    key_contact: bool
+    status: str
+    status_reason: str
+    status_changed_at: datetime
+    consent_source: str
+    consent_at: datetime | None
+    consent_text: str
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    def field(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    old_status: str | None
+    new_status: str
+    cause: str
+    detail: str
+    event_id: int | None
+
+
+@dataclass(frozen=True)
+class Suppression:
+    email_hash: str
+    reason: str
+    detail: str
+    created_at: datetime
+    email: str | None  # known when a subscriber record still has the address
+
+
+def row_to_subscriber(row: Any) -> Subscriber:
+    m = row._mapping
+    return Subscriber(
+        id=m["id"],
+        email=m["email"],
+        first_name=m["first_name"],
+        last_name=m["last_name"],
+        organisation=m["organisation"],
+        role=m["role"],
+        sector=m["sector"],
+        region=m["region"],
+        attributes=dict(m["attributes"] or {}),
+        topics=list(m["topics"] or []),
+        key_contact=bool(m["key_contact"]),
+        status=m["status"],
+        status_reason=m["status_reason"],
+        status_changed_at=m["status_changed_at"],
+        consent_source=m["consent_source"],
+        consent_at=m["consent_at"],
+        consent_text=m["consent_text"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def email_hash(settings: Settings, key: str) -> str:
+    return keyed_hash(settings.require_secret_key(), key)
+
+
+# --- status changes and suppressions -------------------------------------------------
+
+
+def change_status(
+    conn: Connection,
+    subscriber_id: int,
+    new_status: str,
+    *,
+    cause: str,
+    detail: str = "",
+    event_id: int | None = None,
+    at: datetime | None = None,
+) -> bool:
+    """Move a subscriber to ``new_status``, recording why; False when nothing changed."""
+    if new_status not in STATUSES:
+        raise InputError(f"unknown status {new_status!r}; use one of {', '.join(STATUSES)}")
+    row = conn.execute(
+        sa.select(db.subscribers.c.status, db.subscribers.c.email_hash).where(db.subscribers.c.id == subscriber_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no subscriber with id {subscriber_id}")
+    if row.status == new_status:
+        return False
+    now = at or db.utcnow()
+    conn.execute(
+        db.subscribers.update()
+        .where(db.subscribers.c.id == subscriber_id)
+        .values(
+            status=new_status,
+            status_reason=f"{cause}: {detail}" if detail else cause,
+            status_changed_at=now,
+            updated_at=now,
+        )
+    )
+    conn.execute(
+        db.subscriber_history.insert().values(
+            subscriber_id=subscriber_id,
+            at=now,
+            old_status=row.status,
+            new_status=new_status,
+            cause=cause,
+            detail=detail,
+            event_id=event_id,
+        )
+    )
+    if new_status in SUPPRESSING:
+        add_suppression(
+            conn, row.email_hash, SUPPRESSING[new_status], f"{cause}: {detail}" if detail else cause, at=now
+        )
+    return True
+
+
+def add_suppression(conn: Connection, hashed: str, reason: str, detail: str, *, at: datetime | None = None) -> bool:
+    """Put a hashed address on the suppression list; False if it was already there."""
+    now = at or db.utcnow()
+    exists = conn.execute(sa.select(db.suppressions.c.email_hash).where(db.suppressions.c.email_hash == hashed)).first()
+    if exists:
+        return False
+    conn.execute(db.suppressions.insert().values(email_hash=hashed, reason=reason, detail=detail, created_at=now))
+    conn.execute(
+        db.suppression_log.insert().values(email_hash=hashed, action="added", reason=reason, detail=detail, at=now)
+    )
+    return True
+
+
+def is_suppressed(conn: Connection, hashed: str) -> bool:
+    query = sa.select(db.suppressions.c.email_hash).where(db.suppressions.c.email_hash == hashed)
+    return conn.execute(query).first() is not None
+
+
+def suppress_address(engine: Engine, settings: Settings, raw_email: str, *, reason: str) -> bool:
+    """`digest suppressions add`: never mail this address again (whether or not it is subscribed)."""
+    if not reason.strip():
+        raise InputError("give a reason with --reason")
+    address = check_address(raw_email)
+    hashed = email_hash(settings, address.key)
+    with db.write(engine) as conn:
+        row = _find(conn, address.key)
+        if row is not None and row.status == ACTIVE:
+            change_status(conn, row.id, UNSUBSCRIBED, cause="admin", detail=f"suppressed: {reason}")
+            return True
+        return add_suppression(conn, hashed, "manual", reason)
+
+
+def lift_suppression(engine: Engine, settings: Settings, raw_email: str, *, reason: str) -> Subscriber | None:
+    """`digest suppressions lift`: the only way an address can be mailed again.
+
+    A subscriber record that still exists becomes active again, with the
+    stated reason in its history.
+    """
+    if not reason.strip():
+        raise InputError("lifting a suppression needs a reason: say why this person may be mailed again (--reason)")
+    address = check_address(raw_email)
+    hashed = email_hash(settings, address.key)
+    with db.write(engine) as conn:
+        found = conn.execute(sa.select(db.suppressions).where(db.suppressions.c.email_hash == hashed)).first()
+        if found is None:
+            raise NotFoundError(f"{address.email} is not on the suppression list")
+        conn.execute(db.suppressions.delete().where(db.suppressions.c.email_hash == hashed))
+        conn.execute(
+            db.suppression_log.insert().values(
+                email_hash=hashed, action="lifted", reason=found.reason, detail=reason, at=db.utcnow()
+            )
+        )
+        row = _find(conn, address.key)
+        if row is not None and row.status in (UNSUBSCRIBED, BOUNCED, COMPLAINED):
+            change_status(conn, row.id, ACTIVE, cause="suppression-lifted", detail=reason)
+    return get_subscriber(engine, address.email) if row is not None else None
+
+
+def list_suppressions(engine: Engine) -> list[Suppression]:
+    query = (
+        sa.select(db.suppressions, db.subscribers.c.email)
+        .select_from(
+            db.suppressions.outerjoin(db.subscribers, db.subscribers.c.email_hash == db.suppressions.c.email_hash)
+        )
+        .order_by(db.suppressions.c.created_at.desc())
+    )
+    with db.read(engine) as conn:
+        return [
+            Suppression(row.email_hash, row.reason, row.detail, row.created_at, row.email or None)
+            for row in conn.execute(query)
+        ]
+
+
+# --- finding, adding, removing -------------------------------------------------------
+
+
+def _find(conn: Connection, key: str) -> Any:
+    return conn.execute(sa.select(db.subscribers).where(db.subscribers.c.email_key == key)).first()
+
+
+def get_subscriber(engine: Engine, raw_email: str) -> Subscriber:
+    address = check_address(raw_email)
+    with db.read(engine) as conn:
+        row = _find(conn, address.key)
+    if row is None:
+        raise NotFoundError(f"no subscriber {address.email}")
+    return row_to_subscriber(row)
+
+
+def subscriber_by_id(conn: Connection, subscriber_id: int) -> Subscriber:
+    row = conn.execute(sa.select(db.subscribers).where(db.subscribers.c.id == subscriber_id)).first()
+    if row is None:
+        raise NotFoundError(f"no subscriber with id {subscriber_id}")
+    return row_to_subscriber(row)
+
+
+def history(engine: Engine, subscriber_id: int) -> list[HistoryEntry]:
+    query = (
+        sa.select(db.subscriber_history)
+        .where(db.subscriber_history.c.subscriber_id == subscriber_id)
+        .order_by(db.subscriber_history.c.at, db.subscriber_history.c.id)
+    )
+    with db.read(engine) as conn:
+        return [
+            HistoryEntry(row.at, row.old_status, row.new_status, row.cause, row.detail, row.event_id)
+            for row in conn.execute(query)
+        ]
+
+
+def clean_topics(settings: Settings, topics: Iterable[str]) -> list[str]:
+    chosen = list(dict.fromkeys(t.strip() for t in topics if t.strip()))
+    unknown = check_topics(chosen, settings.topics)
+    if unknown:
+        raise InputError(f"unknown topic {unknown[0]!r}; known topics: {', '.join(settings.topic_slugs)}")
+    return chosen
+
+
+def normalise_profile(profile: Mapping[str, Any]) -> dict[str, Any]:
+    """Collapse whitespace in text fields once, on the way in, so segment rules compare like for like."""
+    cleaned = dict(profile)
+    for name in PROFILE_FIELDS:
+        cleaned[name] = " ".join(str(profile.get(name) or "").split())
+    cleaned["attributes"] = {
+        str(k).strip(): " ".join(str(v).split()) for k, v in (profile.get("attributes") or {}).items()
+    }
+    return cleaned
+
+
+def new_subscriber_values(
+    settings: Settings,
+    address: Address,
+    profile: Mapping[str, Any],
+    *,
+    consent_source: str,
+    consent_at: datetime | None,
+    consent_text: str,
+    now: datetime,
+    hashed: str | None = None,
+) -> dict[str, Any]:
+    """The row of a new, active subscriber (``profile`` already normalised)."""
+    return {
+        "email": address.email,
+        "email_key": address.key,
+        "email_hash": hashed or email_hash(settings, address.key),
+        **{name: profile.get(name) or "" for name in PROFILE_FIELDS},
+        "attributes": dict(profile.get("attributes") or {}),
+        "topics": list(profile.get("topics") or []),
+        "key_contact": bool(profile.get("key_contact", False)),
+        "status": ACTIVE,
+        "status_reason": "",
+        "status_changed_at": now,
+        "consent_source": consent_source,
+        "consent_at": consent_at,
+        "consent_text": consent_text,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def add_subscriber(
+    engine: Engine,
+    settings: Settings,
+    raw_email: str,
+    profile: Mapping[str, Any],
+    *,
+    consent_source: str,
+    consent_text: str = "",
+    cause: str = "admin",
+) -> Subscriber:
+    """Add one active subscriber; refuses a suppressed or existing address."""
+    if not consent_source.strip():
+        raise InputError("say where consent came from with --consent-source (e.g. 'signed up at the DSL conference')")
+    address = check_address(raw_email)
+    topics = clean_topics(settings, profile.get("topics") or [])
+    profile = normalise_profile(profile)
+    now = db.utcnow()
+    with db.write(engine) as conn:
+        if _find(conn, address.key) is not None:
+            raise StateError(f"{address.email} is already a subscriber; `digest subscribers show {address.email}`")
+        if is_suppressed(conn, email_hash(settings, address.key)):
+            raise StateError(
+                f"{address.email} is on the suppression list and must not be mailed; only "
+                "`digest suppressions lift EMAIL --reason …` can change that"
+            )
+        values = new_subscriber_values(
+            settings,
+            address,
+            {**profile, "topics": topics},
+            consent_source=consent_source,
+            consent_at=now,
+            consent_text=consent_text,
+            now=now,
+        )
+        new_id = conn.execute(db.subscribers.insert().values(**values).returning(db.subscribers.c.id)).scalar_one()
+        conn.execute(
+            db.subscriber_history.insert().values(
+                subscriber_id=new_id, at=now, old_status=None, new_status=ACTIVE, cause=cause, detail=consent_source
+            )
+        )
+    return get_subscriber(engine, address.email)
+
+
+def remove_subscriber(engine: Engine, settings: Settings, raw_email: str, *, reason: str = "") -> Subscriber:
+    """Unsubscribe by admin command; the address is suppressed."""
+    address = check_address(raw_email)
+    with db.write(engine) as conn:
+        row = _find(conn, address.key)
+        if row is None:
+            raise NotFoundError(f"no subscriber {address.email}")
+        if row.status == ERASED:
+            raise StateError(f"{address.email} was erased")
+        change_status(conn, row.id, UNSUBSCRIBED, cause="admin", detail=reason or "removed by admin command")
+    return get_subscriber(engine, address.email)
+
+
+def erase_subscriber(engine: Engine, settings: Settings, raw_email: str) -> int:
+    """Right to erasure: wipe personal data, keep only the suppression hash and the fact.
+
+    Returns the subscriber id (now holding no personal data).
+    """
+    address = check_address(raw_email)
+    hashed = email_hash(settings, address.key)
+    now = db.utcnow()
+    with db.write(engine) as conn:
+        row = _find(conn, address.key)
+        if row is None:
+            raise NotFoundError(f"no subscriber {address.email}")
+        add_suppression(conn, hashed, "erased", "right to erasure", at=now)
+        conn.execute(db.subscriber_history.delete().where(db.subscriber_history.c.subscriber_id == row.id))
+        conn.execute(
+            db.subscribers.update()
+            .where(db.subscribers.c.id == row.id)
+            .values(
+                email="",
+                email_key=f"erased:{row.id}",
+                email_hash=hashed,
+                **{name: "" for name in PROFILE_FIELDS},
+                attributes={},
+                topics=[],
+                key_contact=False,
+                status=ERASED,
+                status_reason="erased",
+                status_changed_at=now,
+                consent_source="",
+                consent_at=None,
+                consent_text="",
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            db.subscriber_history.insert().values(
+                subscriber_id=row.id, at=now, old_status=None, new_status=ERASED, cause="erasure", detail=""
+            )
+        )
+        for hook in ERASURE_HOOKS:
+            hook(conn, row.id)
+    return int(row.id)
+
+
+# Other modules (deliveries, events) register what they must wipe on erasure.
+ERASURE_HOOKS: list[Any] = []
+
+
+def iter_subscribers(
+    engine: Engine, *, status: str | None = None, ids: Iterable[int] | None = None
+) -> Iterator[Subscriber]:
+    """Subscribers in id order, streamed."""
+    if status is not None and status not in STATUSES:
+        raise InputError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+    query = sa.select(db.subscribers).order_by(db.subscribers.c.id)
+    if status:
+        query = query.where(db.subscribers.c.status == status)
+    if ids is not None:
+        query = query.where(db.subscribers.c.id.in_(list(ids)))
+    with engine.connect() as conn:
+        for row in conn.execution_options(yield_per=2000).execute(query):
+            yield row_to_subscriber(row)
+
+
+def neutralise_formula(value: str) -> str:
+    """Make a cell that a spreadsheet would run as a formula show as text (OWASP advice)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def export_rows(subscribers: Iterable[Subscriber]) -> Iterator[list[str]]:
+    yield list(EXPORT_COLUMNS)
+    for person in subscribers:
+        row = [
+            person.email,
+            *(person.field(name) for name in PROFILE_FIELDS),
+            ";".join(person.topics),
+            "yes" if person.key_contact else "",
+            person.status,
+            person.status_reason,
+            person.status_changed_at.isoformat(timespec="seconds"),
+            person.consent_source,
+            person.consent_at.isoformat(timespec="seconds") if person.consent_at else "",
+            person.consent_text,
+            person.created_at.isoformat(timespec="seconds"),
+            ";".join(f"{k}={v}" for k, v in sorted(person.attributes.items())),
+        ]
+        yield [neutralise_formula(str(value)) for value in row]
+
+
+def write_csv(path: Path, rows: Iterable[Sequence[str]]) -> int:
+    """Stream rows into ``path`` atomically, UTF-8 with a BOM so spreadsheets detect it.
+
+    Returns the number of data rows (the first row is the header).
+    """
+    count = -1
+    with atomic_text_writer(path, encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    return max(count, 0)
