@@ -67,6 +67,7 @@ class SendGridSettings:
     max_retries: int = 5
     webhook_public_key: str | None = None
     asm_group_id: int | None = None
+    retry_base_delay: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -353,6 +354,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         max_retries=sg_t.integer("max_retries", 5, minimum=0, maximum=20),
         webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
         asm_group_id=sg_t.integer("asm_group_id", 0, minimum=0) or None,
+        retry_base_delay=sg_t.number("retry_base_delay", 1.0, minimum=0.0),
     )
     sg_t.finish()
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from digest.errors import ConfigError, DigestError
 
 # The newest migration; tests check it matches the migrations folder.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
@@ -147,6 +147,85 @@ suppression_log = sa.Table(
 )
 
 
+sends = sa.Table(
+    "sends",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("issue_id", sa.String(120), nullable=False, index=True),
+    # planned | sending | paused | done | failed | cancelled | scheduled
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("provider", sa.String(16), nullable=False),
+    sa.Column("segments", sa.JSON, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=True),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("scheduled_at", UTCDateTime, nullable=True),
+    sa.Column("provider_batch_id", sa.String(200), nullable=True),
+)
+
+send_variants = sa.Table(
+    "send_variants",
+    metadata,
+    sa.Column("send_id", sa.Integer, sa.ForeignKey("sends.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("variant", sa.String(400), primary_key=True),
+    sa.Column("segment", sa.String(100), nullable=True),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("preheader", sa.Text, nullable=False),
+    sa.Column("html", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("story_ids", sa.JSON, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+)
+
+send_batches = sa.Table(
+    "send_batches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("send_id", sa.Integer, sa.ForeignKey("sends.id", ondelete="CASCADE"), nullable=False, index=True),
+    # sending | accepted | failed | uncertain
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("provider_message_id", sa.String(300), nullable=True),
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("send_id", sa.Integer, sa.ForeignKey("sends.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("issue_id", sa.String(120), nullable=False),
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id"), nullable=False, index=True),
+    # The address when planned (wiped on erasure): what was actually mailed.
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("segment", sa.String(100), nullable=False),
+    sa.Column("variant", sa.String(400), nullable=True),
+    # pending | sending | accepted | failed | skipped
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("send_batches.id"), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("provider_message_id", sa.String(300), nullable=True, index=True),
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    # One person, one copy of an issue: two segments or a second send cannot add another.
+    sa.UniqueConstraint("issue_id", "subscriber_id"),
+    sa.Index("ix_deliveries_send_state", "send_id", "state", "variant", "id"),
+)
+
+send_locks = sa.Table(
+    "send_locks",
+    metadata,
+    sa.Column("issue_id", sa.String(120), primary_key=True),
+    sa.Column("send_id", sa.Integer, nullable=False),
+    sa.Column("holder", sa.String(300), nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite's own transaction handling defers BEGIN and cannot do BEGIN
     # IMMEDIATE; SQLAlchemy's documented recipe turns it off and begins itself.
@@ -155,7 +234,8 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA synchronous = NORMAL")
+    # FULL: a committed ledger row survives a power cut, not just a crash.
+    cursor.execute("PRAGMA synchronous = FULL")
     cursor.close()
     # Segment rules compare text case-insensitively; SQLite's lower() knows
     # only ASCII, so rules use this (PostgreSQL's lower() folds Unicode).

@@ -129,3 +129,77 @@ def sample_issue(engine, settings, imported):  # type: ignore[no-untyped-def]
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-goldens", action="store_true", help="Rewrite golden files from current output.")
+
+
+SEGMENTS_YAML = """\
+segments:
+  - name: schools
+    description: Schools
+    match: {sector: education}
+    topics: [online-safety, water-safety, social-care, education]
+  - name: health
+    description: Health
+    match: {sector: health}
+    topics: [health, courts-justice, child-sexual-abuse]
+  - name: everyone
+    description: Everyone
+"""
+
+
+@pytest.fixture
+def audience(project, engine, settings, sample_issue):  # type: ignore[no-untyped-def]
+    """Segments and a dozen subscribers (schools, health, others) for the sample issue."""
+    from digest.subscribers import add_subscriber
+
+    (project / "subscribers").mkdir(exist_ok=True)
+    (project / "subscribers" / "segments.yaml").write_text(SEGMENTS_YAML, encoding="utf-8")
+    sectors = ["education", "education", "health", "sport"]
+    for number in range(12):
+        add_subscriber(
+            engine,
+            settings,
+            f"person{number}@example.org",
+            {"first_name": f"Person{number}", "sector": sectors[number % 4]},
+            consent_source="test",
+        )
+    return [f"person{number}@example.org" for number in range(12)]
+
+
+@pytest.fixture
+def fake_sendgrid(project):  # type: ignore[no-untyped-def]
+    """A fake SendGrid server; the project's settings point at it."""
+    from tests.fakes import sendgrid as fake_module
+
+    fake = fake_module.FakeSendGrid()
+    server = fake_module.start(fake)
+    with (project / ".env").open("a", encoding="utf-8") as env:
+        env.write(f"SENDGRID_API_KEY={fake_module.API_KEY}\nSENDGRID_API_HOST={fake.url}\n")
+    toml = project / "digest.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8") + "\n[sendgrid]\ntimeout = 1.0\nretry_base_delay = 0.01\n", encoding="utf-8"
+    )
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def sg_settings(fake_sendgrid, project):  # type: ignore[no-untyped-def]
+    return load_settings(project / "digest.toml")
+
+
+@pytest.fixture
+def smtp_server(project):  # type: ignore[no-untyped-def]
+    """An aiosmtpd server; the project's settings send to it."""
+    from tests.fakes import smtp as fake_smtp
+
+    handler = fake_smtp.RecordingHandler()
+    controller = fake_smtp.start(handler)
+    port = controller.port
+    toml = project / "digest.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8") + f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\ntimeout = 5.0\n',
+        encoding="utf-8",
+    )
+    yield handler
+    controller.stop()

@@ -1,0 +1,64 @@
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+
+@dataclass
+class RecordingHandler:
+    messages: list[Received] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)
+    drop_at_rcpt: int | None = None  # close the connection at the RCPT of this message (once)
+    drop_after_data: int | None = None  # take this message, then close without saying so (once)
+    rcpts: int = 0
+    sessions: int = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        self.rcpts += 1
+        if self.drop_at_rcpt is not None and self.rcpts == self.drop_at_rcpt:
+            self.drop_at_rcpt = None
+            server.transport.close()
+            return "421 closing"
+        if address.lower() in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        if self.drop_after_data is not None and len(self.messages) == self.drop_after_data:
+            self.drop_after_data = None
+            server.transport.close()
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(handler: RecordingHandler) -> Controller:
+    # aiosmtpd's controller checks readiness by connecting, so it needs a real port, not 0.
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    return controller
