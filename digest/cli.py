@@ -721,6 +721,71 @@ def sends(app: App, issue_ref: str | None) -> None:
         click.echo("No sends yet.")
 
 
+# --- events and bounces ----------------------------------------------------------------
+
+
+def _print_ingest(report: Any) -> None:
+    for change in report.changes:
+        click.echo(f"  {change}")
+    for item in report.reported:
+        click.echo(f"Note: {item}", err=True)
+    click.echo(
+        f"{report.received} events: {report.stored} stored, {report.duplicates} already known, "
+        f"{report.unplaced} not placed, {report.reconciled} uncertain deliveries settled, "
+        f"{len(report.changes)} subscriber changes."
+    )
+
+
+@cli.group()
+def events() -> None:
+    """Provider events: import saved webhook bodies, list what could not be placed."""
+
+
+@events.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False), metavar="FILE.json...")
+@pass_app
+def events_import(app: App, files: tuple[str, ...]) -> None:
+    """Import SendGrid event webhook bodies or exports (JSON arrays)."""
+    from digest.events import IngestReport, import_events_file
+
+    total = IngestReport()
+    for path in files:
+        total.merge(import_events_file(app.engine, app.settings, path))
+    _print_ingest(total)
+
+
+@events.command("unplaced")
+@click.option("--limit", default=50, show_default=True)
+@pass_app
+def events_unplaced(app: App, limit: int) -> None:
+    """Events that match no delivery or subscriber (kept, shown here)."""
+    from digest.events import unplaced_events
+
+    found = unplaced_events(app.engine, limit=limit)
+    for row in found:
+        click.echo(f"#{row.id}  {row.occurred_at:%Y-%m-%d %H:%M}  {row.type:<18} {row.email or '(no address)'}")
+    click.echo(f"{len(found)} unplaced event{'' if len(found) == 1 else 's'} shown.")
+
+
+@cli.group()
+def bounces() -> None:
+    """Bounces: review key contacts, scan a bounce mailbox, sync SendGrid's lists."""
+
+
+@bounces.command("review")
+@pass_app
+def bounces_review(app: App) -> None:
+    """Key contacts whose address bounced: find them a new one."""
+    from digest.events import bounce_review
+
+    found = bounce_review(app.engine)
+    for row in found:
+        name = " ".join(p for p in (row.first_name, row.last_name) if p)
+        click.echo(f"{row.email}  {name}, {row.organisation}  since {row.status_changed_at:%Y-%m-%d}")
+        click.echo(f"    {row.status_reason}")
+    click.echo(f"{len(found)} key contact{'' if len(found) == 1 else 's'} to review.")
+
+
 # --- database -------------------------------------------------------------------------
 
 

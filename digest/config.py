@@ -59,6 +59,17 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class EventSettings:
+    """What provider events do to subscribers (the rules are in digest.events)."""
+
+    soft_bounce_threshold: int = 3
+    soft_bounce_reset_days: int = 30
+    webhook_max_age_seconds: int = 600
+    webhook_max_bytes: int = 8 * 1024 * 1024
+    subscribe_rate_limit: int = 5  # sign-ups per client address per hour
+
+
+@dataclass(frozen=True)
 class SendGridSettings:
     api_key: str | None
     api_host: str = "https://api.sendgrid.com"
@@ -108,7 +119,8 @@ class Settings:
     smtp: SmtpSettings
     secret_key: str | None = None
     require_approval: bool = True
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    events: EventSettings = field(default_factory=lambda: EventSettings())
+    privacy_notice_version: str = ""
 
     def require_secret_key(self) -> bytes:
         """Return the secret key, or explain how to set one that is long enough."""
@@ -314,6 +326,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
 
     web_t = root.table("web")
     base_url = _url(web_t, "base_url", None, hint="set it to the public address of `digest serve`").rstrip("/")
+    privacy_notice_version = web_t.text("privacy_notice_version", "")
     web_t.finish()
 
     db_t = root.table("database")
@@ -374,8 +387,15 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
 
     topics = _topics(root.table("topics"), source)
 
-    extra = {key: raw[key] for key in ("events", "web_server") if key in raw}
-    root.seen.update(extra)
+    events_t = root.table("events")
+    events = EventSettings(
+        soft_bounce_threshold=events_t.integer("soft_bounce_threshold", 3, minimum=1, maximum=100),
+        soft_bounce_reset_days=events_t.integer("soft_bounce_reset_days", 30, minimum=1, maximum=3650),
+        webhook_max_age_seconds=events_t.integer("webhook_max_age_seconds", 600, minimum=10),
+        webhook_max_bytes=events_t.integer("webhook_max_bytes", 8 * 1024 * 1024, minimum=1024),
+        subscribe_rate_limit=events_t.integer("subscribe_rate_limit", 5, minimum=1),
+    )
+    events_t.finish()
     root.finish()
 
     return Settings(
@@ -400,7 +420,8 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         smtp=smtp,
         secret_key=env.get("DIGEST_SECRET_KEY") or None,
         require_approval=require_approval,
-        extra=extra,
+        events=events,
+        privacy_notice_version=privacy_notice_version,
     )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from digest.errors import ConfigError, DigestError
 
 # The newest migration; tests check it matches the migrations folder.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
@@ -105,6 +105,9 @@ subscribers = sa.Table(
     sa.Column("consent_text", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # Soft bounces: a score that rises at most once a day and resets after a quiet spell.
+    sa.Column("soft_bounce_score", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_soft_bounce_at", UTCDateTime, nullable=True),
 )
 
 subscriber_history = sa.Table(
@@ -215,6 +218,48 @@ deliveries = sa.Table(
     sa.Index("ix_deliveries_send_state", "send_id", "state", "variant", "id"),
 )
 
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("provider", sa.String(16), nullable=False),
+    # SendGrid's sg_event_id, or a hash of the event when it has none: the same
+    # event delivered twice (SendGrid retries for 24 hours) is stored once.
+    sa.Column("provider_event_id", sa.String(200), nullable=False),
+    sa.Column("type", sa.String(24), nullable=False, index=True),
+    sa.Column("raw_type", sa.String(64), nullable=False),
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("email", sa.String(320), nullable=False, server_default=""),
+    sa.Column("delivery_id", sa.Integer, nullable=True, index=True),
+    sa.Column("subscriber_id", sa.Integer, nullable=True, index=True),
+    sa.Column("issue_id", sa.String(120), nullable=True, index=True),
+    sa.Column("message_id", sa.String(300), nullable=True),
+    sa.Column("bounce_class", sa.String(8), nullable=True),
+    sa.Column("status", sa.String(32), nullable=False, server_default=""),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("url", sa.Text, nullable=False, server_default=""),
+    sa.Column("machine_open", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("placed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("outcome", sa.Text, nullable=False, server_default=""),
+    sa.Column("ingest_batch", sa.String(32), nullable=False),
+    sa.Column("raw", sa.Text, nullable=False),
+    sa.UniqueConstraint("provider", "provider_event_id"),
+)
+
+subscribe_requests = sa.Table(
+    "subscribe_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("email_key", sa.String(320), nullable=False, index=True),
+    sa.Column("profile", sa.JSON, nullable=False),
+    sa.Column("consent_text", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("confirmed_at", UTCDateTime, nullable=True),
+)
+
 send_locks = sa.Table(
     "send_locks",
     metadata,
@@ -289,20 +334,33 @@ def read(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def bulk_insert(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def bulk_insert(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    ignore_conflicts: Sequence[str] | None = None,
+) -> None:
     """Insert many rows with one driver-level executemany.
 
     SQLAlchemy's own executemany spends ~65 µs a row on parameter handling;
     here the statement is compiled once for the connection's dialect (so
     PostgreSQL and SQLite get their own SQL) and each column's bind processor
     runs directly, with repeated values such as a batch's timestamp converted
-    once. Every row must have the same keys.
+    once. Every row must have the same keys. ``ignore_conflicts`` names a
+    unique key: rows that would break it are skipped (ON CONFLICT DO NOTHING).
     """
     if not rows:
         return
     keys = list(rows[0])
     dialect = conn.dialect
-    compiled = table.insert().compile(dialect=dialect, column_keys=keys)
+    statement: Any = table.insert()
+    if ignore_conflicts:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        module = postgresql if dialect.name == "postgresql" else sqlite
+        statement = module.insert(table).on_conflict_do_nothing(index_elements=list(ignore_conflicts))
+    compiled = statement.compile(dialect=dialect, column_keys=keys)
     if compiled.positional:
         order = [compiled.binds[name].key for name in (compiled.positiontup or [])]
     else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -39,9 +38,10 @@ def subscriber_report(engine: Engine, settings: Settings, email: str) -> Iterato
         change = f"{entry.old_status or 'new'} → {entry.new_status}"
         detail = f" ({entry.detail})" if entry.detail else ""
         yield f"  {entry.at:%Y-%m-%d %H:%M}  {change:<26} {entry.cause}{detail}"
-    for line in DELIVERY_LINES:
-        yield from line(engine, person.id)
+    from digest.sending import deliveries_of
 
-
-# The sending module adds a function here that lists a subscriber's deliveries.
-DELIVERY_LINES: list[Any] = []
+    found = deliveries_of(engine, person.id)
+    yield "deliveries:" if found else "deliveries:   (none yet)"
+    for delivery in found:
+        error = f" ({delivery.error})" if delivery.error else ""
+        yield f"  {delivery.issue_id}  {delivery.segment:<16} {delivery.state:<9} {delivery.updated_at:%Y-%m-%d %H:%M}{error}"

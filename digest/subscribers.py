@@ -432,13 +432,16 @@ def erase_subscriber(engine: Engine, settings: Settings, raw_email: str) -> int:
                 subscriber_id=row.id, at=now, old_status=None, new_status=ERASED, cause="erasure", detail=""
             )
         )
-        for hook in ERASURE_HOOKS:
-            hook(conn, row.id)
+        _erase_traces(conn, row.id, address.key)
     return int(row.id)
 
 
-# Other modules (deliveries, events) register what they must wipe on erasure.
-ERASURE_HOOKS: list[Any] = []
+def _erase_traces(conn: Connection, subscriber_id: int, key: str) -> None:
+    """The address also sits in the ledger, in provider events and in sign-up requests."""
+    conn.execute(db.deliveries.update().where(db.deliveries.c.subscriber_id == subscriber_id).values(email=""))
+    mentions = sa.or_(db.events.c.subscriber_id == subscriber_id, sa.func.lower(db.events.c.email) == key)
+    conn.execute(db.events.update().where(mentions).values(email="", raw='{"erased":true}', reason="", url=""))
+    conn.execute(db.subscribe_requests.delete().where(db.subscribe_requests.c.email_key == key))
 
 
 def iter_subscribers(

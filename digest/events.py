@@ -1,0 +1,502 @@
+"""Provider events: normalise, store once, place, and apply the rules.
+
+Every source (SendGrid's signed webhook, `digest events import`, bounce
+mailboxes, SendGrid's suppression lists) produces :class:`Event` records and
+hands them to :func:`ingest`, the one code path that stores them and acts on
+them. Events are stored once (the same provider event twice changes nothing),
+the raw payload is kept beside the normalised fields, and an event that cannot
+be placed is stored and reported, never dropped.
+
+Rules (thresholds in digest.toml ``[events]``):
+
+* hard bounce (SendGrid ``bounce`` of type ``bounce``, DSN 5.x.x) → bounced;
+* soft bounce (``blocked``, DSN 4.x.x once the provider gave up) raises a
+  score at most once a day, which resets after ``soft_bounce_reset_days``
+  without one; at ``soft_bounce_threshold`` → bounced. Deferrals never count;
+* spam complaint → complained; unsubscribe of any kind → unsubscribed;
+  group resubscribe restores only an unsubscribed person;
+* dropped for "Bounced Address", "Unsubscribed Address" or "Spam Reporting
+  Address" → the matching status; other drop reasons are reported;
+* any event for a delivery left uncertain by a crashed send settles it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from digest import db
+from digest.config import Settings
+from digest.errors import InputError
+from digest.subscribers import ACTIVE, BOUNCED, COMPLAINED, UNSUBSCRIBED, change_status
+
+EVENT_TYPES = (
+    "processed",
+    "delivered",
+    "deferred",
+    "bounced",
+    "blocked",
+    "dropped",
+    "opened",
+    "clicked",
+    "complained",
+    "unsubscribed",
+    "group-unsubscribed",
+    "group-resubscribed",
+    "unknown",
+)
+SENDGRID_TYPES = {
+    "processed": "processed",
+    "delivered": "delivered",
+    "deferred": "deferred",
+    "bounce": "bounced",
+    "dropped": "dropped",
+    "open": "opened",
+    "click": "clicked",
+    "spamreport": "complained",
+    "unsubscribe": "unsubscribed",
+    "group_unsubscribe": "group-unsubscribed",
+    "group_resubscribe": "group-resubscribed",
+}
+# Drop reasons that mean SendGrid already knows this address must not be mailed.
+DROP_STATUS = {
+    "bounced address": BOUNCED,
+    "unsubscribed address": UNSUBSCRIBED,
+    "spam reporting address": COMPLAINED,
+}
+# Events that prove the provider took the message (settling an uncertain delivery).
+PROOF_OF_ACCEPTANCE = {
+    "processed",
+    "delivered",
+    "deferred",
+    "bounced",
+    "blocked",
+    "opened",
+    "clicked",
+    "complained",
+    "unsubscribed",
+    "group-unsubscribed",
+    "group-resubscribed",
+}
+MAX_FIELD = 2000
+
+
+@dataclass
+class Event:
+    """One provider event, normalised; ``raw`` keeps the payload as received."""
+
+    provider: str
+    provider_event_id: str
+    type: str
+    raw_type: str
+    occurred_at: datetime
+    raw: str
+    email: str = ""
+    delivery_id: int | None = None
+    issue_id: str | None = None
+    message_id: str | None = None
+    bounce_class: str | None = None
+    status: str = ""
+    reason: str = ""
+    url: str = ""
+    machine_open: bool = False
+
+
+@dataclass
+class IngestReport:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    unplaced: int = 0
+    reconciled: int = 0
+    changes: list[str] = field(default_factory=list)
+    reported: list[str] = field(default_factory=list)  # drop reasons and other things to look at
+
+    def merge(self, other: IngestReport) -> None:
+        self.received += other.received
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.unplaced += other.unplaced
+        self.reconciled += other.reconciled
+        self.changes.extend(other.changes)
+        self.reported.extend(other.reported)
+
+
+# --- SendGrid's payloads ----------------------------------------------------------------
+
+
+def parse_sendgrid_body(data: bytes | str, *, origin: str = "the request") -> list[Any]:
+    """The list of event objects in a webhook body or a saved export (a JSON array, or one object a line)."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    stripped = text.strip()
+    if not stripped:
+        raise InputError("is empty; expected a JSON array of events", path=origin)
+    try:
+        parsed = json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        lines = [line for line in stripped.splitlines() if line.strip()]
+        if len(lines) > 1:
+            try:
+                return [json.loads(line) for line in lines]
+            except json.JSONDecodeError:
+                pass
+        raise InputError(f"not valid JSON ({exc.msg})", path=origin, line=exc.lineno) from None
+    if isinstance(parsed, dict) and isinstance(parsed.get("events"), list):
+        parsed = parsed["events"]
+    if isinstance(parsed, dict):
+        parsed = [parsed]
+    if not isinstance(parsed, list):
+        raise InputError("expected a JSON array of events", path=origin)
+    return parsed
+
+
+def _text(value: Any, limit: int = MAX_FIELD) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value[:limit]
+    if isinstance(value, bool | int | float):
+        return str(value)[:limit]
+    return ""
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+        return number if 0 < number < 2**62 else None
+    return None
+
+
+def _timestamp(value: Any, fallback: datetime) -> datetime:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return fallback
+    if seconds > 100_000_000_000:  # some marketing events give milliseconds
+        seconds /= 1000
+    if not 0 < seconds < 32_503_680_000:  # before year 3000
+        return fallback
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
+
+
+def normalise_sendgrid(obj: Any, *, received_at: datetime | None = None) -> Event:
+    """A SendGrid event object → Event. Never raises: what it cannot read becomes 'unknown'."""
+    now = received_at or db.utcnow()
+    raw = _canonical(obj)
+    if not isinstance(obj, dict):
+        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
+        return Event("sendgrid", f"sha256:{digest}", "unknown", type(obj).__name__, now, raw)
+    raw_type = _text(obj.get("event"), 64)
+    kind = SENDGRID_TYPES.get(raw_type.strip().lower(), "unknown")
+    bounce_class = None
+    status = _text(obj.get("status"), 32)
+    if kind == "bounced":
+        bounce_type = _text(obj.get("type")).lower()
+        if bounce_type == "blocked" or (bounce_type != "bounce" and status.startswith("4")):
+            kind, bounce_class = "blocked", "soft"
+        else:
+            bounce_class = "hard"
+    event_id = _text(obj.get("sg_event_id"), 160)
+    if event_id:
+        # The event type too: SendGrid's documented samples reuse one placeholder id.
+        event_id = f"{event_id}/{raw_type.strip().lower()}"
+    else:
+        event_id = "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    message_id = _text(obj.get("sg_message_id"), 300).split(".", 1)[0] or None
+    return Event(
+        provider="sendgrid",
+        provider_event_id=event_id,
+        type=kind,
+        raw_type=raw_type or "(none)",
+        occurred_at=_timestamp(obj.get("timestamp"), now),
+        raw=raw,
+        email=_text(obj.get("email"), 320).strip(),
+        delivery_id=_int(obj.get("delivery_id")),
+        issue_id=_text(obj.get("issue_id"), 120) or None,
+        message_id=message_id,
+        bounce_class=bounce_class,
+        status=status,
+        reason=_text(obj.get("reason")) or _text(obj.get("response")),
+        url=_text(obj.get("url")),
+        machine_open=obj.get("sg_machine_open") in (True, "true", "True", 1, "1"),
+    )
+
+
+# --- the one ingest path -----------------------------------------------------------------
+
+
+def ingest(engine: Engine, settings: Settings, events: Sequence[Event]) -> IngestReport:
+    """Store events once, place them, settle uncertain deliveries and apply the rules, in one transaction."""
+    report = IngestReport(received=len(events))
+    if not events:
+        return report
+    batch = uuid.uuid4().hex
+    now = db.utcnow()
+    # The same event twice in one body is stored once too.
+    unique: dict[tuple[str, str], Event] = {}
+    for event in events:
+        unique.setdefault((event.provider, event.provider_event_id), event)
+    with db.write(engine) as conn:
+        placed = _place(conn, list(unique.values()))
+        rows = [
+            {
+                "provider": event.provider,
+                "provider_event_id": event.provider_event_id,
+                "type": event.type,
+                "raw_type": event.raw_type,
+                "occurred_at": event.occurred_at,
+                "received_at": now,
+                "email": event.email,
+                "delivery_id": place[0],
+                "subscriber_id": place[1],
+                "issue_id": place[2],
+                "message_id": event.message_id,
+                "bounce_class": event.bounce_class,
+                "status": event.status,
+                "reason": event.reason,
+                "url": event.url,
+                "machine_open": event.machine_open,
+                "placed": place[1] is not None,
+                "outcome": "",
+                "ingest_batch": batch,
+                "raw": event.raw,
+            }
+            for event, place in zip(unique.values(), placed, strict=True)
+        ]
+        db.bulk_insert(conn, db.events, rows, ignore_conflicts=("provider", "provider_event_id"))
+        stored = conn.execute(
+            sa.select(db.events)
+            .where(db.events.c.ingest_batch == batch)
+            .order_by(db.events.c.occurred_at, db.events.c.id)
+        ).all()
+        report.stored = len(stored)
+        report.duplicates = len(events) - len(stored)
+        report.unplaced = sum(1 for row in stored if not row.placed)
+        report.reconciled = _reconcile(conn, stored)
+        _apply_rules(conn, settings, stored, report)
+    return report
+
+
+def _place(conn: Connection, events: Sequence[Event]) -> list[tuple[int | None, int | None, str | None]]:
+    """(delivery id, subscriber id, issue id) of each event, from our custom args, else message id and email."""
+    d = db.deliveries
+    ids = {event.delivery_id for event in events if event.delivery_id}
+    by_id = {}
+    if ids:
+        for row in conn.execute(sa.select(d.c.id, d.c.subscriber_id, d.c.issue_id).where(d.c.id.in_(list(ids)))):
+            by_id[row.id] = row
+    message_ids = {event.message_id for event in events if event.message_id and event.delivery_id not in by_id}
+    by_message: dict[tuple[str, str], Any] = {}
+    if message_ids:
+        query = sa.select(d.c.id, d.c.subscriber_id, d.c.issue_id, d.c.email, d.c.provider_message_id).where(
+            d.c.provider_message_id.in_(list(message_ids))
+        )
+        for row in conn.execute(query):
+            by_message[(row.provider_message_id, row.email.lower())] = row
+    emails = {event.email.lower() for event in events if event.email}
+    by_email: dict[str, int] = {}
+    if emails:
+        query = sa.select(db.subscribers.c.id, db.subscribers.c.email_key).where(
+            db.subscribers.c.email_key.in_(list(emails))
+        )
+        by_email = {row.email_key: row.id for row in conn.execute(query)}
+    found: list[tuple[int | None, int | None, str | None]] = []
+    for event in events:
+        row = by_id.get(event.delivery_id) if event.delivery_id else None
+        if row is None and event.message_id:
+            row = by_message.get((event.message_id, event.email.lower()))
+        if row is not None:
+            found.append((row.id, row.subscriber_id, row.issue_id))
+        else:
+            found.append((None, by_email.get(event.email.lower()), event.issue_id))
+    return found
+
+
+def _reconcile(conn: Connection, stored: Sequence[Any]) -> int:
+    """Settle deliveries left in 'sending' by a crash, from the provider's own word."""
+    d = db.deliveries
+    accepted = {
+        row.delivery_id: row.message_id for row in stored if row.delivery_id and row.type in PROOF_OF_ACCEPTANCE
+    }
+    dropped = {row.delivery_id: row.reason for row in stored if row.delivery_id and row.type == "dropped"}
+    now = db.utcnow()
+    settled = 0
+    by_message: dict[str | None, list[int]] = {}
+    for delivery_id, message_id in accepted.items():
+        by_message.setdefault(message_id, []).append(delivery_id)
+    for message_id, delivery_ids in by_message.items():
+        result = conn.execute(
+            d.update()
+            .where(d.c.id.in_(delivery_ids), d.c.state == "sending")
+            .values(state="accepted", updated_at=now, provider_message_id=message_id)
+        )
+        settled += result.rowcount
+    for delivery_id, reason in dropped.items():
+        result = conn.execute(
+            d.update()
+            .where(d.c.id == delivery_id, d.c.state == "sending")
+            .values(state="failed", error=f"dropped by the provider: {reason}", updated_at=now)
+        )
+        settled += result.rowcount
+    return settled
+
+
+def _apply_rules(conn: Connection, settings: Settings, stored: Sequence[Any], report: IngestReport) -> None:
+    for row in stored:
+        if row.subscriber_id is None:
+            if row.type != "unknown" and row.type not in ("processed", "delivered", "opened", "clicked", "deferred"):
+                report.reported.append(
+                    f"event {row.id} ({row.type} for {row.email or 'no address'}) matches no subscriber"
+                )
+            continue
+        outcome = _rule(conn, settings, row)
+        if row.type == "dropped" and row.reason.strip().lower() not in DROP_STATUS:
+            report.reported.append(f"dropped for {row.email}: {row.reason or 'no reason given'}")
+        if outcome:
+            report.changes.append(f"{row.email or 'subscriber ' + str(row.subscriber_id)}: {outcome}")
+            conn.execute(db.events.update().where(db.events.c.id == row.id).values(outcome=outcome))
+
+
+def _rule(conn: Connection, settings: Settings, row: Any) -> str:
+    """What one event does to its subscriber; returns a description ('' for nothing)."""
+    kind = row.type
+    detail = row.reason or row.status or row.raw_type
+    if kind == "bounced":
+        return _status(conn, row, BOUNCED, "bounce", f"hard bounce: {detail}")
+    if kind == "blocked":
+        return _soft_bounce(conn, settings, row, detail)
+    if kind == "complained":
+        return _status(conn, row, COMPLAINED, "complaint", "reported the digest as spam")
+    if kind == "unsubscribed":
+        return _status(conn, row, UNSUBSCRIBED, "provider-unsubscribe", "unsubscribed through the provider")
+    if kind == "group-unsubscribed":
+        return _status(conn, row, UNSUBSCRIBED, "group-unsubscribe", "unsubscribed from the group")
+    if kind == "group-resubscribed":
+        return _resubscribe(conn, row)
+    if kind == "dropped":
+        status = DROP_STATUS.get(row.reason.strip().lower())
+        if status:
+            return _status(conn, row, status, "dropped", f"the provider dropped it: {row.reason}")
+    return ""
+
+
+def _status(conn: Connection, row: Any, status: str, cause: str, detail: str) -> str:
+    current = conn.execute(sa.select(db.subscribers.c.status).where(db.subscribers.c.id == row.subscriber_id)).scalar()
+    if current is None or current == "erased":
+        return ""
+    if current != ACTIVE and status != COMPLAINED:
+        return ""  # already out; a complaint still overrides a softer status
+    if change_status(conn, row.subscriber_id, status, cause=cause, detail=detail, event_id=row.id, at=row.occurred_at):
+        return f"{current} → {status} ({detail})"
+    return ""
+
+
+def _soft_bounce(conn: Connection, settings: Settings, row: Any, detail: str) -> str:
+    s = db.subscribers
+    person = conn.execute(
+        sa.select(s.c.status, s.c.soft_bounce_score, s.c.last_soft_bounce_at).where(s.c.id == row.subscriber_id)
+    ).first()
+    if person is None or person.status != ACTIVE:
+        return ""
+    score, last = person.soft_bounce_score, person.last_soft_bounce_at
+    when = row.occurred_at
+    if last is not None and when - last > timedelta(days=settings.events.soft_bounce_reset_days):
+        score = 0  # a quiet spell: the address recovered
+    if last is not None and when.date() <= last.date() and score > 0:
+        return ""  # at most one step a day, however many blocks SendGrid reports
+    score += 1
+    conn.execute(
+        s.update().where(s.c.id == row.subscriber_id).values(soft_bounce_score=score, last_soft_bounce_at=when)
+    )
+    if score >= settings.events.soft_bounce_threshold:
+        reason = f"{score} soft bounces on different days, the last: {detail}"
+        change_status(conn, row.subscriber_id, BOUNCED, cause="soft-bounce", detail=reason, event_id=row.id, at=when)
+        return f"active → bounced ({reason})"
+    return f"soft bounce {score} of {settings.events.soft_bounce_threshold} ({detail})"
+
+
+def _resubscribe(conn: Connection, row: Any) -> str:
+    s = db.subscribers
+    person = conn.execute(sa.select(s.c.status, s.c.email_hash).where(s.c.id == row.subscriber_id)).first()
+    if person is None or person.status != UNSUBSCRIBED:
+        return ""  # only someone who unsubscribed is restored; never a bounced or complained address
+    conn.execute(db.suppressions.delete().where(db.suppressions.c.email_hash == person.email_hash))
+    conn.execute(
+        db.suppression_log.insert().values(
+            email_hash=person.email_hash,
+            action="lifted",
+            reason="unsubscribed",
+            detail=f"group resubscribe event {row.id}",
+            at=db.utcnow(),
+        )
+    )
+    change_status(
+        conn,
+        row.subscriber_id,
+        ACTIVE,
+        cause="group-resubscribe",
+        detail="resubscribed to the group",
+        event_id=row.id,
+        at=row.occurred_at,
+    )
+    return "unsubscribed → active (group resubscribe)"
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+
+def import_events_file(engine: Engine, settings: Settings, path: str, *, chunk: int = 2000) -> IngestReport:
+    """`digest events import FILE.json`: saved webhook bodies or exports, through the same path."""
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        raise InputError("no such file", path=path)
+    objects = parse_sendgrid_body(file.read_bytes(), origin=path)
+    report = IngestReport()
+    received_at = db.utcnow()
+    for start in range(0, len(objects), chunk):
+        events = [normalise_sendgrid(obj, received_at=received_at) for obj in objects[start : start + chunk]]
+        report.merge(ingest(engine, settings, events))
+    return report
+
+
+def unplaced_events(engine: Engine, *, limit: int = 100) -> list[Any]:
+    query = sa.select(db.events).where(db.events.c.placed == sa.false()).order_by(db.events.c.id.desc()).limit(limit)
+    with db.read(engine) as conn:
+        return list(conn.execute(query).all())
+
+
+def bounce_review(engine: Engine) -> list[Any]:
+    """Key contacts silenced by a bounce: an admin should find their new address."""
+    s = db.subscribers
+    query = (
+        sa.select(
+            s.c.id, s.c.email, s.c.first_name, s.c.last_name, s.c.organisation, s.c.status_reason, s.c.status_changed_at
+        )
+        .where(s.c.key_contact == sa.true(), s.c.status == BOUNCED)
+        .order_by(s.c.status_changed_at.desc())
+    )
+    with db.read(engine) as conn:
+        return list(conn.execute(query).all())
+
+
+def events_from_objects(objects: Iterable[Any]) -> list[Event]:
+    received_at = db.utcnow()
+    return [normalise_sendgrid(obj, received_at=received_at) for obj in objects]
