@@ -297,18 +297,20 @@ def _place(conn: Connection, events: Sequence[Event]) -> list[tuple[int | None, 
     """(delivery id, subscriber id, issue id) of each event, from our custom args, else message id and email."""
     d = db.deliveries
     ids = {event.delivery_id for event in events if event.delivery_id}
-    by_id = {}
+    by_id: dict[int, Any] = {}
     if ids:
-        for row in conn.execute(sa.select(d.c.id, d.c.subscriber_id, d.c.issue_id).where(d.c.id.in_(list(ids)))):
-            by_id[row.id] = row
+        for found_row in conn.execute(
+            sa.select(d.c.id, d.c.subscriber_id, d.c.issue_id).where(d.c.id.in_(list(ids)))
+        ):
+            by_id[found_row.id] = found_row
     message_ids = {event.message_id for event in events if event.message_id and event.delivery_id not in by_id}
     by_message: dict[tuple[str, str], Any] = {}
     if message_ids:
         query = sa.select(d.c.id, d.c.subscriber_id, d.c.issue_id, d.c.email, d.c.provider_message_id).where(
             d.c.provider_message_id.in_(list(message_ids))
         )
-        for row in conn.execute(query):
-            by_message[(row.provider_message_id, row.email.lower())] = row
+        for message_row in conn.execute(query):
+            by_message[(message_row.provider_message_id, message_row.email.lower())] = message_row
     emails = {event.email.lower() for event in events if event.email}
     by_email: dict[str, int] = {}
     if emails:
@@ -318,7 +320,7 @@ def _place(conn: Connection, events: Sequence[Event]) -> list[tuple[int | None, 
         by_email = {row.email_key: row.id for row in conn.execute(query)}
     found: list[tuple[int | None, int | None, str | None]] = []
     for event in events:
-        row = by_id.get(event.delivery_id) if event.delivery_id else None
+        row: Any = by_id.get(event.delivery_id) if event.delivery_id else None
         if row is None and event.message_id:
             row = by_message.get((event.message_id, event.email.lower()))
         if row is not None:

@@ -44,4 +44,5 @@ def subscriber_report(engine: Engine, settings: Settings, email: str) -> Iterato
     yield "deliveries:" if found else "deliveries:   (none yet)"
     for delivery in found:
         error = f" ({delivery.error})" if delivery.error else ""
-        yield f"  {delivery.issue_id}  {delivery.segment:<16} {delivery.state:<9} {delivery.updated_at:%Y-%m-%d %H:%M}{error}"
+        when = f"{delivery.updated_at:%Y-%m-%d %H:%M}"
+        yield f"  {delivery.issue_id}  {delivery.segment:<16} {delivery.state:<9} {when}{error}"
