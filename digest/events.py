@@ -299,9 +299,7 @@ def _place(conn: Connection, events: Sequence[Event]) -> list[tuple[int | None, 
     ids = {event.delivery_id for event in events if event.delivery_id}
     by_id: dict[int, Any] = {}
     if ids:
-        for found_row in conn.execute(
-            sa.select(d.c.id, d.c.subscriber_id, d.c.issue_id).where(d.c.id.in_(list(ids)))
-        ):
+        for found_row in conn.execute(sa.select(d.c.id, d.c.subscriber_id, d.c.issue_id).where(d.c.id.in_(list(ids)))):
             by_id[found_row.id] = found_row
     message_ids = {event.message_id for event in events if event.message_id and event.delivery_id not in by_id}
     by_message: dict[tuple[str, str], Any] = {}

@@ -19,7 +19,7 @@ PREVIEW_TOKEN = "preview"  # noqa: S105 - a placeholder shown in previews, not a
 DEFAULT_GREETING = "colleague"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Personal:
     """The values one recipient's copy needs."""
 
@@ -27,6 +27,7 @@ class Personal:
     preferences_url: str
     view_url: str
     greeting_name: str
+    token: str = ""  # the link token inside both URLs, when they are the standard ones
 
     def as_dict(self) -> dict[str, str]:
         return {

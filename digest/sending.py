@@ -408,6 +408,7 @@ def personal_values(
         preferences_url=preferences_url(settings, token),
         view_url=view_url(settings, issue_id),
         greeting_name=greeting_name(first_name),
+        token=token,
     )
 
 
@@ -450,7 +451,6 @@ def run_send(
         ProviderRejected,
         ProviderUnavailable,
         ProviderUncertain,
-        Recipient,
         make_provider,
     )
 
@@ -493,32 +493,27 @@ def run_send(
         started = time.perf_counter()
         done = 0
         uncertain_batches = 0
+        answered: tuple[int, list[Any], Any] | None = None  # recorded with the next claim, in one commit
         for key, variant in variants.items():
             while True:
                 if stop is not None and stop.is_set():
+                    _flush(engine, answered)
                     return _finish(engine, send_id, PAUSED, "paused by the operator", uncertain_batches, provider)
-                rows = _claim_batch(engine, send_id, key, provider.batch_size, send.issue_id, holder)
+                with db.write(engine) as conn:
+                    if answered is not None:
+                        _record_result(conn, *answered)
+                        answered = None
+                    rows = _claim_batch(conn, send_id, key, provider.batch_size, send.issue_id, holder)
                 if rows is None:
                     break
                 batch_id, claimed = rows
                 if not claimed:
                     continue
-                recipients = [
-                    Recipient(
-                        delivery_id=row.id,
-                        email=row.email,
-                        name=" ".join(p for p in (row.first_name, row.last_name) if p),
-                        personal=personal_values(
-                            settings, secret, send.issue_id, row.subscriber_id, row.id, row.first_name
-                        ),
-                    )
-                    for row in claimed
-                ]
                 batch = Batch(
                     issue_id=send.issue_id,
                     send_id=send_id,
                     variant=variant,
-                    recipients=recipients,
+                    recipients=[_recipient(settings, secret, send.issue_id, row) for row in claimed],
                     send_at=send.scheduled_at if send.provider_batch_id else None,
                     provider_batch_id=send.provider_batch_id,
                 )
@@ -539,10 +534,11 @@ def run_send(
                     state = SEND_FAILED if isinstance(exc, ProviderFatal) else PAUSED
                     _finish(engine, send_id, state, str(exc), uncertain_batches, provider)
                     raise
-                _record_result(engine, batch_id, claimed, result)
+                answered = (batch_id, claimed, result)
                 done += len(claimed)
                 if on_progress:
                     on_progress(Progress(done, total, time.perf_counter() - started))
+        _flush(engine, answered)
         with db.read(engine) as conn:
             counts = delivery_counts(conn, send_id)
         if counts[SENDING] or counts[PENDING]:
@@ -562,8 +558,22 @@ def _finish(engine: Engine, send_id: int, state: str, note: str, uncertain_batch
     return SendOutcome(send_id, state, counts, uncertain_batches, note, getattr(provider, "requests", 0))
 
 
+def _recipient(settings: Settings, secret: bytes, issue_id: str, row: Any) -> Any:
+    from digest.providers import Recipient
+
+    name = f"{row.first_name} {row.last_name}".strip() if row.last_name else row.first_name
+    personal = personal_values(settings, secret, issue_id, row.subscriber_id, row.id, row.first_name)
+    return Recipient(delivery_id=row.id, email=row.email, name=name, personal=personal)
+
+
+def _flush(engine: Engine, answered: tuple[int, list[Any], Any] | None) -> None:
+    if answered is not None:
+        with db.write(engine) as conn:
+            _record_result(conn, *answered)
+
+
 def _claim_batch(
-    engine: Engine, send_id: int, variant: str, size: int, issue_id: str, holder: str
+    conn: Connection, send_id: int, variant: str, size: int, issue_id: str, holder: str
 ) -> tuple[int, list[Any]] | None:
     """Mark the next pending rows of a variant ``sending`` (committed before the provider is called).
 
@@ -581,6 +591,7 @@ def _claim_batch(
             S.c.last_name,
             S.c.status,
             suppressed.label("suppressed"),
+            D.c.email.label("planned_email"),
         )
         .join(S, S.c.id == D.c.subscriber_id)
         .where(D.c.send_id == send_id, D.c.state == PENDING, D.c.variant == variant)
@@ -588,71 +599,70 @@ def _claim_batch(
         .limit(size)
     )
     now = db.utcnow()
-    with db.write(engine) as conn:
-        heartbeat(conn, issue_id, holder)
-        rows = conn.execute(query).all()
-        if not rows:
-            return None
-        skipped = [row for row in rows if row.status != "active" or row.suppressed]
-        for row in skipped:
-            reason = f"{row.status} since the send was planned" if row.status != "active" else "suppressed"
-            conn.execute(D.update().where(D.c.id == row.id).values(state=SKIPPED, error=reason, updated_at=now))
-        claimed = [row for row in rows if row.status == "active" and not row.suppressed]
-        if not claimed:
-            return 0, []
-        batch_id = conn.execute(
-            db.send_batches.insert()
-            .values(send_id=send_id, state=SENDING, size=len(claimed), started_at=now)
-            .returning(db.send_batches.c.id)
-        ).scalar_one()
-        conn.execute(
-            D.update()
-            .where(D.c.id == sa.bindparam("d"), D.c.state == PENDING)
-            .values(
-                state=SENDING, batch_id=batch_id, email=sa.bindparam("e"), attempts=D.c.attempts + 1, updated_at=now
-            ),
-            [{"d": row.id, "e": row.email} for row in claimed],
-        )
+    heartbeat(conn, issue_id, holder)
+    rows = conn.execute(query).all()
+    if not rows:
+        return None
+    skipped = [row for row in rows if row.status != "active" or row.suppressed]
+    for row in skipped:
+        reason = f"{row.status} since the send was planned" if row.status != "active" else "suppressed"
+        conn.execute(D.update().where(D.c.id == row.id).values(state=SKIPPED, error=reason, updated_at=now))
+    claimed = [row for row in rows if row.status == "active" and not row.suppressed]
+    if not claimed:
+        return 0, []
+    batch_id = conn.execute(
+        db.send_batches.insert()
+        .values(send_id=send_id, state=SENDING, size=len(claimed), started_at=now)
+        .returning(db.send_batches.c.id)
+    ).scalar_one()
+    conn.execute(
+        D.update()
+        .where(D.c.id.in_([row.id for row in claimed]), D.c.state == PENDING)
+        .values(state=SENDING, batch_id=batch_id, attempts=D.c.attempts + 1, updated_at=now)
+    )
+    moved = [{"d": row.id, "e": row.email} for row in claimed if row.email != row.planned_email]
+    if moved:
+        # An admin corrected the address after planning: record the one we mail.
+        conn.execute(D.update().where(D.c.id == sa.bindparam("d")).values(email=sa.bindparam("e")), moved)
     return batch_id, claimed
 
 
-def _record_result(engine: Engine, batch_id: int, claimed: Sequence[Any], result: Any) -> None:
+def _record_result(conn: Connection, batch_id: int, claimed: Sequence[Any], result: Any) -> None:
     now = db.utcnow()
     accepted = [{"d": claimed[i].id, "m": message_id} for i, message_id in result.accepted.items()]
     failed = [{"d": claimed[i].id, "e": error} for i, error in result.failed.items()]
     answered = set(result.accepted) | set(result.failed) | set(getattr(result, "uncertain", {}))
-    with db.write(engine) as conn:
-        if accepted:
-            message_ids = {item["m"] for item in accepted}
-            if len(message_ids) == 1:
-                # One message id for the whole request (SendGrid): one UPDATE.
-                conn.execute(
-                    D.update()
-                    .where(D.c.id.in_([item["d"] for item in accepted]), D.c.state == SENDING)
-                    .values(state=ACCEPTED, provider_message_id=message_ids.pop(), updated_at=now)
-                )
-            else:
-                conn.execute(
-                    D.update()
-                    .where(D.c.id == sa.bindparam("d"), D.c.state == SENDING)
-                    .values(state=ACCEPTED, provider_message_id=sa.bindparam("m"), updated_at=now),
-                    accepted,
-                )
-        if failed:
+    if accepted:
+        message_ids = {item["m"] for item in accepted}
+        if len(message_ids) == 1:
+            # One message id for the whole request (SendGrid): one UPDATE.
+            conn.execute(
+                D.update()
+                .where(D.c.id.in_([item["d"] for item in accepted]), D.c.state == SENDING)
+                .values(state=ACCEPTED, provider_message_id=message_ids.pop(), updated_at=now)
+            )
+        else:
             conn.execute(
                 D.update()
                 .where(D.c.id == sa.bindparam("d"), D.c.state == SENDING)
-                .values(state=FAILED, error=sa.bindparam("e"), updated_at=now),
-                failed,
+                .values(state=ACCEPTED, provider_message_id=sa.bindparam("m"), updated_at=now),
+                accepted,
             )
-        unanswered = [row.id for index, row in enumerate(claimed) if index not in answered]
-        uncertain = bool(getattr(result, "uncertain", {})) or bool(unanswered)
-        state = "accepted" if not failed and not uncertain else ("failed" if not accepted else "partial")
+    if failed:
         conn.execute(
-            db.send_batches.update()
-            .where(db.send_batches.c.id == batch_id)
-            .values(state=state, finished_at=now, provider_message_id=accepted[0]["m"] if accepted else None)
+            D.update()
+            .where(D.c.id == sa.bindparam("d"), D.c.state == SENDING)
+            .values(state=FAILED, error=sa.bindparam("e"), updated_at=now),
+            failed,
         )
+    unanswered = [row.id for index, row in enumerate(claimed) if index not in answered]
+    uncertain = bool(getattr(result, "uncertain", {})) or bool(unanswered)
+    state = "accepted" if not failed and not uncertain else ("failed" if not accepted else "partial")
+    conn.execute(
+        db.send_batches.update()
+        .where(db.send_batches.c.id == batch_id)
+        .values(state=state, finished_at=now, provider_message_id=accepted[0]["m"] if accepted else None)
+    )
 
 
 def _settle_batch(engine: Engine, batch_id: int, state: str, error: str) -> None:

@@ -88,10 +88,14 @@ def test_sendgrid_bodies_are_valid_and_carry_the_ledger_ids(engine, sg_settings,
     personalization = body["personalizations"][0]
     assert set(personalization["custom_args"]) == {"issue_id", "send_id", "delivery_id", "digest"}
     assert personalization["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert personalization["substitutions"]["%%unsubscribe_url%%"].startswith(
-        "https://news.safe.example.org/unsubscribe/"
+    token = personalization["substitutions"]["%%token%%"]
+    assert read_token(SECRET.encode(), token) is not None
+    assert personalization["headers"]["List-Unsubscribe"].startswith(
+        f"<https://news.safe.example.org/unsubscribe/{token}>"
     )
-    assert "%%greeting_name_html%%" in body["content"][1]["value"]
+    html = body["content"][1]["value"]
+    assert 'href="https://news.safe.example.org/unsubscribe/%%token%%"' in html
+    assert "%%greeting_name_html%%" in html and "%%unsubscribe_url%%" not in html
     assert body["categories"] == ["safe-digest", "2025-04-10"]
     ids = {int(d) for item in fake_sendgrid.accepted for d in item.delivery_ids()}
     rows = deliveries(engine)

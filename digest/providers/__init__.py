@@ -19,7 +19,7 @@ from digest.render import RenderedEmail
 PROVIDERS = ("outbox", "smtp", "sendgrid")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Recipient:
     """One person in a batch. ``delivery_id`` is None for test sends (no ledger row)."""
 

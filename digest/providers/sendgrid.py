@@ -44,6 +44,8 @@ MAX_BACKOFF_SECONDS = 60.0
 # The HTML part gets its own, HTML-escaped copy of the greeting: SendGrid
 # substitutes the same value into both parts, and a name may hold "&" or "<".
 HTML_GREETING = "%%greeting_name_html%%"
+# Each recipient's link token, inside the unsubscribe and preference addresses.
+TOKEN = "%%token%%"
 
 
 class SendGridProvider:
@@ -72,14 +74,18 @@ class SendGridProvider:
     def body(self, batch: Batch, recipients: list[tuple[int, Recipient]]) -> dict[str, Any]:
         """The mail/send request body for ``recipients`` (position, recipient) of ``batch``."""
         email = self.settings.email
+        shared = _shared_values(self.settings, [recipient for _, recipient in recipients])
+        text, html = batch.variant.text, batch.variant.html.replace("%%greeting_name%%", HTML_GREETING)
+        for key, value in shared.items():
+            # Written once into the shared content, not once per person: the issue's web page, and
+            # the unsubscribe and preference addresses with only their token left to substitute.
+            text = text.replace(f"%%{key}%%", value)
+            html = html.replace(f"%%{key}%%", html_lib.escape(value, quote=True))
         message: dict[str, Any] = {
             "from": {"email": email.from_address, "name": email.from_name},
             "subject": batch.subject,
-            "content": [
-                {"type": "text/plain", "value": batch.variant.text},
-                {"type": "text/html", "value": batch.variant.html.replace("%%greeting_name%%", HTML_GREETING)},
-            ],
-            "personalizations": [self._personalization(batch, recipient) for _, recipient in recipients],
+            "content": [{"type": "text/plain", "value": text}, {"type": "text/html", "value": html}],
+            "personalizations": [self._personalization(batch, recipient, shared) for _, recipient in recipients],
             "categories": ["safe-digest", batch.issue_id][:MAX_CATEGORIES],
             # We carry our own unsubscribe links and List-Unsubscribe headers.
             "tracking_settings": {"subscription_tracking": {"enable": False}},
@@ -94,10 +100,19 @@ class SendGridProvider:
             message["batch_id"] = batch.provider_batch_id
         return message
 
-    def _personalization(self, batch: Batch, recipient: Recipient) -> dict[str, Any]:
-        values = recipient.personal.as_dict()
-        substitutions = {f"%%{key}%%": value for key, value in values.items()}
-        substitutions[HTML_GREETING] = html_lib.escape(values["greeting_name"], quote=True)
+    def _personalization(self, batch: Batch, recipient: Recipient, shared: dict[str, str]) -> dict[str, Any]:
+        personal = recipient.personal
+        if "token" in shared:
+            substitutions = {TOKEN: personal.token}
+        else:
+            substitutions = {
+                "%%unsubscribe_url%%": personal.unsubscribe_url,
+                "%%preferences_url%%": personal.preferences_url,
+            }
+        if "view_url" not in shared:
+            substitutions["%%view_url%%"] = personal.view_url
+        substitutions["%%greeting_name%%"] = personal.greeting_name
+        substitutions[HTML_GREETING] = html_lib.escape(personal.greeting_name, quote=True)
         to: dict[str, str] = {"email": recipient.email}
         if recipient.name:
             to["name"] = recipient.name
@@ -119,6 +134,9 @@ class SendGridProvider:
     @staticmethod
     def _too_big(personalization: dict[str, Any]) -> str | None:
         for key, limit in (("substitutions", MAX_SUBSTITUTION_BYTES), ("custom_args", MAX_CUSTOM_ARGS_BYTES)):
+            # A JSON character costs at most 6 bytes (\uXXXX): measure exactly only when that could exceed.
+            if sum(map(len, personalization[key].values())) * 6 + 600 <= limit:
+                continue
             size = len(json.dumps(personalization[key]).encode("utf-8"))
             if size > limit:
                 return f"{key} are {size} bytes; SendGrid allows {limit} per recipient"
@@ -213,6 +231,28 @@ class SendGridProvider:
 
     def close(self) -> None:
         pass
+
+
+def _shared_values(settings: Settings, recipients: list[Recipient]) -> dict[str, str]:
+    """Content that is the same for every recipient of the request, apart from a substitution."""
+    from digest.personalise import preferences_url, unsubscribe_url
+
+    if not recipients:
+        return {}
+    shared: dict[str, str] = {}
+    first = recipients[0].personal.view_url
+    if all(r.personal.view_url == first for r in recipients):
+        shared["view_url"] = first
+    if all(
+        r.personal.token
+        and r.personal.unsubscribe_url == unsubscribe_url(settings, r.personal.token)
+        and r.personal.preferences_url == preferences_url(settings, r.personal.token)
+        for r in recipients
+    ):
+        shared["unsubscribe_url"] = unsubscribe_url(settings, TOKEN)
+        shared["preferences_url"] = preferences_url(settings, TOKEN)
+        shared["token"] = TOKEN
+    return shared
 
 
 def _header(headers: Any, name: str) -> str | None:

@@ -1,0 +1,90 @@
+"""Run the fake SendGrid or an aiosmtpd server in its own process, for benchmarks.
+
+The sender under test then has the machine's other core to itself, as it
+would against the real service.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _sendgrid_main(queue: multiprocessing.Queue, counts: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    from tests.fakes import sendgrid as fake_module
+
+    fake = fake_module.FakeSendGrid(validate=False)
+    fake_module.start(fake)
+    queue.put(fake.url)
+    while True:
+        command = counts.get()
+        if command == "stop":
+            return
+        counter = fake.recipient_counts()
+        queue.put(
+            json.dumps(
+                {
+                    "requests": fake.requests,
+                    "recipients": sum(counter.values()),
+                    "distinct": len(counter),
+                    "max_per_address": max(counter.values(), default=0),
+                }
+            )
+        )
+
+
+class SendGridProcess:
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.out: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
+        self.commands: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
+        self.process = context.Process(target=_sendgrid_main, args=(self.out, self.commands), daemon=True)
+        self.process.start()
+        self.url = self.out.get(timeout=30)
+
+    def stats(self) -> dict[str, int]:
+        self.commands.put("stats")
+        return json.loads(self.out.get(timeout=60))
+
+    def stop(self) -> None:
+        self.commands.put("stop")
+        self.process.join(timeout=10)
+
+
+def _smtp_main(queue: multiprocessing.Queue, commands: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    from tests.fakes import smtp as fake_smtp
+
+    handler = fake_smtp.RecordingHandler()
+    controller = fake_smtp.start(handler)
+    queue.put(controller.port)
+    while True:
+        command = commands.get()
+        if command == "stop":
+            controller.stop()
+            return
+        queue.put(len(handler.messages))
+        handler.messages.clear()
+
+
+class SmtpProcess:
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.out: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
+        self.commands: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
+        self.process = context.Process(target=_smtp_main, args=(self.out, self.commands), daemon=True)
+        self.process.start()
+        self.port = self.out.get(timeout=30)
+        time.sleep(0.2)
+
+    def received(self) -> int:
+        self.commands.put("count")
+        return int(self.out.get(timeout=60))
+
+    def stop(self) -> None:
+        self.commands.put("stop")
+        self.process.join(timeout=10)

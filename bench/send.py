@@ -1,0 +1,241 @@
+"""Send an issue to N subscribers through the SendGrid provider to a fake server in another process.
+
+Compares, in the same run: digest's send (plan, then batches of 1000 through
+the ledger), a plain script that only builds bodies, posts them and commits a
+ledger row per batch, and the naive way (one API call per recipient, on a
+sample). Also sends 5,000 messages through SMTP to aiosmtpd.
+
+Run: .venv/bin/python bench/send.py [RECIPIENTS ...]   (default 100000)
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import BIN, machine, remove
+from bench.fake_servers import SendGridProcess, SmtpProcess
+from bench.render import build_project
+
+SEGMENTS = "segments:\n  - name: everyone\n    description: Everyone\n"
+
+
+def project_with_subscribers(count: int, extra_toml: str = "") -> Path:
+    """An issue of 12 stories and ``count`` active subscribers (inserted in bulk)."""
+    from digest import db
+    from digest.config import load_settings
+    from digest.emails import keyed_hash
+
+    folder = build_project()
+    with (folder / "digest.toml").open("a", encoding="utf-8") as handle:
+        handle.write(extra_toml)
+    (folder / "subscribers").mkdir(exist_ok=True)
+    (folder / "subscribers" / "segments.yaml").write_text(SEGMENTS, encoding="utf-8")
+    subprocess.run(
+        [str(BIN / "digest"), "articles", "import", "articles.txt"], cwd=folder, check=True, capture_output=True
+    )
+    subprocess.run(
+        [str(BIN / "digest"), "issue", "new", "--date", "2025-04-10"], cwd=folder, check=True, capture_output=True
+    )
+    settings = load_settings(folder / "digest.toml")
+    engine = db.open_database(settings.database_url)
+    secret = settings.require_secret_key()
+    now = db.utcnow()
+    with db.write(engine) as conn:
+        for start in range(0, count, 10_000):
+            rows = []
+            for number in range(start, min(count, start + 10_000)):
+                key = f"reader{number}@school{number % 997}.example.org"
+                rows.append(
+                    {
+                        "email": key,
+                        "email_key": key,
+                        "email_hash": keyed_hash(secret, key),
+                        "first_name": f"R{number}",
+                        "last_name": "",
+                        "organisation": "",
+                        "role": "",
+                        "sector": "education",
+                        "region": "",
+                        "attributes": {},
+                        "topics": [],
+                        "key_contact": False,
+                        "status": "active",
+                        "status_reason": "",
+                        "status_changed_at": now,
+                        "consent_source": "bench",
+                        "consent_at": now,
+                        "consent_text": "",
+                        "created_at": now,
+                        "updated_at": now,
+                        "soft_bounce_score": 0,
+                        "last_soft_bounce_at": None,
+                    }
+                )
+            db.bulk_insert(conn, db.subscribers, rows)
+    engine.dispose()
+    return folder
+
+
+def timed_send(folder: Path, provider: str) -> tuple[float, float, str]:
+    """Run `digest send` as a process; (seconds, peak RSS MB, summary line)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    result = subprocess.run(
+        [str(BIN / "digest"), "send", "2025-04-10", "--segment", "everyone", "--provider", provider, "--yes"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, max(peak, before) / 1024, result.stdout.strip().splitlines()[-1]
+
+
+def in_process_phases(folder: Path, server_url: str) -> dict[str, float]:
+    """Planning and sending timed separately, inside one process."""
+    from digest.config import load_settings
+    from digest.db import open_database
+    from digest.sending import plan_send, run_send
+
+    settings = load_settings(folder / "digest.toml")
+    engine = open_database(settings.database_url)
+    start = time.perf_counter()
+    plan = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="sendgrid")
+    planned = time.perf_counter() - start
+    start = time.perf_counter()
+    outcome = run_send(engine, settings, plan.send_id or 0)
+    sent = time.perf_counter() - start
+    engine.dispose()
+    return {"plan": planned, "send": sent, "accepted": outcome.counts["accepted"], "requests": outcome.requests}
+
+
+def plain_script(count: int, url: str, folder: Path) -> float:
+    """The floor: build bodies of 1000 personalizations sharing one HTML, post, commit a ledger row per batch."""
+    html = "<p>" + "x" * 40_000 + "</p>"
+    ledger = sqlite3.connect(folder / "plain.db", isolation_level=None)
+    ledger.execute("PRAGMA journal_mode=WAL")
+    ledger.execute("PRAGMA synchronous=FULL")
+    ledger.execute("CREATE TABLE IF NOT EXISTS d (id INTEGER PRIMARY KEY, state TEXT)")
+    ledger.executemany("INSERT INTO d (id, state) VALUES (?, 'pending')", ((i,) for i in range(count)))
+    start = time.perf_counter()
+    for first in range(0, count, 1000):
+        ids = range(first, min(count, first + 1000))
+        body = {
+            "from": {"email": "newsfeed@safe.example.org"},
+            "subject": "x",
+            "content": [{"type": "text/html", "value": html}],
+            "personalizations": [
+                {
+                    "to": [{"email": f"reader{i}@example.org"}],
+                    "substitutions": {
+                        "%%unsubscribe_url%%": f"https://news.example.org/unsubscribe/{i}.{i}.abcdefghijklmnopqrstuv"
+                    },
+                    "custom_args": {"delivery_id": str(i)},
+                }
+                for i in ids
+            ],
+        }
+        request = urllib.request.Request(
+            f"{url}/v3/mail/send",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": "Bearer SG.test-key-not-real", "Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=30).read()
+        ledger.execute("BEGIN")
+        ledger.execute(f"UPDATE d SET state='accepted' WHERE id BETWEEN {ids[0]} AND {ids[-1]}")  # noqa: S608
+        ledger.execute("COMMIT")
+    return time.perf_counter() - start
+
+
+def naive(folder: Path, server_url: str, sample: int) -> float:
+    """One API call per recipient, through the same provider code."""
+    from dataclasses import replace
+
+    from digest.config import load_settings
+    from digest.db import open_database
+    from digest.sending import plan_send, run_send
+
+    settings = load_settings(folder / "digest.toml")
+    settings = replace(settings, sendgrid=replace(settings.sendgrid, batch_size=1))
+    engine = open_database(settings.database_url)
+    plan = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="sendgrid")
+    start = time.perf_counter()
+    run_send(engine, settings, plan.send_id or 0)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    sizes = [int(arg) for arg in sys.argv[1:]] or [100_000]
+    server = SendGridProcess()
+    toml = "\n[sendgrid]\ntimeout = 60\n"
+    env_line = f"SENDGRID_API_KEY=SG.test-key-not-real\nSENDGRID_API_HOST={server.url}\n"
+    print(f"machine: {machine()}")
+    try:
+        for size in sizes:
+            folder = project_with_subscribers(size, toml)
+            with (folder / ".env").open("a") as handle:
+                handle.write(env_line)
+            before = server.stats()
+            seconds, peak, summary = timed_send(folder, "sendgrid")
+            after = server.stats()
+            print(
+                f"digest send, {size:,} recipients, SendGrid provider, as a process: {seconds:.2f} s "
+                f"({size / seconds:,.0f} recipients/s), peak RSS {peak:.0f} MB, "
+                f"{after['requests'] - before['requests']} requests; {summary}"
+            )
+            print(
+                f"  fake server: {after['recipients'] - before['recipients']:,} recipients accepted, "
+                f"at most {after['max_per_address']} per address"
+            )
+            remove(folder)
+        size = sizes[0]
+        folder = project_with_subscribers(size, toml)
+        with (folder / ".env").open("a") as handle:
+            handle.write(env_line)
+        phases = in_process_phases(folder, server.url)
+        print(
+            f"in one process, {size:,} recipients: plan {phases['plan']:.2f} s, send {phases['send']:.2f} s "
+            f"({size / phases['send']:,.0f} recipients/s), {phases['requests']} requests"
+        )
+        floor = plain_script(size, server.url, folder)
+        print(f"plain script (build bodies, post, commit per batch), {size:,} recipients: {floor:.2f} s")
+        remove(folder)
+        sample = 2_000
+        folder = project_with_subscribers(sample, toml)
+        with (folder / ".env").open("a") as handle:
+            handle.write(env_line)
+        naive_seconds = naive(folder, server.url, sample)
+        print(
+            f"naive (one API call per recipient), {sample:,} recipients: {naive_seconds:.2f} s "
+            f"({sample / naive_seconds:,.0f} recipients/s)"
+        )
+        print(f"  digest is {(size / phases['send']) / (sample / naive_seconds):,.0f}x the naive rate")
+        remove(folder)
+    finally:
+        server.stop()
+    smtp = SmtpProcess()
+    try:
+        count = 5_000
+        folder = project_with_subscribers(count, f'\n[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\n')
+        seconds, peak, summary = timed_send(folder, "smtp")
+        print(
+            f"digest send, {count:,} messages through SMTP to aiosmtpd: {seconds:.2f} s "
+            f"({count / seconds:,.0f} messages/s), server received {smtp.received():,}; {summary}"
+        )
+        remove(folder)
+    finally:
+        smtp.stop()
+
+
+if __name__ == "__main__":
+    main()
