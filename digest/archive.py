@@ -65,3 +65,11 @@ def archive_index(settings: Settings, issues: Sequence[IssueListing], *, feed_ur
 
 def _page_context(settings: Settings, context: dict[str, Any], page_links: dict[str, Any]) -> dict[str, Any]:
     return {**context, "page_links": page_links, "home_url": "../"}
+
+
+def frozen_pages(settings: Settings, issue_id: str) -> dict[str, str] | None:
+    """The archive pages frozen when the issue was sent, if there are any."""
+    folder = settings.issues_dir / issue_id / "sent" / "archive"
+    if not folder.is_dir():
+        return None
+    return {path.name: path.read_text(encoding="utf-8") for path in folder.glob("*.html")}

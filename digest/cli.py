@@ -786,6 +786,22 @@ def bounces_review(app: App) -> None:
     click.echo(f"{len(found)} key contact{'' if len(found) == 1 else 's'} to review.")
 
 
+# --- the web endpoint -------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@pass_app
+def serve(app: App, host: str, port: int, threads: int) -> None:
+    """Serve the webhook, unsubscribe and preference pages, sign-up and the archive."""
+    from digest.web import serve as run
+
+    click.echo(f"Serving on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    run(app.settings, host, port, threads=threads)
+
+
 # --- database -------------------------------------------------------------------------
 
 

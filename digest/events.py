@@ -402,7 +402,7 @@ def _status(conn: Connection, row: Any, status: str, cause: str, detail: str) ->
         return ""
     if current != ACTIVE and status != COMPLAINED:
         return ""  # already out; a complaint still overrides a softer status
-    if change_status(conn, row.subscriber_id, status, cause=cause, detail=detail, event_id=row.id, at=row.occurred_at):
+    if change_status(conn, row.subscriber_id, status, cause=cause, detail=detail, event_id=row.id):
         return f"{current} → {status} ({detail})"
     return ""
 
@@ -426,7 +426,7 @@ def _soft_bounce(conn: Connection, settings: Settings, row: Any, detail: str) ->
     )
     if score >= settings.events.soft_bounce_threshold:
         reason = f"{score} soft bounces on different days, the last: {detail}"
-        change_status(conn, row.subscriber_id, BOUNCED, cause="soft-bounce", detail=reason, event_id=row.id, at=when)
+        change_status(conn, row.subscriber_id, BOUNCED, cause="soft-bounce", detail=reason, event_id=row.id)
         return f"active → bounced ({reason})"
     return f"soft bounce {score} of {settings.events.soft_bounce_threshold} ({detail})"
 
@@ -453,7 +453,6 @@ def _resubscribe(conn: Connection, row: Any) -> str:
         cause="group-resubscribe",
         detail="resubscribed to the group",
         event_id=row.id,
-        at=row.occurred_at,
     )
     return "unsubscribed → active (group resubscribe)"
 
