@@ -413,7 +413,7 @@ def subscribers_remove(app: App, email: str, reason: str) -> None:
 @pass_app
 def subscribers_show(app: App, email: str) -> None:
     """Everything about one subscriber: fields, segments, history, deliveries."""
-    from digest.reports import subscriber_report
+    from digest.report import subscriber_report
 
     for line in subscriber_report(app.engine, app.settings, email):
         click.echo(line)
@@ -784,6 +784,69 @@ def bounces_review(app: App) -> None:
         click.echo(f"{row.email}  {name}, {row.organisation}  since {row.status_changed_at:%Y-%m-%d}")
         click.echo(f"    {row.status_reason}")
     click.echo(f"{len(found)} key contact{'' if len(found) == 1 else 's'} to review.")
+
+
+@bounces.command("scan")
+@click.argument("mailbox_path", type=click.Path(exists=False), metavar="MAILBOX")
+@pass_app
+def bounces_scan(app: App, mailbox_path: str) -> None:
+    """Read bounce messages from an mbox file or Maildir folder (SMTP sending)."""
+    from digest.bounces import scan_mailbox
+
+    report = scan_mailbox(app.engine, app.settings, Path(mailbox_path))
+    click.echo(
+        f"{report.messages} messages: {report.bounces} failed recipients, {report.not_understood} not understood."
+    )
+    _print_ingest(report.ingest)
+
+
+@bounces.command("sync")
+@pass_app
+def bounces_sync(app: App) -> None:
+    """Pull SendGrid's bounce, block, spam-report and unsubscribe lists."""
+    from digest.bounces import sync_sendgrid
+
+    _print_ingest(sync_sendgrid(app.engine, app.settings))
+
+
+@cli.command()
+@click.argument("issue_ref", metavar="[ISSUE]", required=False)
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write a page with charts.")
+@click.option("--last", default=5, show_default=True, help="Without ISSUE: how many recent issues to compare.")
+@pass_app
+def report(app: App, issue_ref: str | None, output: str, html_path: str | None, last: int) -> None:
+    """What happened to an issue per segment, or the last issues side by side."""
+    from digest import report as reports
+
+    if issue_ref:
+        from digest.issues import issue_path
+
+        issue_id = issue_path(app.settings, issue_ref).parent.name
+        outcomes = [reports.issue_outcome(app.engine, app.settings, issue_id)]
+    else:
+        outcomes = [
+            reports.issue_outcome(app.engine, app.settings, i) for i in reports.sent_issue_ids(app.engine, last)
+        ]
+        if not outcomes:
+            click.echo("No issue has been sent yet.")
+            return
+    rows = reports.outcome_table(outcomes, by_segment=bool(issue_ref))
+    if output == "json":
+        click.echo(reports.outcome_json(outcomes))
+    elif output == "csv":
+        click.echo(reports.outcome_csv(rows), nl=False)
+    else:
+        click.echo(reports.render_table(rows))
+        if issue_ref and outcomes[0].clicks_by_story:
+            click.echo("\nClicks per story:")
+            for title, people, clicks in outcomes[0].clicks_by_story:
+                click.echo(f"  {clicks:>5} clicks by {people:>4} people  {title}")
+    if html_path:
+        if not issue_ref:
+            raise click.UsageError("--html needs an ISSUE")
+        reports.write_html_report(app.settings, outcomes[0], Path(html_path))
+        click.echo(f"Wrote {html_path}", err=True)
 
 
 # --- the web endpoint -------------------------------------------------------------------

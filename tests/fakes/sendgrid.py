@@ -150,11 +150,17 @@ def start(fake: FakeSendGrid) -> ThreadingHTTPServer:
             if self.headers.get("Authorization") != f"Bearer {API_KEY}":
                 self._answer(401, {"errors": [{"message": "authorization required"}]})
                 return
-            path = self.path.split("?", 1)[0].rstrip("/")
+            from urllib.parse import parse_qs
+
+            path, _, query = self.path.partition("?")
+            path = path.rstrip("/")
+            params = parse_qs(query)
+            limit = int(params.get("limit", ["500"])[0])
+            offset = int(params.get("offset", ["0"])[0])
             prefix = "/v3/suppression/"
-            if path.startswith(prefix) or path == "/v3/asm/suppressions":
-                kind = path[len(prefix) :] if path.startswith(prefix) else "asm"
-                self._answer(200, fake.suppressions.get(kind, []))
+            if path.startswith(prefix):
+                entries = fake.suppressions.get(path[len(prefix) :], [])
+                self._answer(200, entries[offset : offset + limit])
                 return
             self._answer(404, {"errors": [{"message": "not found"}]})
 

@@ -1,0 +1,311 @@
+"""Reports: one subscriber's story, and what happened to an issue once it was sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from digest.config import Settings
+from digest.subscribers import PROFILE_FIELDS, get_subscriber, history, neutralise_formula
+
+
+def subscriber_report(engine: Engine, settings: Settings, email: str) -> Iterator[str]:
+    """Lines describing a subscriber: fields, consent, segments, status history, deliveries."""
+    from digest.segments import load_segments, segments_of
+
+    person = get_subscriber(engine, email)
+    yield f"email:        {person.email}"
+    for name in PROFILE_FIELDS:
+        yield f"{name + ':':<14}{person.field(name) or '-'}"
+    yield f"topics:       {', '.join(person.topics) or 'all'}"
+    yield f"key contact:  {'yes' if person.key_contact else 'no'}"
+    for key, value in sorted(person.attributes.items()):
+        yield f"attribute:    {key} = {value}"
+    yield f"status:       {person.status} since {person.status_changed_at:%Y-%m-%d %H:%M} UTC"
+    if person.status_reason:
+        yield f"reason:       {person.status_reason}"
+    consent_at = f" on {person.consent_at:%Y-%m-%d}" if person.consent_at else ""
+    yield f"consent:      {person.consent_source or '-'}{consent_at}"
+    if person.consent_text:
+        yield f"              {person.consent_text}"
+    yield f"created:      {person.created_at:%Y-%m-%d %H:%M} UTC"
+    if settings.segments_file.is_file():
+        matched = segments_of(engine, load_segments(settings), person.id)
+        yield f"segments:     {', '.join(matched) or '(none: not active, or no segment matches)'}"
+    yield "history:"
+    for entry in history(engine, person.id):
+        change = f"{entry.old_status or 'new'} → {entry.new_status}"
+        detail = f" ({entry.detail})" if entry.detail else ""
+        yield f"  {entry.at:%Y-%m-%d %H:%M}  {change:<26} {entry.cause}{detail}"
+    from digest.sending import deliveries_of
+
+    found = deliveries_of(engine, person.id)
+    yield "deliveries:" if found else "deliveries:   (none yet)"
+    for delivery in found:
+        error = f" ({delivery.error})" if delivery.error else ""
+        when = f"{delivery.updated_at:%Y-%m-%d %H:%M}"
+        yield f"  {delivery.issue_id}  {delivery.segment:<16} {delivery.state:<9} {when}{error}"
+
+
+# --- what happened to an issue ---------------------------------------------------------------
+
+METRICS = (
+    ("planned", "Planned"),
+    ("accepted", "Accepted by the provider"),
+    ("delivered", "Delivered"),
+    ("deferred", "Deferred (delayed)"),
+    ("bounced", "Bounced (hard)"),
+    ("blocked", "Blocked (soft bounce)"),
+    ("dropped", "Dropped by the provider"),
+    ("complained", "Spam complaints"),
+    ("unsubscribed", "Unsubscribed"),
+    ("opened_human", "Unique opens (people)"),
+    ("opened_machine", "Unique opens (machines)"),
+    ("clicked", "Unique clicks"),
+)
+_EVENT_METRICS = {"delivered", "deferred", "bounced", "blocked", "dropped", "complained"}
+_LINK_UNSUBSCRIBES = ("unsubscribe-link", "one-click", "preferences")
+
+
+@dataclass
+class IssueOutcome:
+    issue_id: str
+    segments: dict[str, dict[str, int]]
+    total: dict[str, int]
+    clicks_by_story: list[tuple[str, int, int]]  # (title, people who clicked, clicks)
+
+
+def issue_outcome(engine: Engine, settings: Settings, issue_id: str) -> IssueOutcome:
+    """Per segment and in total: the delivery funnel, bounces, complaints, opens and clicks."""
+    import sqlalchemy as sa
+
+    from digest import db
+
+    d, e = db.deliveries, db.events
+    segments: dict[str, dict[str, int]] = {}
+
+    def row(segment: str) -> dict[str, int]:
+        return segments.setdefault(segment, dict.fromkeys((key for key, _ in METRICS), 0))
+
+    with db.read(engine) as conn:
+        known = conn.execute(sa.select(sa.func.count()).where(d.c.issue_id == issue_id)).scalar_one()
+        if not known:
+            from digest.errors import NotFoundError
+
+            raise NotFoundError(f"issue {issue_id} has not been sent; `digest sends` lists what has")
+        for segment, state, count in conn.execute(
+            sa.select(d.c.segment, d.c.state, sa.func.count())
+            .where(d.c.issue_id == issue_id)
+            .group_by(d.c.segment, d.c.state)
+        ):
+            row(segment)["planned"] += count
+            if state == "accepted":
+                row(segment)["accepted"] += count
+        people = sa.func.count(sa.distinct(e.c.delivery_id))
+        for segment, kind, machine, count in conn.execute(
+            sa.select(d.c.segment, e.c.type, e.c.machine_open, people)
+            .join(d, d.c.id == e.c.delivery_id)
+            .where(d.c.issue_id == issue_id)
+            .group_by(d.c.segment, e.c.type, e.c.machine_open)
+        ):
+            if kind in _EVENT_METRICS:
+                row(segment)[kind] += count
+            elif kind == "opened":
+                row(segment)["opened_machine" if machine else "opened_human"] += count
+            elif kind == "clicked":
+                row(segment)["clicked"] += count
+        unsubscribed = _unsubscribers(conn, issue_id)
+        for segment, count in conn.execute(
+            sa.select(d.c.segment, sa.func.count())
+            .where(d.c.issue_id == issue_id, d.c.subscriber_id.in_(list(unsubscribed) or [-1]))
+            .group_by(d.c.segment)
+        ):
+            row(segment)["unsubscribed"] += count
+        clicks = conn.execute(
+            sa.select(e.c.url, sa.func.count(sa.distinct(e.c.delivery_id)), sa.func.count())
+            .join(d, d.c.id == e.c.delivery_id)
+            .where(d.c.issue_id == issue_id, e.c.type == "clicked")
+            .group_by(e.c.url)
+        ).all()
+    total = dict.fromkeys((key for key, _ in METRICS), 0)
+    for values in segments.values():
+        for key, value in values.items():
+            total[key] += value
+    return IssueOutcome(issue_id, segments, total, _clicks_by_story(engine, settings, issue_id, clicks))
+
+
+def _unsubscribers(conn: Any, issue_id: str) -> set[int]:
+    """People who unsubscribed because of this issue: provider events and our own links."""
+    import sqlalchemy as sa
+
+    from digest import db
+
+    d, e, h = db.deliveries, db.events, db.subscriber_history
+    from_events = conn.execute(
+        sa.select(d.c.subscriber_id)
+        .join(e, e.c.delivery_id == d.c.id)
+        .where(d.c.issue_id == issue_id, e.c.type.in_(["unsubscribed", "group-unsubscribed"]))
+    ).scalars()
+    from_links = conn.execute(
+        sa.select(h.c.subscriber_id).where(
+            h.c.cause.in_(_LINK_UNSUBSCRIBES), h.c.detail == f"issue {issue_id}", h.c.new_status == "unsubscribed"
+        )
+    ).scalars()
+    return set(from_events) | set(from_links)
+
+
+def _clicks_by_story(engine: Engine, settings: Settings, issue_id: str, clicks: Any) -> list[tuple[str, int, int]]:
+    from digest.errors import DigestError
+    from digest.issues import load_view
+    from digest.render import story_url
+
+    try:
+        view = load_view(engine, settings, issue_id)
+        titles = {story_url(settings, issue_id, story): story.article.title for story in view.stories()}
+    except DigestError:
+        titles = {}
+    totals: dict[str, list[int]] = {}
+    for url, people, count in clicks:
+        title = titles.get(url, "Other links" if url else "(no address)")
+        entry = totals.setdefault(title, [0, 0])
+        entry[0] += people
+        entry[1] += count
+    return sorted(((title, p, c) for title, (p, c) in totals.items()), key=lambda item: (-item[2], item[0]))
+
+
+def sent_issue_ids(engine: Engine, limit: int) -> list[str]:
+    import sqlalchemy as sa
+
+    from digest import db
+
+    query = (
+        sa.select(db.deliveries.c.issue_id)
+        .group_by(db.deliveries.c.issue_id)
+        .order_by(sa.func.max(db.deliveries.c.id).desc())
+        .limit(limit)
+    )
+    with db.read(engine) as conn:
+        return list(conn.execute(query).scalars())
+
+
+def outcome_table(outcomes: list[IssueOutcome], *, by_segment: bool) -> list[list[str]]:
+    """Rows for a table: metrics down, segments (or issues) across."""
+    if by_segment:
+        (outcome,) = outcomes
+        columns = [*sorted(outcome.segments), "total"]
+        values = {**outcome.segments, "total": outcome.total}
+    else:
+        columns = [o.issue_id for o in outcomes]
+        values = {o.issue_id: o.total for o in outcomes}
+    rows = [["", *columns]]
+    for key, label in METRICS:
+        rows.append([label, *(str(values[column][key]) for column in columns)])
+    return rows
+
+
+def render_table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for number, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        lines.append("  ".join(cells).rstrip())
+        if number == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def outcome_json(outcomes: list[IssueOutcome]) -> str:
+    import json
+
+    return json.dumps(
+        [
+            {
+                "issue": o.issue_id,
+                "segments": o.segments,
+                "total": o.total,
+                "clicks_by_story": [{"story": t, "people": p, "clicks": c} for t, p, c in o.clicks_by_story],
+            }
+            for o in outcomes
+        ],
+        indent=2,
+    )
+
+
+def outcome_csv(rows: list[list[str]]) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows([[neutralise_formula(cell) for cell in row] for row in rows])
+    return buffer.getvalue()
+
+
+def write_html_report(settings: Settings, outcome: IssueOutcome, path: Path) -> None:
+    """A page with the funnel, clicks per story and bounces by class, drawn with matplotlib."""
+    from digest.files import atomic_write_text
+    from digest.render import render_web_page
+
+    total = outcome.total
+    funnel = [
+        ("Planned", total["planned"]),
+        ("Accepted", total["accepted"]),
+        ("Delivered", total["delivered"]),
+        ("Opened (people)", total["opened_human"]),
+        ("Clicked", total["clicked"]),
+    ]
+    bounces = [
+        ("Hard bounces", total["bounced"]),
+        ("Soft bounces (blocked)", total["blocked"]),
+        ("Dropped", total["dropped"]),
+        ("Complaints", total["complained"]),
+    ]
+    clicks = [(title, count) for title, _people, count in outcome.clicks_by_story]
+    charts = [
+        {"caption": "Delivery funnel", "svg": bar_chart(funnel, "People"), "rows": funnel},
+        {"caption": "Clicks per story", "svg": bar_chart(clicks or [("No clicks yet", 0)], "Clicks"), "rows": clicks},
+        {"caption": "Bounces and complaints by class", "svg": bar_chart(bounces, "People"), "rows": bounces},
+    ]
+    html = render_web_page(
+        settings,
+        "report.html.j2",
+        {
+            "org": settings.organisation,
+            "language": settings.language,
+            "home_url": "#",
+            "issue_id": outcome.issue_id,
+            "table": outcome_table([outcome], by_segment=True),
+            "charts": charts,
+        },
+    )
+    atomic_write_text(path, html)
+
+
+def bar_chart(items: list[tuple[str, int]], unit: str) -> str:
+    """A horizontal bar chart as inline SVG (matplotlib, no JavaScript, readable without colour)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [label if len(label) <= 60 else label[:57] + "…" for label, _ in items]
+    values = [value for _, value in items]
+    figure, axes = plt.subplots(figsize=(7.5, 0.55 * len(items) + 1.0))
+    bars = axes.barh(labels, values, color="#12355b")
+    axes.invert_yaxis()
+    axes.set_xlabel(unit)
+    axes.bar_label(bars, padding=3)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.margins(x=0.15)
+    figure.tight_layout()
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    plt.close(figure)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
