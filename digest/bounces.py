@@ -80,7 +80,8 @@ def dsn_failures(message: Message) -> list[Failure]:
         if part.get_content_type() != "message/delivery-status":
             continue
         payload = part.get_payload()
-        groups = payload if isinstance(payload, list) else []
+        groups: list[Any] = [g for g in payload if isinstance(g, Message)] if isinstance(payload, list) else []
+        # The first group is about the reporting MTA; the rest are one per recipient.
         for group in groups[1:] if len(groups) > 1 else groups:
             action = str(group.get("Action", "")).strip().lower()
             recipient = str(group.get("Final-Recipient") or group.get("Original-Recipient") or "")
