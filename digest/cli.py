@@ -212,6 +212,21 @@ def issue_new(app: App, issue_date: date | None, days: int | None, grouping: str
     click.echo("Edit it, then run `digest preview " + path.parent.name + "`.")
 
 
+@issue.command("approve")
+@click.argument("issue_ref", metavar="ISSUE")
+@click.option("--by", "approved_by", help="Who approves (default: your login name).")
+@pass_app
+def issue_approve(app: App, issue_ref: str, approved_by: str | None) -> None:
+    """Approve the issue exactly as it renders now (every segment's variant)."""
+    from digest.approval import approve
+
+    approval = approve(app.engine, app.settings, issue_ref, approved_by=approved_by)
+    click.echo(
+        f"Issue {approval.issue_id} approved by {approval.approved_by} "
+        f"({len(approval.variants)} variants, {approval.content_hash[:12]})."
+    )
+
+
 @issue.command("show")
 @click.argument("issue_ref", metavar="ISSUE")
 @pass_app
@@ -618,6 +633,8 @@ def _print_outcome(outcome: Any) -> None:
 @click.option("--test-to", "test_to", multiple=True, help="Send a [TEST] copy to this address only (repeat).")
 @click.option("--resume", is_flag=True, help="Continue the issue's interrupted send.")
 @click.option("--resend-uncertain", is_flag=True, help="With --resume: send again rows left uncertain by a crash.")
+@click.option("--at", "at_text", metavar="'YYYY-MM-DD HH:MM'", help="Schedule the send ([sending] timezone); run-due sends it.")
+@click.option("--cancel", is_flag=True, help="Cancel the issue's scheduled send before it starts.")
 @pass_app
 def send(
     app: App,
@@ -629,9 +646,17 @@ def send(
     test_to: tuple[str, ...],
     resume: bool,
     resend_uncertain: bool,
+    at_text: str | None,
+    cancel: bool,
 ) -> None:
     """Send an issue to segments through the ledger (or a test copy with --test-to)."""
     from digest import sending
+
+    if cancel:
+        send_id = sending.cancel_send(app.engine, app.settings, issue_ref)
+        click.echo(f"Cancelled scheduled send #{send_id}.")
+        return
+    at = _parse_at(at_text, app.settings.timezone) if at_text else None
 
     if test_to:
         from digest.providers import make_provider
@@ -683,7 +708,12 @@ def send(
         stop=_stop_on_ctrl_c(),
         on_progress=_progress_printer(),
         on_notice=notice,
+        at=at,
     )
+    if outcome is None and at is not None and _plan.send_id is not None:
+        click.echo(f"Scheduled send #{_plan.send_id} for {at_text} ({app.settings.timezone}); "
+                   "`digest run-due` sends it when it is due.")
+        return
     if outcome is None:
         if dry_run:
             click.echo("Dry run: nothing was written or sent.")
@@ -693,6 +723,35 @@ def send(
             click.echo("Not sent.")
         return
     _print_outcome(outcome)
+
+
+def _parse_at(text: str, timezone: str) -> Any:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        local = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a time written 'YYYY-MM-DD HH:MM'", param_hint="--at") from None
+    return local.replace(tzinfo=ZoneInfo(timezone))
+
+
+@cli.command("run-due")
+@pass_app
+def run_due(app: App) -> None:
+    """Send every scheduled send that is due (for cron or a systemd timer; safe to overlap)."""
+    from digest.sending import run_due as due
+
+    results = due(app.engine, app.settings, on_notice=lambda message: click.echo(message, err=True))
+    for result in results:
+        if result.outcome is not None:
+            _print_outcome(result.outcome)
+        else:
+            click.echo(f"Send #{result.send_id} of issue {result.issue_id} failed: {result.error}", err=True)
+    if not results:
+        click.echo("Nothing is due.")
+    if any(result.error for result in results):
+        sys.exit(1)
 
 
 @cli.command()

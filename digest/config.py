@@ -119,6 +119,7 @@ class Settings:
     smtp: SmtpSettings
     secret_key: str | None = None
     require_approval: bool = True
+    timezone: str = "Europe/London"
     events: EventSettings = field(default_factory=lambda: EventSettings())
     privacy_notice_version: str = ""
 
@@ -356,6 +357,13 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     send_t = root.table("sending")
     provider = send_t.choice("provider", "outbox", ("outbox", "sendgrid", "smtp"))
     require_approval = send_t.flag("require_approval", True)
+    timezone = send_t.text("timezone", "Europe/London")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(timezone)
+    except (KeyError, ValueError):
+        raise ConfigError(f"{source}: [sending] timezone {timezone!r} is not a time zone name (e.g. Europe/London)") from None
     send_t.finish()
 
     sg_t = root.table("sendgrid")
@@ -420,6 +428,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         smtp=smtp,
         secret_key=env.get("DIGEST_SECRET_KEY") or None,
         require_approval=require_approval,
+        timezone=timezone,
         events=events,
         privacy_notice_version=privacy_notice_version,
     )

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from digest.errors import ConfigError, DigestError
 
 # The newest migration; tests check it matches the migrations folder.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
@@ -258,6 +258,18 @@ subscribe_requests = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("confirmed_at", UTCDateTime, nullable=True),
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("issue_id", sa.String(120), nullable=False, index=True),
+    # A hash over the HTML and text of every variant: what exactly was approved.
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("variants", sa.JSON, nullable=False),
+    sa.Column("approved_by", sa.String(200), nullable=False),
+    sa.Column("approved_at", UTCDateTime, nullable=False),
 )
 
 send_locks = sa.Table(

@@ -112,9 +112,12 @@ def plan_send(
     provider: str,
     dry_run: bool = False,
     story_counts: dict[str, int] | None = None,
-    scheduled_at: datetime | None = None,
+    existing_send: int | None = None,
 ) -> Plan:
-    """Work out who gets what; unless ``dry_run``, write the send and its deliveries in one transaction."""
+    """Work out who gets what; unless ``dry_run``, write the send and its deliveries in one transaction.
+
+    ``existing_send`` plans into a send recorded earlier (a scheduled one that is now due).
+    """
     from digest.segments import eligible, find_segments, first_segment_case
 
     if not segment_names:
@@ -148,18 +151,16 @@ def plan_send(
                 plan.personalised = _count_personalised(conn, segments)
                 return plan
             now = db.utcnow()
-            send_id = conn.execute(
-                db.sends.insert()
-                .values(
-                    issue_id=issue_id,
-                    state=SCHEDULED if scheduled_at else PLANNED,
-                    provider=provider,
-                    segments=list(segment_names),
-                    created_at=now,
-                    scheduled_at=scheduled_at,
-                )
-                .returning(db.sends.c.id)
-            ).scalar_one()
+            if existing_send is not None:
+                send_id = existing_send
+                conn.execute(db.sends.update().where(db.sends.c.id == send_id).values(state=PLANNED))
+            else:
+                send_id = conn.execute(
+                    db.sends.insert()
+                    .values(issue_id=issue_id, state=PLANNED, provider=provider, segments=list(segment_names),
+                            created_at=now)
+                    .returning(db.sends.c.id)
+                ).scalar_one()
             name_case = sa.case(*((s.condition, s.name) for s in segments), else_=sa.null())
             default_variant = sa.case(*((s.condition, variant_key(s.topics)) for s in segments), else_=sa.null())
             # People with their own topic preferences get their variant worked out below.
@@ -828,6 +829,7 @@ def start_send(
     *,
     provider_name: str | None = None,
     dry_run: bool = False,
+    at: datetime | None = None,
     confirm: Callable[[Plan], bool] = lambda _plan: True,
     show_plan: Callable[[Plan], None] = lambda _plan: None,
     provider: Any = None,
@@ -835,42 +837,149 @@ def start_send(
     on_progress: Callable[[Progress], None] | None = None,
     on_notice: Callable[[str], None] | None = None,
 ) -> tuple[Plan, SendOutcome | None]:
-    """`digest send`: check, plan, confirm, then send. Nothing is written on a dry run or a "no"."""
+    """`digest send`: check, approve, plan, confirm, then send (or schedule for ``at``).
+
+    Nothing is written on a dry run or a "no".
+    """
+    from digest.approval import require_approval
+
+    settings.require_secret_key()
+    issue_id, story_counts = _checked_issue(engine, settings, issue_ref, segment_names)
+    existing = open_send(engine, issue_id)
+    if existing is not None and not dry_run:
+        raise StateError(
+            f"issue {issue_id} already has an unfinished send (#{existing.id}, {existing.state}); "
+            + (f"cancel it with `digest send {issue_id} --cancel`" if existing.state == SCHEDULED
+               else f"continue it with `digest send {issue_id} --resume`")
+        )
+    chosen = provider_name or settings.provider
+    plan = plan_send(engine, settings, issue_id, segment_names, provider=chosen, dry_run=True,
+                     story_counts=story_counts)
+    show_plan(plan)
+    if dry_run or (plan.total == 0 and at is None):
+        return plan, None
+    require_approval(engine, settings, issue_ref)
+    if not confirm(plan):
+        return plan, None
+    if at is not None and at > db.utcnow():
+        plan.send_id = schedule_send(engine, issue_id, segment_names, chosen, at)
+        return plan, None
+    plan = plan_send(engine, settings, issue_id, segment_names, provider=chosen, story_counts=story_counts)
+    assert plan.send_id is not None
+    return plan, _run_planned(engine, settings, plan.send_id, provider=provider, stop=stop, on_progress=on_progress,
+                              on_notice=on_notice)
+
+
+def _checked_issue(
+    engine: Engine, settings: Settings, issue_ref: str, segment_names: Sequence[str]
+) -> tuple[str, dict[str, int]]:
+    """Run `digest check` (an error stops the send); (issue id, stories per segment)."""
     from digest.checks import check_issue
     from digest.issues import load_view
     from digest.render import render_issue
     from digest.segments import find_segments
 
-    settings.require_secret_key()
     report = check_issue(engine, settings, issue_ref)
     if not report.passed:
         first = report.errors[0].message
         raise DigestError(f"`digest check` found {len(report.errors)} error(s), the first: {first}; fix them first")
     view = load_view(engine, settings, issue_ref)
-    issue_id = view.issue.id
-    existing = open_send(engine, issue_id)
-    if existing is not None and not dry_run:
-        raise StateError(
-            f"issue {issue_id} already has an unfinished send (#{existing.id}, {existing.state}); "
-            f"continue it with `digest send {issue_id} --resume`"
-        )
     story_counts = {
         segment.name: len(render_issue(view, settings, topics=segment.topics).story_ids)
         for segment in find_segments(settings, segment_names)
     }
-    chosen = provider_name or settings.provider
-    plan = plan_send(
-        engine, settings, issue_id, segment_names, provider=chosen, dry_run=True, story_counts=story_counts
-    )
-    show_plan(plan)
-    if dry_run or plan.total == 0 or not confirm(plan):
-        return plan, None
-    plan = plan_send(engine, settings, issue_id, segment_names, provider=chosen, story_counts=story_counts)
-    assert plan.send_id is not None
-    outcome = run_send(
-        engine, settings, plan.send_id, provider=provider, stop=stop, on_progress=on_progress, on_notice=on_notice
-    )
-    return plan, outcome
+    return view.issue.id, story_counts
+
+
+def _run_planned(engine: Engine, settings: Settings, send_id: int, **options: Any) -> SendOutcome:
+    from digest.approval import freeze_sent
+
+    freeze_sent(engine, settings, send_id)
+    return run_send(engine, settings, send_id, **options)
+
+
+# --- scheduling ----------------------------------------------------------------------------
+
+
+def schedule_send(engine: Engine, issue_id: str, segment_names: Sequence[str], provider: str, at: datetime) -> int:
+    """Record a send for later; `digest run-due` plans and sends it when it is due."""
+    with db.write(engine) as conn:
+        return int(conn.execute(
+            db.sends.insert()
+            .values(issue_id=issue_id, state=SCHEDULED, provider=provider, segments=list(segment_names),
+                    created_at=db.utcnow(), scheduled_at=at)
+            .returning(db.sends.c.id)
+        ).scalar_one())
+
+
+def cancel_send(engine: Engine, settings: Settings, issue_ref: str) -> int:
+    """`digest send ISSUE --cancel`: cancel a scheduled send before it starts; returns its id."""
+    from digest.issues import issue_path
+
+    issue_id = issue_path(settings, issue_ref).parent.name
+    with db.write(engine) as conn:
+        row = conn.execute(
+            sa.select(db.sends.c.id, db.sends.c.state).where(db.sends.c.issue_id == issue_id,
+                                                            db.sends.c.state.in_(OPEN_STATES))
+            .order_by(db.sends.c.id.desc())
+        ).first()
+        if row is None:
+            raise NotFoundError(f"issue {issue_id} has no scheduled send to cancel")
+        if row.state != SCHEDULED:
+            raise StateError(f"send #{row.id} of issue {issue_id} has started ({row.state}); it can be paused, "
+                             "not cancelled")
+        result = conn.execute(db.sends.update().where(db.sends.c.id == row.id, db.sends.c.state == SCHEDULED)
+                              .values(state=CANCELLED, finished_at=db.utcnow(), note="cancelled before it started"))
+        if result.rowcount != 1:
+            raise StateError(f"send #{row.id} started while it was being cancelled")
+    return int(row.id)
+
+
+@dataclass
+class DueResult:
+    send_id: int
+    issue_id: str
+    outcome: SendOutcome | None
+    error: str = ""
+
+
+def run_due(engine: Engine, settings: Settings, *, now: datetime | None = None,
+            on_notice: Callable[[str], None] | None = None) -> list[DueResult]:
+    """`digest run-due`: send every scheduled send that is due.
+
+    Safe every minute, twice at once or after a missed hour: each due send is
+    claimed with one conditional UPDATE, so only one runner takes it, and a
+    late runner sends whatever is overdue.
+    """
+    from digest.approval import require_approval
+
+    now = now or db.utcnow()
+    with db.read(engine) as conn:
+        due = conn.execute(
+            sa.select(db.sends).where(db.sends.c.state == SCHEDULED, db.sends.c.scheduled_at <= now)
+            .order_by(db.sends.c.scheduled_at)
+        ).all()
+    results = []
+    for send in due:
+        with db.write(engine) as conn:
+            claimed = conn.execute(
+                db.sends.update().where(db.sends.c.id == send.id, db.sends.c.state == SCHEDULED)
+                .values(state=PLANNED, started_at=db.utcnow())
+            ).rowcount == 1
+        if not claimed:
+            continue  # another runner took it
+        try:
+            _issue_id, story_counts = _checked_issue(engine, settings, send.issue_id, send.segments)
+            require_approval(engine, settings, send.issue_id)
+            plan_send(engine, settings, send.issue_id, send.segments, provider=send.provider,
+                      story_counts=story_counts, existing_send=send.id)
+            outcome = _run_planned(engine, settings, send.id, on_notice=on_notice)
+            results.append(DueResult(send.id, send.issue_id, outcome))
+        except DigestError as exc:
+            with db.write(engine) as conn:
+                _set_send_state(conn, send.id, SEND_FAILED, str(exc))
+            results.append(DueResult(send.id, send.issue_id, None, str(exc)))
+    return results
 
 
 def resume_send(

@@ -34,6 +34,10 @@ unsubscribe_mailto = "unsubscribe@safe.example.org"
 
 [web]
 base_url = "https://news.safe.example.org"
+
+[sending]
+# Approval has its own tests (tests/test_approval.py); elsewhere it would only add steps.
+require_approval = false
 """
 
 

@@ -18,7 +18,7 @@ def load(tmp_path: Path, text: str, env: dict[str, str] | None = None):  # type:
 
 
 def test_defaults(tmp_path: Path) -> None:
-    settings = load(tmp_path, PROJECT_TOML)
+    settings = load(tmp_path, PROJECT_TOML.replace("require_approval = false", ""))
     assert settings.database_url == f"sqlite:///{tmp_path.resolve()}/digest.db"
     assert settings.provider == "outbox"
     assert settings.issue_days == 7
@@ -71,7 +71,7 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
         ),
         (("[web]", "[issue]\ndays = 0\n[web]"), "digest.toml: [issue] days must be at least 1 and at most 366, not 0"),
         (
-            ("[web]", '[sending]\nprovider = "pigeon"\n[web]'),
+            ("require_approval = false", 'provider = "pigeon"'),
             "digest.toml: [sending] provider is 'pigeon'; choose one of outbox, sendgrid, smtp",
         ),
         (

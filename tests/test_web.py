@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from digest import db
 from digest.config import load_settings
+from digest.errors import NotFoundError
 from digest.links import make_token
 from digest.subscribers import add_subscriber, get_subscriber, history
 from tests.conftest import SECRET, SHARED
@@ -219,7 +220,7 @@ def test_double_opt_in_sign_up(web, engine, project) -> None:  # type: ignore[no
         },
     )
     assert answer.status_code == 200 and b"Check your email" in answer.data
-    with pytest.raises(Exception):  # noqa: B017 - not a subscriber until confirmed
+    with pytest.raises(NotFoundError):
         get_subscriber(engine, "new.lead@school.example.org")
     (path,) = (project / "outbox" / "subscribe").glob("*.eml")
     message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
@@ -230,7 +231,7 @@ def test_double_opt_in_sign_up(web, engine, project) -> None:  # type: ignore[no
     ).split(": ", 1)[1]
     confirm_path = link.replace("https://news.safe.example.org", "")
     assert b"Yes, send me the SAFE Newsfeed" in client.get(confirm_path).data  # a GET confirms nothing
-    with pytest.raises(Exception):  # noqa: B017
+    with pytest.raises(NotFoundError):
         get_subscriber(engine, "new.lead@school.example.org")
     client.post(confirm_path)
     person = get_subscriber(engine, "new.lead@school.example.org")
