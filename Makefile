@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint bench clean
 
+# The accessibility tests inject axe-core (an npm package) into Chromium.
+node_modules/.installed: package.json package-lock.json
+	if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent && touch $@; fi
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -20,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed .env
 	DIGEST=$(BIN)/digest ./examples/demo.sh
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed node_modules/.installed
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed

@@ -60,16 +60,19 @@ def approve(engine: Engine, settings: Settings, issue_ref: str, *, approved_by: 
     content_hash = combined_hash(variants)
     with db.write(engine) as conn:
         conn.execute(
-            db.approvals.insert().values(issue_id=issue_id, content_hash=content_hash, variants=variants,
-                                         approved_by=who, approved_at=now)
+            db.approvals.insert().values(
+                issue_id=issue_id, content_hash=content_hash, variants=variants, approved_by=who, approved_at=now
+            )
         )
     return Approval(issue_id, content_hash, variants, who, now)
 
 
 def latest_approval(engine: Engine, issue_id: str) -> Approval | None:
     query = (
-        sa.select(db.approvals).where(db.approvals.c.issue_id == issue_id)
-        .order_by(db.approvals.c.approved_at.desc(), db.approvals.c.id.desc()).limit(1)
+        sa.select(db.approvals)
+        .where(db.approvals.c.issue_id == issue_id)
+        .order_by(db.approvals.c.approved_at.desc(), db.approvals.c.id.desc())
+        .limit(1)
     )
     with db.read(engine) as conn:
         row = conn.execute(query).first()
@@ -90,7 +93,9 @@ def require_approval(engine: Engine, settings: Settings, issue_ref: str) -> Appr
             "(or set require_approval = false under [sending] in digest.toml)"
         )
     if approval.content_hash != combined_hash(variants):
-        changed = sorted(k for k in set(variants) | set(approval.variants) if variants.get(k) != approval.variants.get(k))
+        changed = sorted(
+            k for k in set(variants) | set(approval.variants) if variants.get(k) != approval.variants.get(k)
+        )
         raise StateError(
             f"issue {issue_id} has changed since {approval.approved_by} approved it on "
             f"{approval.approved_at:%Y-%m-%d %H:%M} UTC (changed: {', '.join(changed)}); "
@@ -114,8 +119,12 @@ def freeze_sent(engine: Engine, settings: Settings, send_id: int) -> None:
         name = _file_name(key)
         atomic_write_text(folder / "variants" / f"{name}.html", variant.html)
         atomic_write_text(folder / "variants" / f"{name}.txt", variant.text)
-        manifest["variants"][key] = {"file": name, "subject": variant.subject, "content_hash": variant.content_hash,
-                                     "stories": list(variant.story_ids)}
+        manifest["variants"][key] = {
+            "file": name,
+            "subject": variant.subject,
+            "content_hash": variant.content_hash,
+            "stories": list(variant.story_ids),
+        }
     for page, html in archive_pages(load_view(engine, settings, issue_id), settings).items():
         atomic_write_text(folder / "archive" / page, html)
     atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=2) + "\n")

@@ -633,7 +633,9 @@ def _print_outcome(outcome: Any) -> None:
 @click.option("--test-to", "test_to", multiple=True, help="Send a [TEST] copy to this address only (repeat).")
 @click.option("--resume", is_flag=True, help="Continue the issue's interrupted send.")
 @click.option("--resend-uncertain", is_flag=True, help="With --resume: send again rows left uncertain by a crash.")
-@click.option("--at", "at_text", metavar="'YYYY-MM-DD HH:MM'", help="Schedule the send ([sending] timezone); run-due sends it.")
+@click.option(
+    "--at", "at_text", metavar="'YYYY-MM-DD HH:MM'", help="Schedule the send ([sending] timezone); run-due sends it."
+)
 @click.option("--cancel", is_flag=True, help="Cancel the issue's scheduled send before it starts.")
 @pass_app
 def send(
@@ -711,8 +713,10 @@ def send(
         at=at,
     )
     if outcome is None and at is not None and _plan.send_id is not None:
-        click.echo(f"Scheduled send #{_plan.send_id} for {at_text} ({app.settings.timezone}); "
-                   "`digest run-due` sends it when it is due.")
+        click.echo(
+            f"Scheduled send #{_plan.send_id} for {at_text} ({app.settings.timezone}); "
+            "`digest run-due` sends it when it is due."
+        )
         return
     if outcome is None:
         if dry_run:

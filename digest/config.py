@@ -363,7 +363,9 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
 
         ZoneInfo(timezone)
     except (KeyError, ValueError):
-        raise ConfigError(f"{source}: [sending] timezone {timezone!r} is not a time zone name (e.g. Europe/London)") from None
+        raise ConfigError(
+            f"{source}: [sending] timezone {timezone!r} is not a time zone name (e.g. Europe/London)"
+        ) from None
     send_t.finish()
 
     sg_t = root.table("sendgrid")

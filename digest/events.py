@@ -282,8 +282,19 @@ def ingest(engine: Engine, settings: Settings, events: Sequence[Event]) -> Inges
         db.bulk_insert(conn, db.events, rows, ignore_conflicts=("provider", "provider_event_id"))
         e = db.events
         stored = conn.execute(
-            sa.select(e.c.id, e.c.type, e.c.raw_type, e.c.delivery_id, e.c.subscriber_id, e.c.email, e.c.reason,
-                      e.c.status, e.c.message_id, e.c.occurred_at, e.c.placed)
+            sa.select(
+                e.c.id,
+                e.c.type,
+                e.c.raw_type,
+                e.c.delivery_id,
+                e.c.subscriber_id,
+                e.c.email,
+                e.c.reason,
+                e.c.status,
+                e.c.message_id,
+                e.c.occurred_at,
+                e.c.placed,
+            )
             .where(e.c.ingest_batch == batch)
             .order_by(e.c.occurred_at, e.c.id)
         ).all()
@@ -311,11 +322,7 @@ def _place(conn: Connection, events: Sequence[Event]) -> list[tuple[int | None, 
         )
         for message_row in conn.execute(query):
             by_message[(message_row.provider_message_id, message_row.email.lower())] = message_row
-    emails = {
-        event.email.lower()
-        for event in events
-        if event.email and event.delivery_id not in by_id
-    }
+    emails = {event.email.lower() for event in events if event.email and event.delivery_id not in by_id}
     by_email: dict[str, int] = {}
     if emails:
         query = sa.select(db.subscribers.c.id, db.subscribers.c.email_key).where(
@@ -364,8 +371,15 @@ def _reconcile(conn: Connection, stored: Sequence[Any]) -> int:
 
 
 # Events that can change a subscriber (the rest are only counted in reports).
-_ACTIONABLE = {"bounced", "blocked", "complained", "unsubscribed", "group-unsubscribed", "group-resubscribed",
-               "dropped"}
+_ACTIONABLE = {
+    "bounced",
+    "blocked",
+    "complained",
+    "unsubscribed",
+    "group-unsubscribed",
+    "group-resubscribed",
+    "dropped",
+}
 
 
 def _apply_rules(conn: Connection, settings: Settings, stored: Sequence[Any], report: IngestReport) -> None:

@@ -44,6 +44,7 @@ class PreviewResult:
     rendered: RenderedEmail
     checks: CheckReport
     segments: list[SegmentPreview] = field(default_factory=list)
+    screenshots: bool = False
 
 
 def write_preview(
@@ -53,6 +54,7 @@ def write_preview(
     *,
     out: Path | None = None,
     segment: str | None = None,
+    screenshots: bool = True,
 ) -> PreviewResult:
     """Render the issue (one segment's variant when ``segment`` is given) into a folder.
 
@@ -82,8 +84,27 @@ def write_preview(
     for variant in variants:
         html, _ = personalise(variant, preview_values(settings, view.issue.id))
         files[f"segments/{variant.segment}.html"] = html.encode("utf-8")
+    images, shots = _screenshots(files) if screenshots else ({}, [])
+    if shots:
+        files.update(images)
+        files["index.html"] = _preview_files(
+            settings, view, select_stories(view, topics), rendered, checks, segment, rows, screenshots=shots
+        )["index.html"]
     _replace_folder(folder, files)
-    return PreviewResult(folder, folder / "index.html", rendered, checks, rows)
+    return PreviewResult(folder, folder / "index.html", rendered, checks, rows, bool(shots))
+
+
+def _screenshots(files: dict[str, bytes]) -> tuple[dict[str, bytes], list[Any]]:
+    """PNG screenshots of the email in a real browser, when one is installed."""
+    from digest import browser
+
+    if not browser.available():
+        return {}, []
+    with tempfile.TemporaryDirectory(prefix="digest-shots-") as scratch:
+        email_file = Path(scratch) / "email.html"
+        email_file.write_bytes(files["email.html"])
+        taken = browser.screenshot_email(email_file, Path(scratch))
+        return {shot.file: (Path(scratch) / shot.file).read_bytes() for shot in taken}, taken
 
 
 def _preview_files(
@@ -94,6 +115,8 @@ def _preview_files(
     checks: CheckReport,
     segment: str | None,
     segment_rows: list[SegmentPreview],
+    *,
+    screenshots: list[Any] | None = None,
 ) -> dict[str, bytes]:
     issue = view.issue
     personal = preview_values(settings, issue.id)
@@ -133,7 +156,7 @@ def _preview_files(
         "rendered_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "checks": checks.checks,
         "segments": segment_rows,
-        "screenshots": [],
+        "screenshots": screenshots or [],
         "text": text,
     }
     files["index.html"] = render_web_page(settings, "preview.html.j2", context).encode("utf-8")

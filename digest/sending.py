@@ -157,8 +157,13 @@ def plan_send(
             else:
                 send_id = conn.execute(
                     db.sends.insert()
-                    .values(issue_id=issue_id, state=PLANNED, provider=provider, segments=list(segment_names),
-                            created_at=now)
+                    .values(
+                        issue_id=issue_id,
+                        state=PLANNED,
+                        provider=provider,
+                        segments=list(segment_names),
+                        created_at=now,
+                    )
                     .returning(db.sends.c.id)
                 ).scalar_one()
             name_case = sa.case(*((s.condition, s.name) for s in segments), else_=sa.null())
@@ -849,12 +854,16 @@ def start_send(
     if existing is not None and not dry_run:
         raise StateError(
             f"issue {issue_id} already has an unfinished send (#{existing.id}, {existing.state}); "
-            + (f"cancel it with `digest send {issue_id} --cancel`" if existing.state == SCHEDULED
-               else f"continue it with `digest send {issue_id} --resume`")
+            + (
+                f"cancel it with `digest send {issue_id} --cancel`"
+                if existing.state == SCHEDULED
+                else f"continue it with `digest send {issue_id} --resume`"
+            )
         )
     chosen = provider_name or settings.provider
-    plan = plan_send(engine, settings, issue_id, segment_names, provider=chosen, dry_run=True,
-                     story_counts=story_counts)
+    plan = plan_send(
+        engine, settings, issue_id, segment_names, provider=chosen, dry_run=True, story_counts=story_counts
+    )
     show_plan(plan)
     if dry_run or (plan.total == 0 and at is None):
         return plan, None
@@ -866,8 +875,9 @@ def start_send(
         return plan, None
     plan = plan_send(engine, settings, issue_id, segment_names, provider=chosen, story_counts=story_counts)
     assert plan.send_id is not None
-    return plan, _run_planned(engine, settings, plan.send_id, provider=provider, stop=stop, on_progress=on_progress,
-                              on_notice=on_notice)
+    return plan, _run_planned(
+        engine, settings, plan.send_id, provider=provider, stop=stop, on_progress=on_progress, on_notice=on_notice
+    )
 
 
 def _checked_issue(
@@ -904,12 +914,20 @@ def _run_planned(engine: Engine, settings: Settings, send_id: int, **options: An
 def schedule_send(engine: Engine, issue_id: str, segment_names: Sequence[str], provider: str, at: datetime) -> int:
     """Record a send for later; `digest run-due` plans and sends it when it is due."""
     with db.write(engine) as conn:
-        return int(conn.execute(
-            db.sends.insert()
-            .values(issue_id=issue_id, state=SCHEDULED, provider=provider, segments=list(segment_names),
-                    created_at=db.utcnow(), scheduled_at=at)
-            .returning(db.sends.c.id)
-        ).scalar_one())
+        return int(
+            conn.execute(
+                db.sends.insert()
+                .values(
+                    issue_id=issue_id,
+                    state=SCHEDULED,
+                    provider=provider,
+                    segments=list(segment_names),
+                    created_at=db.utcnow(),
+                    scheduled_at=at,
+                )
+                .returning(db.sends.c.id)
+            ).scalar_one()
+        )
 
 
 def cancel_send(engine: Engine, settings: Settings, issue_ref: str) -> int:
@@ -919,17 +937,21 @@ def cancel_send(engine: Engine, settings: Settings, issue_ref: str) -> int:
     issue_id = issue_path(settings, issue_ref).parent.name
     with db.write(engine) as conn:
         row = conn.execute(
-            sa.select(db.sends.c.id, db.sends.c.state).where(db.sends.c.issue_id == issue_id,
-                                                            db.sends.c.state.in_(OPEN_STATES))
+            sa.select(db.sends.c.id, db.sends.c.state)
+            .where(db.sends.c.issue_id == issue_id, db.sends.c.state.in_(OPEN_STATES))
             .order_by(db.sends.c.id.desc())
         ).first()
         if row is None:
             raise NotFoundError(f"issue {issue_id} has no scheduled send to cancel")
         if row.state != SCHEDULED:
-            raise StateError(f"send #{row.id} of issue {issue_id} has started ({row.state}); it can be paused, "
-                             "not cancelled")
-        result = conn.execute(db.sends.update().where(db.sends.c.id == row.id, db.sends.c.state == SCHEDULED)
-                              .values(state=CANCELLED, finished_at=db.utcnow(), note="cancelled before it started"))
+            raise StateError(
+                f"send #{row.id} of issue {issue_id} has started ({row.state}); it can be paused, not cancelled"
+            )
+        result = conn.execute(
+            db.sends.update()
+            .where(db.sends.c.id == row.id, db.sends.c.state == SCHEDULED)
+            .values(state=CANCELLED, finished_at=db.utcnow(), note="cancelled before it started")
+        )
         if result.rowcount != 1:
             raise StateError(f"send #{row.id} started while it was being cancelled")
     return int(row.id)
@@ -943,8 +965,9 @@ class DueResult:
     error: str = ""
 
 
-def run_due(engine: Engine, settings: Settings, *, now: datetime | None = None,
-            on_notice: Callable[[str], None] | None = None) -> list[DueResult]:
+def run_due(
+    engine: Engine, settings: Settings, *, now: datetime | None = None, on_notice: Callable[[str], None] | None = None
+) -> list[DueResult]:
     """`digest run-due`: send every scheduled send that is due.
 
     Safe every minute, twice at once or after a missed hour: each due send is
@@ -956,23 +979,35 @@ def run_due(engine: Engine, settings: Settings, *, now: datetime | None = None,
     now = now or db.utcnow()
     with db.read(engine) as conn:
         due = conn.execute(
-            sa.select(db.sends).where(db.sends.c.state == SCHEDULED, db.sends.c.scheduled_at <= now)
+            sa.select(db.sends)
+            .where(db.sends.c.state == SCHEDULED, db.sends.c.scheduled_at <= now)
             .order_by(db.sends.c.scheduled_at)
         ).all()
     results = []
     for send in due:
         with db.write(engine) as conn:
-            claimed = conn.execute(
-                db.sends.update().where(db.sends.c.id == send.id, db.sends.c.state == SCHEDULED)
-                .values(state=PLANNED, started_at=db.utcnow())
-            ).rowcount == 1
+            claimed = (
+                conn.execute(
+                    db.sends.update()
+                    .where(db.sends.c.id == send.id, db.sends.c.state == SCHEDULED)
+                    .values(state=PLANNED, started_at=db.utcnow())
+                ).rowcount
+                == 1
+            )
         if not claimed:
             continue  # another runner took it
         try:
             _issue_id, story_counts = _checked_issue(engine, settings, send.issue_id, send.segments)
             require_approval(engine, settings, send.issue_id)
-            plan_send(engine, settings, send.issue_id, send.segments, provider=send.provider,
-                      story_counts=story_counts, existing_send=send.id)
+            plan_send(
+                engine,
+                settings,
+                send.issue_id,
+                send.segments,
+                provider=send.provider,
+                story_counts=story_counts,
+                existing_send=send.id,
+            )
             outcome = _run_planned(engine, settings, send.id, on_notice=on_notice)
             results.append(DueResult(send.id, send.issue_id, outcome))
         except DigestError as exc:

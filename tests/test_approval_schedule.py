@@ -20,8 +20,10 @@ from digest.sending import cancel_send, list_sends, run_due, start_send
 @pytest.fixture
 def strict(project: Path):  # type: ignore[no-untyped-def]
     toml = project / "digest.toml"
-    toml.write_text(toml.read_text(encoding="utf-8").replace("require_approval = false", "require_approval = true"),
-                    encoding="utf-8")
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace("require_approval = false", "require_approval = true"),
+        encoding="utf-8",
+    )
     return load_settings(toml)
 
 
@@ -46,8 +48,11 @@ def test_sent_variants_are_frozen_into_the_issue_folder(engine, settings, audien
     start_send(engine, settings, "2025-04-10", ["health", "schools", "everyone"])
     sent = project / "issues" / "2025-04-10" / "sent"
     manifest = json.loads((sent / "manifest.json").read_text())
-    assert sorted(manifest["variants"]) == ["all", "topics:child-sexual-abuse,courts-justice,health",
-                                            "topics:education,online-safety,social-care,water-safety"]
+    assert sorted(manifest["variants"]) == [
+        "all",
+        "topics:child-sexual-abuse,courts-justice,health",
+        "topics:education,online-safety,social-care,water-safety",
+    ]
     first = next(iter(manifest["variants"].values()))
     html = (sent / "variants" / f"{first['file']}.html").read_text()
     assert html.startswith("<!doctype html>") and "%%unsubscribe_url%%" in html
@@ -95,9 +100,12 @@ def test_two_run_due_at_once_send_each_scheduled_send_once(engine, settings, aud
     invoke("send", "2025-04-10", "--segment", "everyone", "--at", "2099-04-14 08:00", "--yes")
     context = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
-    runners = [context.Process(target=_run_due_in_child,
-                               args=(str(project / "digest.toml"), "2099-04-14T12:00:00+00:00", queue))
-               for _ in range(2)]
+    runners = [
+        context.Process(
+            target=_run_due_in_child, args=(str(project / "digest.toml"), "2099-04-14T12:00:00+00:00", queue)
+        )
+        for _ in range(2)
+    ]
     for runner in runners:
         runner.start()
     for runner in runners:
