@@ -584,6 +584,9 @@ def _print_plan(plan: Any) -> None:
 
 
 def _progress_printer() -> Any:
+    if not sys.stderr.isatty():
+        return None  # a log file gets the summary line, not a stream of carriage returns
+
     def show(progress: Any) -> None:
         eta = f"{int(progress.eta) // 60}:{int(progress.eta) % 60:02d}" if progress.eta is not None else "-"
         click.echo(

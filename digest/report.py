@@ -293,6 +293,7 @@ def bar_chart(items: list[tuple[str, int]], unit: str) -> str:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     labels = [label if len(label) <= 60 else label[:57] + "…" for label, _ in items]
     values = [value for _, value in items]
@@ -300,6 +301,7 @@ def bar_chart(items: list[tuple[str, int]], unit: str) -> str:
     bars = axes.barh(labels, values, color="#12355b")
     axes.invert_yaxis()
     axes.set_xlabel(unit)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # people and clicks come whole
     axes.bar_label(bars, padding=3)
     axes.spines[["top", "right"]].set_visible(False)
     axes.margins(x=0.15)
