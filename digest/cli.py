@@ -955,6 +955,25 @@ def db_upgrade(app: App) -> None:
         click.echo(f"{where}: upgraded schema {before or '(empty)'} → {after}.")
 
 
+@db.command("copy")
+@click.option("--to", "target", required=True, metavar="URL", help="The database to copy into, e.g. postgresql://…")
+@click.option("--force", is_flag=True, help="Empty the target first if it holds data.")
+@pass_app
+def db_copy(app: App, target: str, force: bool) -> None:
+    """Copy this database into another (SQLite into PostgreSQL), then compare counts and checksums."""
+    from digest.config import redact_url
+    from digest.dbcopy import copy_database
+
+    results = copy_database(app.engine, target, force=force)
+    for item in results:
+        state = "same" if item.matches else "DIFFERENT"
+        click.echo(f"  {item.table:<20} {item.rows:>9} rows  checksum {state}")
+    if all(item.matches for item in results):
+        click.echo(f"Copied {sum(i.rows for i in results)} rows into {redact_url(target)}; every table matches.")
+    else:
+        raise click.ClickException("the copy differs from the source; see the tables marked DIFFERENT")
+
+
 @db.command("current")
 @pass_app
 def db_current(app: App) -> None:

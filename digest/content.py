@@ -29,7 +29,7 @@ def clean_text(text: str) -> str:
     """Normalise whitespace: non-breaking and other odd spaces become plain spaces."""
     text = unicodedata.normalize("NFC", text)
     text = text.replace("\u00a0", " ").replace("\u202f", " ").replace("\u2009", " ")
-    text = text.replace("\u200b", "").replace("\ufeff", "")
+    text = text.replace("\u200b", "").replace("\ufeff", "").replace("\x00", "")
     return _SPACE_RE.sub(" ", text).strip()
 
 

@@ -342,6 +342,9 @@ def _parse_rows(
         if not any(cell.strip() for cell in cells):
             continue  # a blank line or a row of empty cells
         summary.rows += 1
+        if any("\x00" in cell for cell in cells):
+            summary.reject(start, "contains a NUL character (is it a binary file?)", rejects_writer)
+            continue
         if len(cells) > len(header) and any(cell.strip() for cell in cells[len(header) :]):
             summary.reject(start, f"has {len(cells)} fields but the header has {len(header)}", rejects_writer)
             continue

@@ -23,6 +23,7 @@ from digest.errors import ConfigError, DigestError
 SCHEMA_HEAD = "0005"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+MIGRATION_LOCK_KEY = 0x64696765  # "dige": an advisory lock id for schema upgrades on PostgreSQL
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -346,6 +347,17 @@ def read(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+def dialect_insert(conn: Connection, table: sa.Table) -> Any:
+    """An INSERT that can say ON CONFLICT DO NOTHING on this connection's database."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
+
+
 def bulk_insert(
     conn: Connection,
     table: sa.Table,
@@ -368,10 +380,7 @@ def bulk_insert(
     dialect = conn.dialect
     statement: Any = table.insert()
     if ignore_conflicts:
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        module = postgresql if dialect.name == "postgresql" else sqlite
-        statement = module.insert(table).on_conflict_do_nothing(index_elements=list(ignore_conflicts))
+        statement = dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(ignore_conflicts))
     compiled = statement.compile(dialect=dialect, column_keys=keys)
     if compiled.positional:
         order = [compiled.binds[name].key for name in (compiled.positiontup or [])]
@@ -432,6 +441,9 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
 
     before = current_revision(engine)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Hosts starting at once (web, sender, admin) must not migrate twice.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         command.upgrade(alembic_config(conn), revision)
     return before, current_revision(engine)
 

@@ -162,7 +162,8 @@ def _text(value: Any, limit: int = MAX_FIELD) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value[:limit]
+        # PostgreSQL's text cannot hold NUL; nothing legitimate needs it.
+        return value.replace("\x00", "")[:limit]
     if isinstance(value, bool | int | float):
         return str(value)[:limit]
     return ""

@@ -92,17 +92,6 @@ class Plan:
         return sum(segment.audience for segment in self.segments)
 
 
-def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
-    """An INSERT that can say ON CONFLICT DO NOTHING on this connection's database."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert(table)
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert(table)
-
-
 def plan_send(
     engine: Engine,
     settings: Settings,
@@ -181,7 +170,7 @@ def plan_send(
                 sa.literal(now, db.UTCDateTime),
             ).where(eligible(), name_case.is_not(None))
             conn.execute(
-                _dialect_insert(conn, D)
+                db.dialect_insert(conn, D)
                 .from_select(
                     ["send_id", "issue_id", "subscriber_id", "email", "segment", "variant", "state", "updated_at"],
                     rows,
@@ -282,14 +271,18 @@ def acquire_lock(
     holder = lock_holder()
     now = db.utcnow()
     with db.write(engine) as conn:
+        # Insert-or-nothing, so two senders starting at the same instant cannot both win
+        # (on PostgreSQL the loser waits for the winner's commit, then sees its row).
+        inserted = conn.execute(
+            db.dialect_insert(conn, db.send_locks)
+            .values(issue_id=issue_id, send_id=send_id, holder=holder, acquired_at=now, heartbeat_at=now)
+            .on_conflict_do_nothing(index_elements=["issue_id"])
+        ).rowcount
+        if inserted == 1:
+            return holder
         existing = read_lock(conn, issue_id)
         if existing is None:
-            conn.execute(
-                db.send_locks.insert().values(
-                    issue_id=issue_id, send_id=send_id, holder=holder, acquired_at=now, heartbeat_at=now
-                )
-            )
-            return holder
+            raise StateError(f"the send lock of issue {issue_id} changed hands just now; try again")
         if existing.holder == holder:
             return holder
         if not existing.is_stale(now):
@@ -302,12 +295,14 @@ def acquire_lock(
                 f"issue {issue_id} has a stale send lock {existing.describe()}: the sender seems to have "
                 f"stopped. Run `digest send {issue_id} --resume` to take it over"
             )
-        on_take_over(f"Taking over the stale send lock {existing.describe()}.")
-        conn.execute(
+        taken = conn.execute(
             db.send_locks.update()
             .where(db.send_locks.c.issue_id == issue_id, db.send_locks.c.holder == existing.holder)
             .values(send_id=send_id, holder=holder, acquired_at=now, heartbeat_at=now)
-        )
+        ).rowcount
+        if taken != 1:
+            raise StateError(f"another process took over the send lock of issue {issue_id} first")
+        on_take_over(f"Taking over the stale send lock {existing.describe()}.")
     return holder
 
 

@@ -142,8 +142,11 @@ def change_status(
     """Move a subscriber to ``new_status``, recording why; False when nothing changed."""
     if new_status not in STATUSES:
         raise InputError(f"unknown status {new_status!r}; use one of {', '.join(STATUSES)}")
+    # FOR UPDATE (PostgreSQL): two events for one person are applied one after the other.
     row = conn.execute(
-        sa.select(db.subscribers.c.status, db.subscribers.c.email_hash).where(db.subscribers.c.id == subscriber_id)
+        sa.select(db.subscribers.c.status, db.subscribers.c.email_hash)
+        .where(db.subscribers.c.id == subscriber_id)
+        .with_for_update()
     ).first()
     if row is None:
         raise NotFoundError(f"no subscriber with id {subscriber_id}")
@@ -181,10 +184,14 @@ def change_status(
 def add_suppression(conn: Connection, hashed: str, reason: str, detail: str, *, at: datetime | None = None) -> bool:
     """Put a hashed address on the suppression list; False if it was already there."""
     now = at or db.utcnow()
-    exists = conn.execute(sa.select(db.suppressions.c.email_hash).where(db.suppressions.c.email_hash == hashed)).first()
-    if exists:
+    # Insert-or-nothing: a webhook and an admin may suppress the same address at once.
+    added = conn.execute(
+        db.dialect_insert(conn, db.suppressions)
+        .values(email_hash=hashed, reason=reason, detail=detail, created_at=now)
+        .on_conflict_do_nothing(index_elements=["email_hash"])
+    ).rowcount
+    if added != 1:
         return False
-    conn.execute(db.suppressions.insert().values(email_hash=hashed, reason=reason, detail=detail, created_at=now))
     conn.execute(
         db.suppression_log.insert().values(email_hash=hashed, action="added", reason=reason, detail=detail, at=now)
     )
@@ -299,11 +306,14 @@ def normalise_profile(profile: Mapping[str, Any]) -> dict[str, Any]:
     """Collapse whitespace in text fields once, on the way in, so segment rules compare like for like."""
     cleaned = dict(profile)
     for name in PROFILE_FIELDS:
-        cleaned[name] = " ".join(str(profile.get(name) or "").split())
-    cleaned["attributes"] = {
-        str(k).strip(): " ".join(str(v).split()) for k, v in (profile.get("attributes") or {}).items()
-    }
+        cleaned[name] = _one_line(profile.get(name))
+    cleaned["attributes"] = {_one_line(k): _one_line(v) for k, v in (profile.get("attributes") or {}).items()}
     return cleaned
+
+
+def _one_line(value: Any) -> str:
+    # No NUL (PostgreSQL text cannot hold it) and no runs of whitespace.
+    return " ".join(str(value or "").replace("\x00", "").split())
 
 
 def new_subscriber_values(

@@ -57,17 +57,51 @@ def require_tool(available: bool, reason: str) -> None:
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
-        if key.startswith(("DIGEST_", "SENDGRID_", "SMTP_")) and key != "DIGEST_CI":
+        if key.startswith(("DIGEST_", "SENDGRID_", "SMTP_")) and key not in ("DIGEST_CI", "DIGEST_TEST_DATABASE_URL"):
             monkeypatch.delenv(key, raising=False)
 
 
+# The whole suite runs once on SQLite and once on PostgreSQL: every test that
+# uses a project gets both. DIGEST_TEST_DATABASE_URL names a PostgreSQL
+# database the tests may create schemas in (.ci/run starts one).
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for SQLite; for PostgreSQL a URL whose search_path is a fresh schema."""
+    if request.param == "sqlite":
+        yield None
+        return
+    base = os.environ.get("DIGEST_TEST_DATABASE_URL", "")
+    require_tool(bool(base), "no PostgreSQL server: set DIGEST_TEST_DATABASE_URL to run the PostgreSQL half")
+    import uuid
+
+    import sqlalchemy as sa
+
+    from digest.db import create_db_engine
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_db_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str | None) -> Path:
     """A project folder with digest.toml and .env, as the current directory."""
     folder = tmp_path / "project"
     folder.mkdir()
     (folder / "digest.toml").write_text(PROJECT_TOML, encoding="utf-8")
-    (folder / ".env").write_text(f"DIGEST_SECRET_KEY={SECRET}\n", encoding="utf-8")
+    env = f"DIGEST_SECRET_KEY={SECRET}\n"
+    if backend:
+        env += f"DIGEST_DATABASE_URL={backend}\n"
+    (folder / ".env").write_text(env, encoding="utf-8")
     monkeypatch.chdir(folder)
     return folder
 

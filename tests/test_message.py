@@ -43,7 +43,7 @@ def twenty_story_issue(engine, settings, project: Path) -> None:  # type: ignore
 
 def test_the_eml_is_a_well_formed_bulk_message(engine, settings, project: Path) -> None:  # type: ignore[no-untyped-def]
     twenty_story_issue(engine, settings, project)
-    result = write_preview(engine, settings, "2025-04-10")
+    result = write_preview(engine, settings, "2025-04-10", screenshots=False)
     assert len(result.rendered.story_ids) == 20
     html_size = len(result.rendered.html.encode("utf-8"))
     print(

@@ -13,7 +13,7 @@ from digest.preview import write_preview
 
 
 def test_preview_writes_every_file(engine, settings, sample_issue, project: Path) -> None:  # type: ignore[no-untyped-def]
-    result = write_preview(engine, settings, "2025-04-10")
+    result = write_preview(engine, settings, "2025-04-10", screenshots=False)
     folder = project / "preview" / "2025-04-10"
     assert result.index == folder / "index.html"
     names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
@@ -33,7 +33,7 @@ def test_preview_writes_every_file(engine, settings, sample_issue, project: Path
 
 
 def test_preview_fills_links_for_a_sample_reader(engine, settings, sample_issue, project: Path) -> None:  # type: ignore[no-untyped-def]
-    write_preview(engine, settings, "2025-04-10")
+    write_preview(engine, settings, "2025-04-10", screenshots=False)
     html = (project / "preview/2025-04-10/email.html").read_text(encoding="utf-8")
     assert "%%" not in html
     assert 'href="https://news.safe.example.org/unsubscribe/preview"' in html
@@ -41,7 +41,7 @@ def test_preview_fills_links_for_a_sample_reader(engine, settings, sample_issue,
 
 
 def test_eml_is_a_complete_multipart_alternative_message(engine, settings, sample_issue, project: Path) -> None:  # type: ignore[no-untyped-def]
-    write_preview(engine, settings, "2025-04-10")
+    write_preview(engine, settings, "2025-04-10", screenshots=False)
     raw = (project / "preview/2025-04-10/email.eml").read_bytes()
     message = email.message_from_bytes(raw, policy=policy.default)
     assert message.get_content_type() == "multipart/alternative"
@@ -60,7 +60,7 @@ def test_eml_is_a_complete_multipart_alternative_message(engine, settings, sampl
 
 
 def test_archive_pages_show_the_full_article_escaped(engine, settings, sample_issue, project: Path) -> None:  # type: ignore[no-untyped-def]
-    write_preview(engine, settings, "2025-04-10")
+    write_preview(engine, settings, "2025-04-10", screenshots=False)
     page = (
         project
         / "preview/2025-04-10/archive/2025-04-10/2025-04-09-tackling-child-sexual-abuse-and-exploitation-update.html"
@@ -74,7 +74,7 @@ def test_archive_pages_show_the_full_article_escaped(engine, settings, sample_is
 
 
 def test_index_shows_inbox_row_frames_text_and_checks(engine, settings, sample_issue, project: Path) -> None:  # type: ignore[no-untyped-def]
-    write_preview(engine, settings, "2025-04-10")
+    write_preview(engine, settings, "2025-04-10", screenshots=False)
     index = (project / "preview/2025-04-10/index.html").read_text(encoding="utf-8")
     assert '<span class="subject">SAFE Newsfeed: Tackling child sexual abuse and exploitation: update</span>' in index
     assert '<iframe src="email.html" width="640"' in index
@@ -86,7 +86,7 @@ def test_index_shows_inbox_row_frames_text_and_checks(engine, settings, sample_i
 def test_a_failed_render_leaves_the_old_preview_whole(
     engine, settings, sample_issue, project: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    write_preview(engine, settings, "2025-04-10")
+    write_preview(engine, settings, "2025-04-10", screenshots=False)
     folder = project / "preview/2025-04-10"
     before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
@@ -95,7 +95,7 @@ def test_a_failed_render_leaves_the_old_preview_whole(
 
     monkeypatch.setattr("digest.preview.archive_index", broken)
     with pytest.raises(DigestError):
-        write_preview(engine, settings, "2025-04-10")
+        write_preview(engine, settings, "2025-04-10", screenshots=False)
     after = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     assert after == before
     assert [p.name for p in (project / "preview").iterdir()] == ["2025-04-10"]
