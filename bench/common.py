@@ -83,3 +83,24 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def postgres_schema_url(base: str) -> tuple[str, Callable[[], None]]:
+    """A fresh schema in the PostgreSQL database at ``base``; (URL using it, drop function)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from digest.db import create_db_engine
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_db_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}", drop

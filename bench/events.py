@@ -108,18 +108,23 @@ def post_all(
 
 
 def main() -> None:
+    print(f"machine: {machine()}")
+    run(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+
+
+def run(count: int, database_url: str | None = None, label: str = "SQLite") -> None:
+    """Both measurements on one database (SQLite by default)."""
     import sqlalchemy as sa
 
     from digest import db
     from digest.config import load_settings
 
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     key = ec.generate_private_key(ec.SECP256R1())
     public = base64.b64encode(
         key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     ).decode()
     sendgrid = SendGridProcess()
-    folder = project_with_subscribers(100_000, "\n[sendgrid]\ntimeout = 60\n")
+    folder = project_with_subscribers(100_000, "\n[sendgrid]\ntimeout = 60\n", database_url)
     with (folder / ".env").open("a") as handle:
         handle.write(
             f"SENDGRID_WEBHOOK_PUBLIC_KEY={public}\nSENDGRID_API_KEY=SG.test-key-not-real\n"
@@ -151,7 +156,6 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        print(f"machine: {machine()}")
         alone, statuses = post_all(url, key, make_events(deliveries, count, seed=1))
         print(
             f"webhook, {count:,} signed events in batches of {BATCH}, nothing else running: {alone:.2f} s, "
@@ -179,7 +183,7 @@ def main() -> None:
         )
         with engine.connect() as conn:
             stored = conn.execute(sa.select(sa.func.count()).select_from(db.events)).scalar_one()
-        print(f"events stored: {stored:,} of {2 * count:,} posted")
+        print(f"[{label}] events stored: {stored:,} of {2 * count:,} posted")
     finally:
         server.terminate()
         server.wait(timeout=10)

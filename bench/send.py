@@ -28,13 +28,16 @@ from bench.render import build_project
 SEGMENTS = "segments:\n  - name: everyone\n    description: Everyone\n"
 
 
-def project_with_subscribers(count: int, extra_toml: str = "") -> Path:
+def project_with_subscribers(count: int, extra_toml: str = "", database_url: str | None = None) -> Path:
     """An issue of 12 stories and ``count`` active subscribers (inserted in bulk)."""
     from digest import db
     from digest.config import load_settings
     from digest.emails import keyed_hash
 
     folder = build_project()
+    if database_url:
+        with (folder / ".env").open("a", encoding="utf-8") as handle:
+            handle.write(f"DIGEST_DATABASE_URL={database_url}\n")
     with (folder / "digest.toml").open("a", encoding="utf-8") as handle:
         handle.write(extra_toml)
     (folder / "subscribers").mkdir(exist_ok=True)

@@ -59,7 +59,7 @@ class App:
         if self._engine is None:
             from digest.db import open_database
 
-            self._engine = open_database(self.settings.database_url)
+            self._engine = open_database(self.settings.database_url, pool=self.settings.pool)
         return self._engine
 
 

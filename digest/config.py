@@ -59,6 +59,16 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class PoolSettings:
+    """Connection settings for PostgreSQL (SQLite opens a file and needs none)."""
+
+    pool_size: int = 5
+    max_overflow: int = 10
+    pool_timeout: float = 30.0
+    connect_timeout: int = 10
+
+
+@dataclass(frozen=True)
 class EventSettings:
     """What provider events do to subscribers (the rules are in digest.events)."""
 
@@ -122,6 +132,7 @@ class Settings:
     timezone: str = "Europe/London"
     events: EventSettings = field(default_factory=lambda: EventSettings())
     privacy_notice_version: str = ""
+    pool: PoolSettings = field(default_factory=lambda: PoolSettings())
 
     def require_secret_key(self) -> bytes:
         """Return the secret key, or explain how to set one that is long enough."""
@@ -332,6 +343,12 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
 
     db_t = root.table("database")
     configured_url = db_t.text("url", "sqlite:///digest.db")
+    pool = PoolSettings(
+        pool_size=db_t.integer("pool_size", 5, minimum=1, maximum=200),
+        max_overflow=db_t.integer("max_overflow", 10, minimum=0, maximum=500),
+        pool_timeout=db_t.number("pool_timeout", 30.0, minimum=1.0),
+        connect_timeout=db_t.integer("connect_timeout", 10, minimum=1, maximum=600),
+    )
     database_url = env.get("DIGEST_DATABASE_URL") or configured_url
     db_t.finish()
     database_url = _resolve_sqlite_url(database_url, project_dir)
@@ -433,6 +450,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         timezone=timezone,
         events=events,
         privacy_notice_version=privacy_notice_version,
+        pool=pool,
     )
 
 

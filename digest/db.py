@@ -448,13 +448,25 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     return before, current_revision(engine)
 
 
-def open_database(url: str, *, auto_upgrade: bool = True) -> Engine:
-    """Connect and make sure the schema is current, migrating an older file in place."""
-    engine = create_db_engine(url)
+def open_database(url: str, *, auto_upgrade: bool = True, pool: Any = None) -> Engine:
+    """Connect and make sure the schema is current, migrating an older file in place.
+
+    ``pool`` (settings' PoolSettings) sizes PostgreSQL's connection pool.
+    """
+    options: dict[str, Any] = {}
+    if pool is not None and not url.startswith("sqlite"):
+        options = {
+            "pool_size": pool.pool_size,
+            "max_overflow": pool.max_overflow,
+            "pool_timeout": pool.pool_timeout,
+            "connect_args": {"connect_timeout": pool.connect_timeout},
+        }
+    engine = create_db_engine(url, **options)
     try:
         revision = current_revision(engine)
     except sa.exc.OperationalError as exc:
-        raise DigestError(f"cannot open the database: {exc.orig}") from None
+        # The driver's message names host, port and user, never the password.
+        raise DigestError(f"cannot open the database {_redacted(url)}: {str(exc.orig).strip()}") from None
     if revision != SCHEMA_HEAD:
         if revision is not None and not _is_known_revision(revision):
             raise DigestError(
@@ -467,6 +479,12 @@ def open_database(url: str, *, auto_upgrade: bool = True) -> Engine:
             )
         upgrade(engine)
     return engine
+
+
+def _redacted(url: str) -> str:
+    from digest.config import redact_url
+
+    return redact_url(url)
 
 
 def _is_known_revision(revision: str) -> bool:

@@ -59,8 +59,11 @@ def copy_database(source: Engine, target_url: str, *, force: bool = False) -> li
     target = db.open_database(target_url)
     try:
         with db.read(target) as conn:
-            used = [t.name for t in db.metadata.sorted_tables
-                    if conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()]
+            used = [
+                t.name
+                for t in db.metadata.sorted_tables
+                if conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+            ]
         if used and not force:
             raise StateError(
                 f"{redact_url(target_url)} already holds data (in {', '.join(used)}); copy into an empty "
@@ -100,8 +103,10 @@ def _move_sequences(conn: Any) -> None:
         columns = list(table.primary_key.columns)
         if len(columns) == 1 and isinstance(columns[0].type, sa.Integer) and columns[0].autoincrement is not False:
             name = columns[0].name
-            conn.execute(sa.text(
-                f"SELECT setval(pg_get_serial_sequence('{table.name}', '{name}'), "  # noqa: S608 - our own names
-                f"COALESCE((SELECT MAX({name}) FROM {table.name}), 1), "
-                f"(SELECT MAX({name}) FROM {table.name}) IS NOT NULL)"
-            ))
+            conn.execute(
+                sa.text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', '{name}'), "  # noqa: S608 - our own names
+                    f"COALESCE((SELECT MAX({name}) FROM {table.name}), 1), "
+                    f"(SELECT MAX({name}) FROM {table.name}) IS NOT NULL)"
+                )
+            )

@@ -12,6 +12,7 @@ reconciled by the provider's events, and sent again only on request
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
@@ -127,6 +128,8 @@ def plan_send(
     with engine.connect() as conn:
         conn = conn.execution_options(sqlite_begin="IMMEDIATE")
         with conn.begin():
+            if not dry_run:
+                _serialise_planning(conn, issue_id, existing_send)
             for segment_index, status, is_suppressed, is_already, count in conn.execute(breakdown):
                 if status != "active":
                     plan.not_active[status] += count
@@ -136,9 +139,9 @@ def plan_send(
                     plan.already_sent += count
                 else:
                     by_name[segments[segment_index].name].audience += count
-            if dry_run:
+            if dry_run or (plan.total == 0 and existing_send is None):
                 plan.personalised = _count_personalised(conn, segments)
-                return plan
+                return plan  # nothing written: no empty sends
             now = db.utcnow()
             if existing_send is not None:
                 send_id = existing_send
@@ -186,6 +189,29 @@ def plan_send(
                 raise StateError("another send of this issue was planned at the same moment; run the send again")
             plan.send_id = send_id
     return plan
+
+
+def _serialise_planning(conn: Connection, issue_id: str, existing_send: int | None) -> None:
+    """One planner per issue at a time, and none while another send of it is unfinished.
+
+    SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL takes an
+    advisory lock keyed by the issue, so a second `digest send` started at the
+    same instant waits, then sees the first one's send and stops.
+    """
+    if conn.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"plan:{issue_id}".encode()).digest()[:8], "big", signed=True)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    query = sa.select(db.sends.c.id, db.sends.c.state).where(
+        db.sends.c.issue_id == issue_id, db.sends.c.state.in_(OPEN_STATES)
+    )
+    if existing_send is not None:
+        query = query.where(db.sends.c.id != existing_send)
+    other = conn.execute(query).first()
+    if other is not None:
+        raise StateError(
+            f"issue {issue_id} already has an unfinished send (#{other.id}, {other.state}); "
+            f"continue it with `digest send {issue_id} --resume`"
+        )
 
 
 def _count_personalised(conn: Connection, segments: Sequence[Any]) -> int:
@@ -277,8 +303,9 @@ def acquire_lock(
             db.dialect_insert(conn, db.send_locks)
             .values(issue_id=issue_id, send_id=send_id, holder=holder, acquired_at=now, heartbeat_at=now)
             .on_conflict_do_nothing(index_elements=["issue_id"])
-        ).rowcount
-        if inserted == 1:
+            .returning(db.send_locks.c.issue_id)
+        ).first()
+        if inserted is not None:
             return holder
         existing = read_lock(conn, issue_id)
         if existing is None:
@@ -869,7 +896,8 @@ def start_send(
         plan.send_id = schedule_send(engine, issue_id, segment_names, chosen, at)
         return plan, None
     plan = plan_send(engine, settings, issue_id, segment_names, provider=chosen, story_counts=story_counts)
-    assert plan.send_id is not None
+    if plan.send_id is None:
+        return plan, None  # everyone was mailed meanwhile (by a send that started at the same moment)
     return plan, _run_planned(
         engine, settings, plan.send_id, provider=provider, stop=stop, on_progress=on_progress, on_notice=on_notice
     )

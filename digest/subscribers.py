@@ -185,12 +185,14 @@ def add_suppression(conn: Connection, hashed: str, reason: str, detail: str, *, 
     """Put a hashed address on the suppression list; False if it was already there."""
     now = at or db.utcnow()
     # Insert-or-nothing: a webhook and an admin may suppress the same address at once.
+    # RETURNING says whether a row went in (rowcount is not reliable for INSERT on every driver).
     added = conn.execute(
         db.dialect_insert(conn, db.suppressions)
         .values(email_hash=hashed, reason=reason, detail=detail, created_at=now)
         .on_conflict_do_nothing(index_elements=["email_hash"])
-    ).rowcount
-    if added != 1:
+        .returning(db.suppressions.c.email_hash)
+    ).first()
+    if added is None:
         return False
     conn.execute(
         db.suppression_log.insert().values(email_hash=hashed, action="added", reason=reason, detail=detail, at=now)

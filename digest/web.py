@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
         settings = load_settings()
     if engine is None:
-        engine = db.open_database(settings.database_url)
+        engine = db.open_database(settings.database_url, pool=settings.pool)
     app = Flask("digest", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.events.webhook_max_bytes
     site = Site(settings, engine)

@@ -233,3 +233,9 @@ def test_import_needs_the_secret_key(engine, settings, project) -> None:  # type
 
     with pytest.raises(ConfigError):
         import_csv(engine, replace(settings, secret_key=None), write(project, "email\na@example.org\n"))
+
+
+def test_nul_characters_are_refused_row_by_row(engine, settings, project) -> None:  # type: ignore[no-untyped-def]
+    summary = import_csv(engine, settings, write(project, "email,first_name\na@example.org,A\x00B\nb@example.org,B\n"))
+    assert summary.rejects == [(2, "contains a NUL character (is it a binary file?)")]
+    assert summary.new == 1

@@ -22,8 +22,15 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
     bin_dir = Path(sys.executable).parent
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SENDGRID_"))}
     env.update(DIGEST=str(bin_dir / "digest"), PYTHON=sys.executable)
-    result = subprocess.run(["bash", str(copy / "examples" / "demo.sh")], cwd=copy, env=env, capture_output=True,
-                            text=True, timeout=300, check=False)
+    result = subprocess.run(
+        ["bash", str(copy / "examples" / "demo.sh")],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "Imported 8 new, 0 updated, 0 skipped." in out
