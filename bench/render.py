@@ -67,7 +67,8 @@ def main() -> None:
         size = len(render_issue(view, settings).html.encode("utf-8"))
 
         help_times = [run_process([digest, "--help"], folder) for _ in range(10)]
-        preview_times = [run_process([digest, "preview", "2025-04-10"], folder) for _ in range(5)]
+        preview_times = [run_process([digest, "preview", "2025-04-10", "--no-screenshots"], folder) for _ in range(5)]
+        shot_times = [run_process([digest, "preview", "2025-04-10"], folder) for _ in range(3)]
         python_times = [run_process([sys.executable, "-c", "pass"], folder) for _ in range(10)]
 
         print(f"machine: {machine()}")
@@ -79,7 +80,8 @@ def main() -> None:
         )
         print(f"cold `python -c pass`, median of 10: {median_ms(python_times)}")
         print(f"cold `digest --help`, median of 10: {median_ms(help_times)}")
-        print(f"cold `digest preview` ({STORIES} stories), median of 5: {median_ms(preview_times)}")
+        print(f"cold `digest preview --no-screenshots` ({STORIES} stories), median of 5: {median_ms(preview_times)}")
+        print(f"cold `digest preview` with three Chromium screenshots, median of 3: {median_ms(shot_times)}")
     finally:
         remove(folder)
 

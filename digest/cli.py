@@ -269,12 +269,22 @@ def _print_checks(report: Any) -> None:
 @click.option("--out", type=click.Path(file_okay=False), help="Folder to write (default: preview/<issue>/).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the preview in a web browser.")
 @click.option("--segment", help="Preview what this segment receives.")
+@click.option("--no-screenshots", is_flag=True, help="Skip the browser screenshots (taken when Chromium is installed).")
 @pass_app
-def preview(app: App, issue_ref: str, out: str | None, open_browser: bool, segment: str | None) -> None:
+def preview(
+    app: App, issue_ref: str, out: str | None, open_browser: bool, segment: str | None, no_screenshots: bool
+) -> None:
     """Write the email, its plain text, a .eml and the archive pages to a folder."""
     from digest.preview import write_preview
 
-    result = write_preview(app.engine, app.settings, issue_ref, out=Path(out) if out else None, segment=segment)
+    result = write_preview(
+        app.engine,
+        app.settings,
+        issue_ref,
+        out=Path(out) if out else None,
+        segment=segment,
+        screenshots=not no_screenshots,
+    )
     for failed in result.checks.errors:
         click.echo(f"Check failed: {failed.message}", err=True)
     for warning in result.checks.warnings:

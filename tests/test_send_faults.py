@@ -145,3 +145,24 @@ def test_timeouts_leave_rows_uncertain_and_reported_never_doubled(project, engin
     run(project, "events", "import", str(events))
     assert states(engine) == {"accepted": PEOPLE}
     assert sum(fake_sendgrid.recipient_counts().values()) == PEOPLE
+
+
+def test_ctrl_c_pauses_a_real_send_between_batches(project, engine, big_audience, fake_sendgrid) -> None:  # type: ignore[no-untyped-def]
+    holder: dict[str, subprocess.Popen[str]] = {}
+
+    def interrupt(number: int, _body: dict) -> None:  # type: ignore[type-arg]
+        if number == 2:
+            os.kill(holder["process"].pid, signal.SIGINT)
+
+    fake_sendgrid.on_request = interrupt
+    holder["process"] = digest(
+        project, "send", "2025-04-10", "--segment", "everyone", "--provider", "sendgrid", "--yes"
+    )
+    out, err = holder["process"].communicate(timeout=120)
+    assert holder["process"].returncode == 0, err
+    assert "Pausing after this batch" in err
+    assert "Send #1: paused. accepted 20, failed 0, skipped 0, pending 40, uncertain 0." in out
+    fake_sendgrid.on_request = None
+    run(project, "send", "2025-04-10", "--resume")
+    assert states(engine) == {"accepted": PEOPLE}
+    assert set(fake_sendgrid.recipient_counts().values()) == {1}

@@ -43,9 +43,14 @@ def test_plan_makes_one_row_per_person_whatever_the_segments(engine, settings, a
     assert len(rows) == plan.total == 11
     assert len({row.subscriber_id for row in rows}) == 11
     assert {row.variant for row in rows if row.segment == "everyone"} == {"all"}
+    with pytest.raises(StateError) as caught:
+        plan_send(engine, settings, "2025-04-10", ["everyone"], provider="outbox")
+    assert str(caught.value).startswith("issue 2025-04-10 already has an unfinished send (#1, planned)")
+    run_send(engine, settings, plan.send_id)
     again = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="outbox")
-    assert (again.total, again.already_sent) == (0, 11)
+    assert (again.total, again.already_sent, again.send_id) == (0, 11, None)  # nothing written
     assert len(deliveries(engine)) == 11
+    assert [s.state for s in list_sends(engine)] == ["done"]
 
 
 def test_outbox_send_writes_one_message_per_recipient(engine, settings, audience, project: Path) -> None:  # type: ignore[no-untyped-def]
