@@ -158,7 +158,7 @@ def run(count: int, database_url: str | None = None, label: str = "SQLite") -> N
                 time.sleep(0.1)
         alone, statuses = post_all(url, key, make_events(deliveries, count, seed=1))
         print(
-            f"webhook, {count:,} signed events in batches of {BATCH}, nothing else running: {alone:.2f} s, "
+            f"[{label}] webhook, {count:,} signed events in batches of {BATCH}, nothing else running: {alone:.2f} s, "
             f"{count / alone:,.0f} events/s, answers {statuses}"
         )
         # A second issue to send at the same time.
@@ -177,7 +177,7 @@ def run(count: int, database_url: str | None = None, label: str = "SQLite") -> N
         out, err = sender.communicate(timeout=600)
         locked = err.count("database is locked")
         print(
-            f"webhook, {count:,} events while `digest send` sends 100,000 to the fake SendGrid: {busy:.2f} s, "
+            f"[{label}] webhook, {count:,} events while `digest send` sends 100,000 to the fake SendGrid: {busy:.2f} s, "
             f"{count / busy:,.0f} events/s, answers {statuses}; send: {out.strip().splitlines()[-1]}; "
             f"'database is locked' in the sender's output: {locked}"
         )

@@ -25,6 +25,12 @@ def _sendgrid_main(queue: multiprocessing.Queue, counts: multiprocessing.Queue) 
         command = counts.get()
         if command == "stop":
             return
+        if command == "reset":
+            with fake.lock:
+                fake.accepted.clear()
+                fake.requests = 0
+            queue.put("{}")
+            continue
         counter = fake.recipient_counts()
         queue.put(
             json.dumps(
@@ -46,6 +52,10 @@ class SendGridProcess:
         self.process = context.Process(target=_sendgrid_main, args=(self.out, self.commands), daemon=True)
         self.process.start()
         self.url = self.out.get(timeout=30)
+
+    def reset(self) -> None:
+        self.commands.put("reset")
+        self.out.get(timeout=60)
 
     def stats(self) -> dict[str, int]:
         self.commands.put("stats")

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from digest import db
 from digest.config import Settings
 from digest.errors import InputError
-from digest.subscribers import ACTIVE, BOUNCED, COMPLAINED, UNSUBSCRIBED, change_status
+from digest.subscribers import ACTIVE, BOUNCED, COMPLAINED, UNSUBSCRIBED, change_status, remove_suppression
 
 EVENT_TYPES = (
     "processed",
@@ -464,16 +464,7 @@ def _resubscribe(conn: Connection, row: Any) -> str:
     person = conn.execute(sa.select(s.c.status, s.c.email_hash).where(s.c.id == row.subscriber_id)).first()
     if person is None or person.status != UNSUBSCRIBED:
         return ""  # only someone who unsubscribed is restored; never a bounced or complained address
-    conn.execute(db.suppressions.delete().where(db.suppressions.c.email_hash == person.email_hash))
-    conn.execute(
-        db.suppression_log.insert().values(
-            email_hash=person.email_hash,
-            action="lifted",
-            reason="unsubscribed",
-            detail=f"group resubscribe event {row.id}",
-            at=db.utcnow(),
-        )
-    )
+    remove_suppression(conn, person.email_hash, f"group resubscribe event {row.id}")
     change_status(
         conn,
         row.subscriber_id,

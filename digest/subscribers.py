@@ -230,19 +230,26 @@ def lift_suppression(engine: Engine, settings: Settings, raw_email: str, *, reas
     address = check_address(raw_email)
     hashed = email_hash(settings, address.key)
     with db.write(engine) as conn:
-        found = conn.execute(sa.select(db.suppressions).where(db.suppressions.c.email_hash == hashed)).first()
-        if found is None:
+        if not remove_suppression(conn, hashed, reason):
             raise NotFoundError(f"{address.email} is not on the suppression list")
-        conn.execute(db.suppressions.delete().where(db.suppressions.c.email_hash == hashed))
-        conn.execute(
-            db.suppression_log.insert().values(
-                email_hash=hashed, action="lifted", reason=found.reason, detail=reason, at=db.utcnow()
-            )
-        )
         row = _find(conn, address.key)
         if row is not None and row.status in (UNSUBSCRIBED, BOUNCED, COMPLAINED):
             change_status(conn, row.id, ACTIVE, cause="suppression-lifted", detail=reason)
     return get_subscriber(engine, address.email) if row is not None else None
+
+
+def remove_suppression(conn: Connection, hashed: str, detail: str) -> bool:
+    """Take an address off the suppression list, logging why; False if it was not on it."""
+    reason = conn.execute(sa.select(db.suppressions.c.reason).where(db.suppressions.c.email_hash == hashed)).scalar()
+    if reason is None:
+        return False
+    conn.execute(db.suppressions.delete().where(db.suppressions.c.email_hash == hashed))
+    conn.execute(
+        db.suppression_log.insert().values(
+            email_hash=hashed, action="lifted", reason=reason, detail=detail, at=db.utcnow()
+        )
+    )
+    return True
 
 
 def list_suppressions(engine: Engine) -> list[Suppression]:

@@ -236,7 +236,7 @@ class Site:
                 change_status(conn, subscriber_id, UNSUBSCRIBED, cause=cause, detail=detail)
 
     def preferences(self, token: str) -> Response:
-        from digest.subscribers import ACTIVE, UNSUBSCRIBED, change_status, row_to_subscriber
+        from digest.subscribers import ACTIVE, UNSUBSCRIBED, change_status, remove_suppression, row_to_subscriber
 
         link = self._token(token)
         if link is None:
@@ -261,9 +261,7 @@ class Site:
                     )
                     saved = "Your choices are saved."
                 elif action == "resubscribe" and person.status == UNSUBSCRIBED:
-                    conn.execute(
-                        db.suppressions.delete().where(db.suppressions.c.email_hash == person_hash(conn, person.id))
-                    )
+                    remove_suppression(conn, person_hash(conn, person.id), "resubscribed on the preferences page")
                     change_status(
                         conn, person.id, ACTIVE, cause="preferences", detail="resubscribed on the preferences page"
                     )
@@ -440,6 +438,7 @@ class Site:
             email_hash,
             new_subscriber_values,
             normalise_profile,
+            remove_suppression,
         )
 
         digest_of = hashlib.sha256(token.encode()).hexdigest()
@@ -463,7 +462,7 @@ class Site:
                     sa.select(db.suppressions.c.reason).where(db.suppressions.c.email_hash == hashed)
                 ).scalar()
                 if suppressed in (None, "unsubscribed", "manual", "erased"):
-                    conn.execute(db.suppressions.delete().where(db.suppressions.c.email_hash == hashed))
+                    remove_suppression(conn, hashed, "signed up again on the web and confirmed")
                     values = new_subscriber_values(
                         self.settings,
                         Address(found.email, found.email_key),
@@ -488,7 +487,7 @@ class Site:
                         )
                     )
             elif existing.status == UNSUBSCRIBED:
-                conn.execute(db.suppressions.delete().where(db.suppressions.c.email_hash == existing.email_hash))
+                remove_suppression(conn, existing.email_hash, "signed up again on the web and confirmed")
                 conn.execute(
                     db.subscribers.update()
                     .where(db.subscribers.c.id == existing.id)
