@@ -112,16 +112,19 @@ def test_preview_and_archive_pages_have_no_serious_accessibility_problems(chromi
 
 @pytest.fixture
 def site(project: Path, engine):  # type: ignore[no-untyped-def]
-    from waitress.server import create_server
+    """The pages over a real HTTP server on 127.0.0.1 (werkzeug's, which stops cleanly)."""
+    from werkzeug.serving import make_server
 
     from digest.web import create_app
 
     settings = load_settings(project / "digest.toml")
     person = add_subscriber(engine, settings, "reader@example.org", {"first_name": "Rita"}, consent_source="test")
-    server = create_server(create_app(settings, engine), host="127.0.0.1", port=0)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield f"http://127.0.0.1:{server.effective_port}", make_token(SECRET.encode(), person.id, 0)
-    server.close()
+    server = make_server("127.0.0.1", 0, create_app(settings, engine), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", make_token(SECRET.encode(), person.id, 0)
+    server.shutdown()
+    thread.join(timeout=10)
 
 
 @pytest.mark.parametrize("path", ["/unsubscribe/{token}", "/preferences/{token}", "/subscribe"])

@@ -289,19 +289,36 @@ def test_archive_shows_only_sent_issues(web, engine, audience) -> None:  # type:
 
 
 def test_through_a_real_http_server(project, engine, keypair, reader) -> None:  # type: ignore[no-untyped-def]
-    import threading
+    """`digest serve` as a process (waitress, as in production), reached over 127.0.0.1."""
+    import os
+    import socket
+    import subprocess
+    import sys
     import urllib.request
-
-    from waitress.server import create_server
-
-    from digest.web import create_app
 
     with (project / ".env").open("a") as env:
         env.write(f"SENDGRID_WEBHOOK_PUBLIC_KEY={keypair[1]}\n")
-    server = create_server(create_app(load_settings(project / "digest.toml"), engine), host="127.0.0.1", port=0)
-    threading.Thread(target=server.run, daemon=True).start()
-    base = f"http://127.0.0.1:{server.effective_port}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SENDGRID_"))}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "digest", "serve", "--port", str(port)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
     try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as answer:
+                    assert answer.read() == b"ok\n"
+                break
+            except OSError:
+                time.sleep(0.1)
         body = json.dumps(
             [{"email": "reader@example.org", "event": "spamreport", "sg_event_id": "s1", "timestamp": int(time.time())}]
         ).encode()
@@ -309,7 +326,6 @@ def test_through_a_real_http_server(project, engine, keypair, reader) -> None:  
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.status == 200
         assert get_subscriber(engine, "reader@example.org").status == "complained"
-        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as answer:
-            assert answer.read() == b"ok\n"
     finally:
-        server.close()
+        server.terminate()
+        server.wait(timeout=10)
