@@ -25,7 +25,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import Flask, Response, abort, request
@@ -34,6 +34,9 @@ from sqlalchemy.engine import Engine
 from digest import db
 from digest.config import Settings
 from digest.links import LinkToken, read_token
+
+if TYPE_CHECKING:
+    from digest.archive import IssueListing
 
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
 CONFIRM_TTL = timedelta(days=7)
@@ -505,26 +508,28 @@ class Site:
 
     # --- the archive --------------------------------------------------------------------------
 
-    def _sent_issues(self) -> list[Any]:
+    def _sent_issue_ids(self, only: str | None = None) -> list[str]:
+        """Ids of issues that went out (or are going out); with ``only``, just that one if it did."""
+        query = sa.select(db.sends.c.issue_id).where(db.sends.c.state.in_(["done", "sending", "paused"]))
+        if only is not None:
+            query = query.where(db.sends.c.issue_id == only)
+        with db.read(self.engine) as conn:
+            return list(conn.execute(query.distinct()).scalars().all())
+
+    def _listing(self, issue_id: str) -> IssueListing | None:
+        """The archive listing for a sent issue, or None when its file has gone."""
         from digest.archive import IssueListing
         from digest.errors import DigestError
         from digest.issues import human_date, load_issue
 
-        with db.read(self.engine) as conn:
-            ids = (
-                conn.execute(
-                    sa.select(db.sends.c.issue_id).where(db.sends.c.state.in_(["done", "sending", "paused"])).distinct()
-                )
-                .scalars()
-                .all()
-            )
-        listings = []
-        for issue_id in ids:
-            try:
-                issue = load_issue(self.settings, issue_id)
-            except DigestError:
-                continue  # an issue file removed after sending: leave it out, do not break the archive
-            listings.append(IssueListing(issue.id, human_date(issue.date), issue.subject))
+        try:
+            issue = load_issue(self.settings, issue_id)
+        except DigestError:
+            return None  # an issue file removed after sending: leave it out, do not break the archive
+        return IssueListing(issue.id, human_date(issue.date), issue.subject)
+
+    def _sent_issues(self) -> list[IssueListing]:
+        listings = [listing for issue_id in self._sent_issue_ids() if (listing := self._listing(issue_id))]
         return sorted(listings, key=lambda item: item.issue_id, reverse=True)
 
     def archive_index(self) -> Response:
@@ -537,7 +542,7 @@ class Site:
         from digest.archive import archive_pages, frozen_pages
         from digest.issues import load_view
 
-        if issue_id not in {item.issue_id for item in self._sent_issues()}:
+        if not self._sent_issue_ids(only=issue_id) or self._listing(issue_id) is None:
             abort(404)
         frozen = frozen_pages(self.settings, issue_id)
         if frozen is not None:
