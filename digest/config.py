@@ -483,18 +483,14 @@ def _resolve_sqlite_url(url: str, project_dir: Path) -> str:
         return prefix + str((project_dir / url[len(prefix) :]).resolve())
     if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
         raise ConfigError(
-            f"database URL {_redact_url(url)!r} is not supported; use sqlite:///PATH or postgresql://USER@HOST/NAME"
+            f"database URL {redact_url(url)!r} is not supported; use sqlite:///PATH or postgresql://USER@HOST/NAME"
         )
     return url
 
 
-def _redact_url(url: str) -> str:
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
-
-
 def redact_url(url: str) -> str:
     """A database URL fit for messages: any password replaced by ***."""
-    return _redact_url(url)
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def _templates_dir(project_dir: Path, name: str) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from digest.config import redact_url
 from digest.errors import ConfigError, DigestError
 
 # The newest migration; tests check it matches the migrations folder.
@@ -466,7 +467,7 @@ def open_database(url: str, *, auto_upgrade: bool = True, pool: Any = None) -> E
         revision = current_revision(engine)
     except sa.exc.OperationalError as exc:
         # The driver's message names host, port and user, never the password.
-        raise DigestError(f"cannot open the database {_redacted(url)}: {str(exc.orig).strip()}") from None
+        raise DigestError(f"cannot open the database {redact_url(url)}: {str(exc.orig).strip()}") from None
     if revision != SCHEMA_HEAD:
         if revision is not None and not _is_known_revision(revision):
             raise DigestError(
@@ -479,12 +480,6 @@ def open_database(url: str, *, auto_upgrade: bool = True, pool: Any = None) -> E
             )
         upgrade(engine)
     return engine
-
-
-def _redacted(url: str) -> str:
-    from digest.config import redact_url
-
-    return redact_url(url)
 
 
 def _is_known_revision(revision: str) -> bool:
