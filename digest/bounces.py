@@ -1,8 +1,7 @@
-"""Bounces from outside the webhook: a bounce mailbox (SMTP sending) and SendGrid's suppression lists.
+"""Bounce mailboxes (SMTP sending): DSNs and other bounces, traced to deliveries by their VERP address.
 
-Both turn what they find into :class:`digest.events.Event` records and hand
-them to :func:`digest.events.ingest`, so the same rules apply however a bounce
-arrives.
+What is found becomes :class:`digest.events.Event` records handed to
+:func:`digest.events.ingest`, so the same rules apply however a bounce arrives.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from digest import db
 from digest.config import Settings
-from digest.errors import ConfigError, InputError, ProviderError
+from digest.errors import InputError
 from digest.events import Event, IngestReport, ingest
 
 _STATUS_RE = re.compile(r"\b([245])\.\d{1,3}\.\d{1,3}\b")
@@ -170,70 +169,4 @@ def _bounce_event(message: Message, failure: Failure, delivery_id: int | None) -
         bounce_class="hard" if failure.permanent else "soft",
         status=failure.status[:32],
         reason=failure.reason[:2000],
-    )
-
-
-# --- SendGrid's suppression lists ------------------------------------------------------------
-
-SYNC_LISTS = {
-    "bounces": "bounced",
-    "blocks": "blocked",
-    "spam_reports": "complained",
-    "unsubscribes": "unsubscribed",
-}
-PAGE = 500
-
-
-def sync_sendgrid(engine: Engine, settings: Settings, *, client: Any = None) -> IngestReport:
-    """`digest bounces sync`: pull SendGrid's bounces, blocks, spam reports and unsubscribes."""
-    from python_http_client import exceptions as http
-
-    if client is None:
-        if not settings.sendgrid.api_key:
-            raise ConfigError("SENDGRID_API_KEY is not set; `digest bounces sync` reads SendGrid's lists with it")
-        from sendgrid import SendGridAPIClient
-
-        client = SendGridAPIClient(api_key=settings.sendgrid.api_key, host=settings.sendgrid.api_host)
-        client.client.timeout = settings.sendgrid.timeout
-    report = IngestReport()
-    for kind, event_type in SYNC_LISTS.items():
-        offset = 0
-        while True:
-            try:
-                response = client.client.suppression._(kind).get(query_params={"limit": PAGE, "offset": offset})
-            except (http.UnauthorizedError, http.ForbiddenError):
-                raise ProviderError(
-                    "SendGrid refused the API key; `digest bounces sync` needs the Suppressions read scope "
-                    "on SENDGRID_API_KEY"
-                ) from None
-            except http.HTTPError as exc:
-                raise ProviderError(f"SendGrid answered {exc.status_code} for its {kind} list") from None
-            entries = response.to_dict if hasattr(response, "to_dict") else []
-            if not isinstance(entries, list):
-                raise ProviderError(f"SendGrid's {kind} list was not a list")
-            report.merge(ingest(engine, settings, [_sync_event(kind, event_type, entry) for entry in entries]))
-            if len(entries) < PAGE:
-                break
-            offset += PAGE
-    return report
-
-
-def _sync_event(kind: str, event_type: str, entry: Any) -> Event:
-    from digest.events import _canonical, _text, _timestamp
-
-    entry = entry if isinstance(entry, dict) else {}
-    address = _text(entry.get("email"), 320)
-    created = entry.get("created")
-    status = _text(entry.get("status"), 32)
-    return Event(
-        provider="sendgrid",
-        provider_event_id=f"list:{kind}:{address.lower()}:{created}",
-        type=event_type,
-        raw_type=f"list:{kind}",
-        occurred_at=_timestamp(created, db.utcnow()),
-        raw=_canonical(entry),
-        email=address,
-        bounce_class="hard" if kind == "bounces" else ("soft" if kind == "blocks" else None),
-        status=status,
-        reason=_text(entry.get("reason")),
     )

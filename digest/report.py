@@ -41,7 +41,7 @@ def subscriber_report(engine: Engine, settings: Settings, email: str) -> Iterato
         change = f"{entry.old_status or 'new'} → {entry.new_status}"
         detail = f" ({entry.detail})" if entry.detail else ""
         yield f"  {entry.at:%Y-%m-%d %H:%M}  {change:<26} {entry.cause}{detail}"
-    from digest.sending import deliveries_of
+    from digest.sending.ledger import deliveries_of
 
     found = deliveries_of(engine, person.id)
     yield "deliveries:" if found else "deliveries:   (none yet)"
@@ -91,12 +91,13 @@ def issue_outcome(engine: Engine, settings: Settings, issue_id: str) -> IssueOut
     def row(segment: str) -> dict[str, int]:
         return segments.setdefault(segment, dict.fromkeys((key for key, _ in METRICS), 0))
 
-    with db.read(engine) as conn:
-        known = conn.execute(sa.select(sa.func.count()).where(d.c.issue_id == issue_id)).scalar_one()
-        if not known:
-            from digest.errors import NotFoundError
+    from digest.sending.ledger import sent_issue_ids
 
-            raise NotFoundError(f"issue {issue_id} has not been sent; `digest sends` lists what has")
+    if not sent_issue_ids(engine, only=issue_id):
+        from digest.errors import NotFoundError
+
+        raise NotFoundError(f"issue {issue_id} has not been sent; `digest sends` lists what has")
+    with db.read(engine) as conn:
         for segment, state, count in conn.execute(
             sa.select(d.c.segment, d.c.state, sa.func.count())
             .where(d.c.issue_id == issue_id)
@@ -175,21 +176,6 @@ def _clicks_by_story(engine: Engine, settings: Settings, issue_id: str, clicks: 
         entry[0] += people
         entry[1] += count
     return sorted(((title, p, c) for title, (p, c) in totals.items()), key=lambda item: (-item[2], item[0]))
-
-
-def sent_issue_ids(engine: Engine, limit: int) -> list[str]:
-    import sqlalchemy as sa
-
-    from digest import db
-
-    query = (
-        sa.select(db.deliveries.c.issue_id)
-        .group_by(db.deliveries.c.issue_id)
-        .order_by(sa.func.max(db.deliveries.c.id).desc())
-        .limit(limit)
-    )
-    with db.read(engine) as conn:
-        return list(conn.execute(query).scalars())
 
 
 def outcome_table(outcomes: list[IssueOutcome], *, by_segment: bool) -> list[list[str]]:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.bounces import message_failures, scan_mailbox, sync_sendgrid
+from digest.bounces import message_failures, scan_mailbox
+from digest.intake import sync_sendgrid
 from digest.config import load_settings
 from digest.errors import InputError
 from digest.subscribers import add_subscriber, get_subscriber
@@ -146,7 +147,7 @@ def test_mailbox_errors(engine, settings, project: Path) -> None:  # type: ignor
 
 
 def test_sync_reads_every_list_page_by_page(engine, readers, fake_sendgrid, project) -> None:  # type: ignore[no-untyped-def]
-    from digest import bounces
+    from digest.providers.sendgrid import lists as bounces
 
     settings = load_settings(project / "digest.toml")
     fake_sendgrid.suppressions = {

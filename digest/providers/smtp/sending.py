@@ -14,12 +14,14 @@ from email.message import EmailMessage
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.mime import message_bytes
-from digest.providers import Batch, BatchResult, ProviderFatal, bounce_address, recipient_message
+from digest.providers.base import Batch, BatchResult, ProviderFatal, recipient_message
+from digest.providers.smtp.verp import bounce_address
 
 
 class SmtpProvider:
     name = "smtp"
     batch_size = 100
+    requests = 0
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
