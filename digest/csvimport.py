@@ -250,7 +250,8 @@ class _Reader:
                 self.summary.rows += 1
                 self.summary.reject(start, _csv_reason(exc), self.rejects_writer)
                 continue
-            multiline = reader.line_num > start
+            # A quote left open at the very end reads to the end of the file without a further line.
+            multiline = reader.line_num > start or any("\n" in cell or "\r" in cell for cell in cells)
             if multiline:
                 swallowed = swallowed_row(cells, start, delimiter, email_index, len(header))
                 if swallowed is not None:
