@@ -183,6 +183,13 @@ def test_a_generic_file_where_a_later_row_says_the_person_left(engine, settings,
     assert history(engine, p3.id)[-1].detail == (
         "line 1202: a spreadsheet or CRM export, column 'status' says 'unsubscribed'"
     )
+    # The same within one batch: the cautious row wins, and the person is never active.
+    small = project / "small.csv"
+    small.write_text("email,status\nq@example.org,subscribed\nQ@example.org,cleaned\n", encoding="utf-8")
+    assert import_csv(engine, settings, small).duplicate == 1
+    q = get_subscriber(engine, "q@example.org")
+    assert q.status == "bounced" and suppressed(engine, settings, q.email)
+    assert [(e.old_status, e.new_status) for e in history(engine, q.id)] == [(None, "bounced")]
 
 
 def test_an_erased_address_in_an_unsubscribed_export_is_not_stored_again(engine, settings, project) -> None:  # type: ignore[no-untyped-def]
@@ -320,7 +327,9 @@ def _workbook(path: Path, kind: str) -> Path:
         ("zip", f"this is a zip archive holding {SUBSCRIBED}, {UNSUBSCRIBED} (Mailchimp's audience export"),
     ],
 )
-def test_a_workbook_given_as_csv_is_refused_with_how_to_save_it(engine, settings, project, kind: str, says: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_workbook_given_as_csv_is_refused_with_how_to_save_it(
+    engine, settings, project, kind: str, says: str
+) -> None:  # type: ignore[no-untyped-def]
     path = _workbook(project / "subscribers.csv", kind)
     with pytest.raises(InputError) as caught:
         import_csv(engine, settings, path)
@@ -333,7 +342,7 @@ def test_a_workbook_given_as_csv_is_refused_with_how_to_save_it(engine, settings
 RUNAWAY = (
     "email,first_name,organisation\n"
     "amy@example.org,Amy,St Mary's\n"
-    'bob@example.org,"Bob,St John\'s\n'
+    "bob@example.org,\"Bob,St John's\n"
     "cat@example.org,Cat,Leeds College\n"
     "dan@example.org,Dan,Harbour Club\n"
     'eve@example.org,"Eve",Hill School\n'
