@@ -260,7 +260,7 @@ def _layout(header: Sequence[str], path: Path) -> Layout:
     if "email address" in normalised and len(exact & _MAILCHIMP_MARKERS) >= 3:
         return _mailchimp_layout(exact, path)
     if {"email", "name", "attributes"} <= normalised and not normalised & {"first name", "last name"}:
-        return Layout("listmonk", "listmonk's subscriber export", "columns email, name and attributes", None)
+        return Layout("listmonk", "the listmonk subscriber export", "columns email, name and attributes", None)
     return Layout("generic", "a spreadsheet or CRM export", "", None)
 
 
@@ -286,7 +286,7 @@ def _mailchimp_layout(exact: set[str], path: Path) -> Layout:
     if clean:
         return Layout(
             "mailchimp-cleaned",
-            "Mailchimp's cleaned audience export (addresses that bounced)",
+            "Mailchimp's cleaned audience export, of addresses that bounced",
             f"the {', '.join(clean)} column{'s' if len(clean) > 1 else ''}",
             BOUNCED,
         )
@@ -301,7 +301,7 @@ def _mailchimp_layout(exact: set[str], path: Path) -> Layout:
     if kind == "nonsubscribed":
         return Layout(
             "mailchimp-nonsubscribed",
-            "Mailchimp's non-subscribed audience export (contacts who never opted in)",
+            "Mailchimp's non-subscribed audience export, of contacts who never opted in",
             f"the file name {path.name}",
             NOT_SUBSCRIBED,
         )
