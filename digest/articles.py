@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -111,7 +111,7 @@ def import_articles(
     report = ImportReport()
     for location in locations:
         try:
-            parsed = read_source(location, source_name=source_name)
+            parsed = read_source(location, source_name=source_name, timezone=settings.organisation.timezone)
             _check_explicit_topics(parsed.articles, settings, location)
         except InputError as exc:
             report.failures.append(exc)
@@ -122,7 +122,68 @@ def import_articles(
                 outcome, article_id = _store(conn, settings, article)
                 setattr(report, outcome, getattr(report, outcome) + 1)
                 report.ids.append(article_id)
+                if outcome == "new":
+                    report.warnings.extend(_duplicate_warnings(conn, article, article_id))
     return report
+
+
+# --- the same story from two sources ------------------------------------------------------
+
+DUPLICATE_DAYS = 1
+
+
+def story_key(title: str) -> str:
+    """A title as the same story's other copies would have it: folded, punctuation and quotes gone."""
+    text = unicodedata.normalize("NFKC", title).casefold().translate(_QUOTES)
+    return " ".join(re.findall(r"[^\W_]+", text.replace("'", "")))
+
+
+def same_story(a: Article, b: Article) -> bool:
+    """Likely one story: the same normalised title, published within a day of each other.
+
+    A feed and the newsfeed text name the source differently ("GOV.UK" and
+    "Ofsted") and may date it a day apart, so the exact dedupe key misses it.
+    """
+    return story_key(a.title) == story_key(b.title) and abs((a.published - b.published).days) <= DUPLICATE_DAYS
+
+
+def _duplicate_warnings(conn: Connection, parsed: ParsedArticle, article_id: str) -> list[str]:
+    wanted = story_key(parsed.title)
+    near = conn.execute(
+        sa.select(db.articles.c.id, db.articles.c.title, db.articles.c.source, db.articles.c.published).where(
+            db.articles.c.published.between(
+                parsed.published - timedelta(days=DUPLICATE_DAYS), parsed.published + timedelta(days=DUPLICATE_DAYS)
+            ),
+            db.articles.c.id != article_id,
+        )
+    )
+    where = f"{parsed.origin}, line {parsed.line}" if parsed.line else parsed.origin
+    return [
+        f"{where}: likely duplicate: {parsed.title!r} ({parsed.source}, {parsed.published.isoformat()}) is the "
+        f"same story as {row.id} ({row.source}, {row.published.isoformat()}); an issue draft takes only one of them"
+        for row in near
+        if story_key(row.title) == wanted
+    ]
+
+
+def one_per_story(found: Sequence[Article]) -> tuple[list[Article], list[tuple[Article, Article]]]:
+    """Keep one article per story; returns (kept, [(left out, kept instead)]).
+
+    The fuller copy is kept (the newsfeed text usually has the whole article,
+    a feed often only a summary), then the earlier published, then the smaller id.
+    """
+    ranked = sorted(found, key=lambda a: (-len(a.text.split()), a.published, a.id))
+    kept: list[Article] = []
+    dropped: list[tuple[Article, Article]] = []
+    for article in ranked:
+        twin = next((other for other in kept if same_story(article, other)), None)
+        if twin is None:
+            kept.append(article)
+        else:
+            dropped.append((article, twin))
+    order = {article.id: index for index, article in enumerate(found)}
+    kept.sort(key=lambda a: order[a.id])
+    return kept, dropped
 
 
 def _check_explicit_topics(items: Iterable[ParsedArticle], settings: Settings, location: str) -> None:

@@ -356,13 +356,21 @@ def _print_import_summary(summary: Any) -> None:
         click.echo(f"… and {hidden} more rejected rows; pass --rejects FILE to save every one.", err=True)
     for message in summary.warnings:
         warn(message)
-    if summary.attribute_columns:
+    layout = summary.layout
+    if layout is not None:
+        click.echo(f"File: {layout.summary()}")
+    if summary.dry_run:
+        click.echo("Columns:")
+        for line in summary.columns:
+            click.echo(f"  {line}")
+    elif summary.attribute_columns:
         click.echo(f"Extra columns kept as attributes: {', '.join(summary.attribute_columns)}")
     prefix = "Dry run, nothing written. Would import" if summary.dry_run else "Imported"
+    not_subscribed = f", {summary.not_subscribed} not subscribed (left out)" if summary.not_subscribed else ""
     click.echo(
         f"{prefix}: {summary.new} new, {summary.updated} updated, {summary.unchanged} unchanged, "
-        f"{summary.duplicate} duplicate, {summary.invalid} invalid, {summary.suppressed} suppressed "
-        f"({summary.rows} rows)."
+        f"{summary.duplicate} duplicate, {summary.invalid} invalid, {summary.suppressed} suppressed"
+        f"{not_subscribed} ({summary.rows} rows)."
     )
     if summary.differs:
         click.echo(f"{summary.differs} existing subscribers differ from the file; --update applies the file.")
@@ -382,6 +390,13 @@ def subscribers() -> None:
 @click.option("--encoding", help="The file's encoding (default: UTF-8, falling back to Windows-1252).")
 @click.option("--check-deliverability", is_flag=True, help="Also look up each domain in DNS (needs network).")
 @click.option("--rejects", type=click.Path(dir_okay=False), help="Write every rejected line and reason to this CSV.")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="COLUMN=FIELD",
+    help="Read a column as a field (e.g. REGION=region, NOTES=attributes.notes, Phone=ignore); repeat.",
+)
 @pass_app
 def subscribers_import(
     app: App,
@@ -393,8 +408,9 @@ def subscribers_import(
     encoding: str | None,
     check_deliverability: bool,
     rejects: str | None,
+    maps: tuple[str, ...],
 ) -> None:
-    """Import subscribers from a CSV export (ours, Mailchimp's, a spreadsheet's)."""
+    """Import subscribers from a CSV export (ours, Mailchimp's, listmonk's, a spreadsheet's)."""
     from digest.csvimport import import_csv
 
     summary = import_csv(
@@ -408,6 +424,7 @@ def subscribers_import(
         encoding=encoding,
         check_deliverability=check_deliverability,
         rejects_file=Path(rejects) if rejects else None,
+        maps=list(maps),
     )
     _print_import_summary(summary)
 

@@ -35,6 +35,8 @@ class Organisation:
     privacy_url: str = ""
     logo_url: str = ""
     logo_alt: str = ""
+    # The organisation's day: feed timestamps become dates in this zone.
+    timezone: str = "Europe/London"
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         privacy_url=_url(org_t, "privacy_url", ""),
         logo_url=_url(org_t, "logo_url", ""),
         logo_alt=org_t.text("logo_alt", ""),
+        timezone=_timezone(org_t, "Europe/London"),
     )
     org_t.finish()
     if organisation.logo_url and not organisation.logo_alt:
@@ -367,15 +370,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     send_t = root.table("sending")
     provider = send_t.choice("provider", "outbox", tuple(sorted(PROVIDER_NAMES)))
     require_approval = send_t.flag("require_approval", True)
-    timezone = send_t.text("timezone", "Europe/London")
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(timezone)
-    except (KeyError, ValueError):
-        raise ConfigError(
-            f"{source}: [sending] timezone {timezone!r} is not a time zone name (e.g. Europe/London)"
-        ) from None
+    timezone = _timezone(send_t, organisation.timezone)
     send_t.finish()
 
     sg_t = root.table("sendgrid")
@@ -445,6 +440,18 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         privacy_notice_version=privacy_notice_version,
         pool=pool,
     )
+
+
+def _timezone(table: _Table, default: str) -> str:
+    """An IANA time zone name, checked now so a typo fails at start, not at the first import."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = table.text("timezone", default)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{table._where('timezone')} {name!r} is not a time zone name (e.g. Europe/London)") from None
+    return name
 
 
 def _first(override: str | None, configured: str) -> str:

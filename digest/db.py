@@ -8,6 +8,7 @@ the busy timeout instead of failing with "database is locked" halfway through.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -299,10 +300,26 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Segment rules compare text case-insensitively; SQLite's lower() knows
     # only ASCII, so rules use this (PostgreSQL's lower() folds Unicode).
     dbapi_connection.create_function("digest_fold", 1, _fold, deterministic=True)
+    dbapi_connection.create_function("digest_words", 1, spaced_words, deterministic=True)
 
 
 def _fold(value: Any) -> str | None:
     return None if value is None else " ".join(str(value).split()).casefold()
+
+
+_WORD_RE = re.compile(r"[^\W_]+")
+
+
+def spaced_words(value: Any) -> str | None:
+    """Text as whole-word rules compare it: folded words, single spaces, a space at each end.
+
+    "School-Nurse (lead)" becomes " school nurse lead ", so a rule for the
+    word "nurse" is a plain LIKE '% nurse %' and never matches "Nursery".
+    PostgreSQL computes the same with regexp_replace (see digest.segments).
+    """
+    if value is None:
+        return None
+    return " " + " ".join(_WORD_RE.findall(str(value).casefold())) + " "
 
 
 def _on_sqlite_begin(conn: Connection) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from sqlalchemy.engine import Engine
 
-from digest.articles import Article, get_articles, list_articles
+from digest.articles import Article, get_articles, list_articles, one_per_story
 from digest.config import Settings
 from digest.errors import InputError, NotFoundError
 from digest.files import atomic_write_text
@@ -186,10 +186,12 @@ def new_issue(
             "already exists; edit it, or pass --force to draft it again (your edits would be lost)",
             path=path,
         )
+    # The same story from a feed and from the newsfeed text is drafted once.
+    found, duplicates = one_per_story(found)
     lead = _choose_lead(found)
     others = [article for article in found if article.id != lead.id]
     sections = _group(others, settings, grouping)
-    text = _draft_text(settings, issue_date, start, end, grouping, lead, sections)
+    text = _draft_text(settings, issue_date, start, end, grouping, lead, sections, duplicates)
     atomic_write_text(path, text)
     return path, len(found)
 
@@ -237,6 +239,7 @@ def _draft_text(
     grouping: str,
     lead: Article,
     sections: list[tuple[str, list[Article]]],
+    duplicates: Sequence[tuple[Article, Article]] = (),
 ) -> str:
     label = human_date(issue_date)
     subject = draft_subject(label, lead.title)
@@ -274,6 +277,10 @@ def _draft_text(
         out.append("    stories:")
         for article in items:
             out.append(f"      - {article.id}   # {_comment(article)}")
+    if duplicates:
+        out.append("# Left out as likely duplicates (the same story from another source, kept above):")
+        for dropped, kept in duplicates:
+            out.append(f"#   {dropped.id}   (same story as {kept.id})")
     return "\n".join(out) + "\n"
 
 

@@ -2,7 +2,7 @@
 
 A segment is a name, a description, match rules over subscriber fields and
 free attributes, and optionally the topics it receives. Rules are data, never
-code or SQL: equals, one_of, contains, exists, combined with all / any / not.
+code or SQL: equals, one_of, contains, word, exists, combined with all / any / not.
 The checked rule tree is compiled into a SQLAlchemy expression with bound
 parameters, so the database does the matching (on SQLite and PostgreSQL
 alike) and nothing from the file ever becomes SQL text.
@@ -37,7 +37,7 @@ Condition = sa.ColumnElement[bool]
 
 TEXT_FIELDS = ("email", "email_domain", *PROFILE_FIELDS, "consent_source")
 FIELDS = (*TEXT_FIELDS, "topics", "key_contact")
-OPERATORS = ("equals", "one_of", "contains", "exists")
+OPERATORS = ("equals", "one_of", "contains", "word", "exists")
 _SEGMENT_KEYS = {"name", "description", "match", "topics"}
 S = db.subscribers
 
@@ -100,6 +100,26 @@ def _domain_default(element: email_domain, compiler: Any, **kw: Any) -> str:
 def _domain_sqlite(element: email_domain, compiler: Any, **kw: Any) -> str:
     value = compiler.process(element.clauses, **kw)
     return f"substr({value}, instr({value}, '@') + 1)"
+
+
+class word_text(FunctionElement[str]):
+    """Text as whole-word rules compare it: folded words joined by single spaces, padded with one each side."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(word_text)
+def _words_default(element: word_text, compiler: Any, **kw: Any) -> str:
+    # Every run of characters that are not letters or digits becomes one space,
+    # as db.spaced_words does for SQLite.
+    value = compiler.process(element.clauses, **kw)
+    return f"(' ' || regexp_replace(lower({value}), '[^[:alnum:]]+', ' ', 'g') || ' ')"
+
+
+@compiles(word_text, "sqlite")
+def _words_sqlite(element: word_text, compiler: Any, **kw: Any) -> str:
+    return f"digest_words({compiler.process(element.clauses, **kw)})"
 
 
 def fold(value: Any) -> str:
@@ -217,6 +237,14 @@ def _field_rule(doc: YamlDocument, name: str, condition: Any, where: tuple[str |
         raise doc.error(f"contains for {name!r} needs some text", *where, operator)
     if operator == "exists" and not isinstance(operand, bool):
         raise doc.error(f"exists for {name!r} must be true or false", *where, operator)
+    if operator == "word":
+        phrases = _word_phrases(operand)
+        if not phrases:
+            raise doc.error(
+                f"word for {name!r} needs a word or phrase (or a list of them) with letters or digits", *where, operator
+            )
+        if name in ("topics", "key_contact"):
+            raise doc.error(f"word does not apply to {name!r}; use equals or one_of", *where, operator)
     if name == "key_contact":
         return _key_contact_rule(doc, operator, operand, where)
     if name == "topics":
@@ -228,15 +256,37 @@ def _field_rule(doc: YamlDocument, name: str, condition: Any, where: tuple[str |
         return value.in_(sorted({fold(v) for v in operand}))
     if operator == "contains":
         return value.contains(fold(operand), autoescape=True)
+    if operator == "word":
+        spaced = word_text(_raw_expression(name))
+        # The phrase is letters, digits and single spaces, so it needs no LIKE escaping.
+        return sa.or_(*(spaced.like(f"% {phrase} %") for phrase in _word_phrases(operand)))
     return (sa.func.coalesce(value, "") != "") if operand else (sa.func.coalesce(value, "") == "")
 
 
-def _text_expression(name: str) -> sa.ColumnElement[str]:
+def _word_phrases(operand: Any) -> list[str]:
+    """The whole words or phrases a `word` rule looks for, folded as db.spaced_words folds text."""
+    items = operand if isinstance(operand, list) else [operand]
+    phrases = []
+    for item in items:
+        if not isinstance(item, str | int) or isinstance(item, bool):
+            return []
+        folded_item = (db.spaced_words(str(item)) or "").strip()
+        if not folded_item:
+            return []
+        phrases.append(folded_item)
+    return phrases
+
+
+def _raw_expression(name: str) -> sa.ColumnElement[str]:
     if name == "email_domain":
-        return folded(email_domain(S.c.email))
+        return email_domain(S.c.email)
     if name.startswith("attributes."):
-        return folded(S.c.attributes[name.split(".", 1)[1]].as_string())
-    return folded(S.c[name])
+        return S.c.attributes[name.split(".", 1)[1]].as_string()
+    return S.c[name]
+
+
+def _text_expression(name: str) -> sa.ColumnElement[str]:
+    return folded(_raw_expression(name))
 
 
 def _key_contact_rule(doc: YamlDocument, operator: str, operand: Any, where: tuple[str | int, ...]) -> Condition:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from digest.bounces import message_failures, scan_mailbox
-from digest.intake import sync_sendgrid
 from digest.config import load_settings
 from digest.errors import InputError
+from digest.intake import sync_sendgrid
 from digest.subscribers import add_subscriber, get_subscriber
 
 DSN = """\

@@ -22,7 +22,17 @@ def test_import_summary_and_rejected_rows(invoke, admin_project: Path) -> None: 
     dry = invoke("subscribers", "import", "people.csv", "--dry-run")
     assert dry.exit_code == 0
     assert dry.stdout == (
-        "Extra columns kept as attributes: Phase\n"
+        "File: A spreadsheet or CRM export.\n"
+        "Columns:\n"
+        "  Email Address → email address\n"
+        "  First Name → first name\n"
+        "  Last Name → last name\n"
+        "  Organisation → organisation\n"
+        "  Role → role\n"
+        "  Sector → sector\n"
+        "  Region → region\n"
+        "  Phase → attribute phase (not a field of ours; segments can match it)\n"
+        "  Opt-in date → opt-in time (the consent time when there is no confirmation time)\n"
         "Dry run, nothing written. Would import: 6 new, 0 updated, 0 unchanged, 1 duplicate, 1 invalid, "
         "0 suppressed (8 rows).\n"
     )

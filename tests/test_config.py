@@ -114,3 +114,15 @@ def test_logo_needs_alt_text(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, PROJECT_TOML.replace("[email]", 'logo_url = "https://x.example/logo.png"\n\n[email]'))
     assert "logo_alt is missing" in str(caught.value)
+
+
+def test_organisation_time_zone_defaults_to_london_and_sending_follows_it(tmp_path: Path) -> None:
+    settings = load(tmp_path, PROJECT_TOML)
+    assert (settings.organisation.timezone, settings.timezone) == ("Europe/London", "Europe/London")
+    dublin = load(tmp_path, PROJECT_TOML.replace('name = "SAFE CIC"', 'name = "SAFE CIC"\ntimezone = "Europe/Dublin"'))
+    assert (dublin.organisation.timezone, dublin.timezone) == ("Europe/Dublin", "Europe/Dublin")
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, PROJECT_TOML.replace('name = "SAFE CIC"', 'name = "SAFE CIC"\ntimezone = "Europe/Londn"'))
+    assert str(caught.value) == (
+        "digest.toml: [organisation] timezone 'Europe/Londn' is not a time zone name (e.g. Europe/London)"
+    )

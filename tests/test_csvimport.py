@@ -29,11 +29,11 @@ def outcome(summary) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
 
 
 MAILCHIMP = (
-    "\ufeffEmail Address,First Name,Last Name,MEMBER_RATING,OPTIN_TIME,OPTIN_IP,LEID,School Phase\r\n"
-    "amira@school.example.org,Amira,Khan,2,2024-05-01 10:20:30,10.0.0.1,123,primary\r\n"
+    "\ufeffEmail Address,First Name,Last Name,MEMBER_RATING,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,LEID,School Phase\r\n"
+    "amira@school.example.org,Amira,Khan,2,2024-05-01 10:20:30,10.0.0.1,,123,primary\r\n"
     "\r\n"
-    '"tom@academy.example.org","Bell, Tom","Line one\nline two",3,,,,\r\n'
-    "AMIRA@School.Example.org,,Khan-Smith,,,,,\r\n"
+    '"tom@academy.example.org","Bell, Tom","Line one\nline two",3,,,2024-06-02 08:00:00,,\r\n'
+    "AMIRA@School.Example.org,,Khan-Smith,,,,2024-05-01 10:25:00,,\r\n"
 )
 
 
@@ -152,7 +152,7 @@ def test_formula_looking_names_are_stored_as_given(engine, settings, project) ->
     assert get_subscriber(engine, "m@example.org").first_name == '=HYPERLINK("http://x")'
 
 
-def test_bad_topic_key_contact_and_consent_date_are_row_errors(engine, settings, project) -> None:  # type: ignore[no-untyped-def]
+def test_bad_key_contact_and_consent_date_are_row_errors_and_a_bad_topic_is_dropped(engine, settings, project) -> None:  # type: ignore[no-untyped-def]
     text = (
         "email,topics,key contact,consent date\n"
         "a@example.org,online-safety;water-safety,yes,01/05/2024\n"
@@ -162,10 +162,14 @@ def test_bad_topic_key_contact_and_consent_date_are_row_errors(engine, settings,
     )
     summary = import_csv(engine, settings, write(project, text))
     assert summary.rejects == [
-        (3, "unknown topic 'astrology'"),
         (4, "key contact 'maybe' is not yes or no"),
         (5, "consent date 'next tuesday' is not a date (use YYYY-MM-DD or DD/MM/YYYY)"),
     ]
+    # An unknown topic drops that topic, never the person.
+    assert get_subscriber(engine, "b@example.org").topics == []
+    (warning,) = summary.warnings
+    assert warning.startswith(f"{project / 'list.csv'}: unknown topic 'astrology' left out on line 3 (the people")
+    assert "online-safety (Online safety)" in warning
     a = get_subscriber(engine, "a@example.org")
     assert (a.topics, a.key_contact, a.consent_at.date().isoformat()) == (
         ["online-safety", "water-safety"],

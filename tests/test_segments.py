@@ -122,3 +122,74 @@ def test_packaged_example_segments_are_valid(settings) -> None:  # type: ignore[
 
     found = load_segments(settings, DEFAULTS / "segments.yaml")
     assert [s.name for s in found] == ["schools", "health", "sport-community", "everyone"]
+
+
+WORD_SEGMENTS = """\
+segments:
+  - name: nurses
+    match: {role: {word: nurse}}
+  - name: leads
+    match: {role: {word: [designated safeguarding lead, dsl]}}
+  - name: contains-nurse
+    match: {role: {contains: nurse}}
+  - name: academies
+    match: {attributes.trust: {word: academy}}
+"""
+
+
+def test_word_rules_match_whole_words_only(engine, settings, project) -> None:  # type: ignore[no-untyped-def]
+    path = project / "word-segments.yaml"
+    path.write_text(WORD_SEGMENTS, encoding="utf-8")
+    roles = {
+        "a@example.org": "Nursery Manager",
+        "b@example.org": "School Nurse",
+        "c@example.org": "Named nurse (safeguarding)",
+        "d@example.org": "Lead Nurse/Midwife",
+        "e@example.org": "Deputy Designated  Safeguarding-Lead",
+        "f@example.org": "DSL",
+        "g@example.org": "Designated safeguarding leader",
+        "h@example.org": "NURSE",
+        "i@example.org": "Nurses' station",
+    }
+    for email, role in roles.items():
+        add_subscriber(
+            engine, settings, email, {"role": role, "attributes": {"trust": "Ely Academy Trust"}}, consent_source="t"
+        )
+    found = {segment.name: segment for segment in load_segments(settings, path)}
+
+    def who(name: str) -> set[str]:
+        from digest.segments import members
+
+        return {row["role"] for row in members(engine, found[name])}
+
+    assert who("nurses") == {"School Nurse", "Named nurse (safeguarding)", "Lead Nurse/Midwife", "NURSE"}
+    assert who("leads") == {"Deputy Designated Safeguarding-Lead", "DSL"}
+    assert "Nursery Manager" in who("contains-nurse")  # contains still means contains
+    assert len(who("academies")) == len(roles)
+
+
+def test_shipped_health_segment_leaves_out_a_nursery_manager(engine, settings) -> None:  # type: ignore[no-untyped-def]
+    from digest.project import DEFAULTS
+    from digest.segments import members
+
+    add_subscriber(engine, settings, "nursery@example.org", {"role": "Nursery Manager"}, consent_source="t")
+    add_subscriber(engine, settings, "nurse@example.org", {"role": "School Nurse"}, consent_source="t")
+    shipped = {s.name: s for s in load_segments(settings, DEFAULTS / "segments.yaml")}
+    assert [row["email"] for row in members(engine, shipped["health"])] == ["nurse@example.org"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "reason"),
+    [
+        ("{role: {word: '--'}}", "word for 'role' needs a word or phrase"),
+        ("{role: {word: []}}", "word for 'role' needs a word or phrase"),
+        ("{role: {word: {a: b}}}", "word for 'role' needs a word or phrase"),
+        ("{topics: {word: health}}", "word does not apply to 'topics'"),
+    ],
+)
+def test_bad_word_rules_are_refused(settings, project: Path, rule: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+    path = project / "segments.yaml"
+    path.write_text(f"segments:\n  - name: x\n    match: {rule}\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_segments(settings, path)
+    assert reason in caught.value.reason
