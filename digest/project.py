@@ -1,4 +1,4 @@
-"""`digest init`: lay out a new project folder that the other commands can use at once.
+"""A project folder: `digest init` lays one out; :func:`open_engine` opens its database.
 
 A project is a folder holding ``digest.toml`` (settings), ``.env`` (secrets),
 ``subscribers/segments.yaml`` (who gets which stories) and ``issues/`` (one
@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
-from digest.config import CONFIG_NAME
+from sqlalchemy.engine import Engine
+
+from digest.config import CONFIG_NAME, Settings
 from digest.emails import check_address
 from digest.errors import InputError
 
@@ -104,3 +106,10 @@ def _write(report: InitReport, path: Path, text: str, *, private: bool = False) 
         temporary.chmod(0o600)
     shutil.move(str(temporary), str(path))
     report.written.append(path)
+
+
+def open_engine(settings: Settings) -> Engine:
+    """The project's database, migrated to the current schema, with its pool settings."""
+    from digest.db import open_database
+
+    return open_database(settings.database_url, pool=settings.pool)

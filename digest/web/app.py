@@ -19,9 +19,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
         settings = load_settings()
     if engine is None:
-        from digest.db import open_database
+        from digest.project import open_engine
 
-        engine = open_database(settings.database_url, pool=settings.pool)
+        engine = open_engine(settings)
     app = Flask("digest", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.events.webhook_max_bytes
     context = WebContext(settings, engine)

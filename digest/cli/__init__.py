@@ -1,0 +1,23 @@
+"""The `digest` command: a thin layer over the library.
+
+Each command parses its options, calls one library function and prints the
+result. Library errors (:class:`digest.errors.DigestError`) become
+``Error: <message>`` and exit status 1. Heavy libraries are imported inside
+the commands that need them so that `digest --help` starts fast. The commands
+live in one module per kind of work; importing them registers them.
+"""
+
+from __future__ import annotations
+
+from digest.cli import admin, database, editor, events, project, sending
+from digest.cli.base import cli
+
+COMMAND_MODULES = (project, editor, admin, sending, events, database)
+
+
+def main() -> None:
+    """The `digest` console script."""
+    cli(prog_name="digest")
+
+
+__all__ = ["COMMAND_MODULES", "cli", "main"]

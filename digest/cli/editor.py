@@ -1,0 +1,229 @@
+"""The editor's commands: articles, topics, issues, preview and checks."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from digest.cli.base import App, cli, parse_date, pass_app, warn
+
+# --- articles -------------------------------------------------------------------------
+
+
+@cli.group()
+def articles() -> None:
+    """Import and list the articles an issue is made from."""
+
+
+@articles.command("import")
+@click.argument("locations", nargs=-1, required=True, metavar="PATH_OR_URL...")
+@click.option("--source", "source_name", help="Organisation name for feed items (default: the feed's title).")
+@pass_app
+def articles_import(app: App, locations: tuple[str, ...], source_name: str | None) -> None:
+    """Import newsfeed text, RSS/Atom feeds (files or URLs) and Markdown files."""
+    from digest.articles import import_articles
+
+    report = import_articles(app.engine, app.settings, list(locations), source_name=source_name)
+    for message in report.warnings:
+        warn(message)
+    click.echo(f"Imported {report.new} new, {report.updated} updated, {report.skipped} skipped.")
+    if report.failures:
+        for failure in report.failures:
+            click.echo(f"Error: {failure}", err=True)
+        noun = "file was" if len(report.failures) == 1 else "files were"
+        raise click.ClickException(f"{len(report.failures)} {noun} not imported; fix and import again")
+
+
+@articles.command("list")
+@click.option("--since", callback=parse_date, help="Only articles published on or after this date.")
+@click.option("--until", callback=parse_date, help="Only articles published before this date.")
+@click.option("--topic", help="Only articles with this topic.")
+@click.option("--source", help="Only articles whose source contains this text.")
+@pass_app
+def articles_list(app: App, since: date | None, until: date | None, topic: str | None, source: str | None) -> None:
+    """List stored articles, newest first."""
+    from digest.articles import list_articles
+
+    found = list_articles(app.engine, since=since, until=until, topic=topic, source=source)
+    for article in found:
+        click.echo(f"{article.published.isoformat()}  {article.source}: {article.title}")
+        click.echo(f"            id: {article.id}")
+        click.echo(f"            topics: {', '.join(article.topics) or '(none)'}")
+    click.echo(f"{len(found)} article{'' if len(found) == 1 else 's'}.")
+
+
+@articles.command("show")
+@click.argument("article_id")
+@pass_app
+def articles_show(app: App, article_id: str) -> None:
+    """Show one article as stored, body included."""
+    from digest.articles import get_article
+    from digest.render import LinkReferences, text_blocks, wrap
+    from digest.summary import summarise
+
+    article = get_article(app.engine, article_id)
+    refs = LinkReferences()
+    click.echo(f"id:        {article.id}")
+    click.echo(f"title:     {article.title}")
+    click.echo(f"source:    {article.source}")
+    click.echo(f"published: {article.published.isoformat()}")
+    click.echo(f"author:    {article.author or '(none)'}")
+    click.echo(f"url:       {article.url or '(none: the archive page is used)'}")
+    locked = " (set by the editor)" if article.topics_locked else ""
+    click.echo(f"topics:    {', '.join(article.topics) or '(none)'}{locked}")
+    summary = article.summary or summarise(article.body, app.settings.summary_words)
+    click.echo(f"summary:\n{wrap(summary, indent='  ')}")
+    click.echo("body:")
+    click.echo(text_blocks(article.body, refs))
+    for number, url in refs.items():
+        click.echo(f"[{number}] {url}")
+
+
+@articles.command("set-topics")
+@click.argument("article_id")
+@click.argument("topics", nargs=-1, required=True)
+@pass_app
+def articles_set_topics(app: App, article_id: str, topics: tuple[str, ...]) -> None:
+    """Set an article's topics by hand; later imports keep them."""
+    from digest.articles import set_topics
+
+    article = set_topics(app.engine, app.settings, article_id, topics)
+    click.echo(f"{article.id}: topics {', '.join(article.topics)}")
+
+
+@cli.command("topics")
+@pass_app
+def topics_list(app: App) -> None:
+    """List the topic rules (defaults plus digest.toml's changes)."""
+    for rule in app.settings.topics:
+        click.echo(f"{rule.slug}: {rule.label}")
+        click.echo(f"    keywords: {', '.join(rule.keywords)}")
+
+
+# --- issues ---------------------------------------------------------------------------
+
+
+@cli.group()
+def issue() -> None:
+    """Compose and inspect issues (issues/<date>/issue.yaml)."""
+
+
+@issue.command("new")
+@click.option("--date", "issue_date", callback=parse_date, help="Date of the issue (default: today).")
+@click.option("--days", type=click.IntRange(1, 366), help="Days of articles before the date (default: 7).")
+@click.option(
+    "--group-by", "grouping", type=click.Choice(["topic", "source"]), help="Make sections by topic or by source."
+)
+@click.option("--force", is_flag=True, help="Draft the file again even if it exists (edits are lost).")
+@pass_app
+def issue_new(app: App, issue_date: date | None, days: int | None, grouping: str | None, force: bool) -> None:
+    """Draft a new issue from the articles of the week before DATE."""
+    from digest.issues import new_issue
+
+    path, count = new_issue(
+        app.engine, app.settings, issue_date=issue_date or date.today(), days=days, grouping=grouping, force=force
+    )
+    click.echo(f"Drafted {path} with {count} {'story' if count == 1 else 'stories'}.")
+    click.echo("Edit it, then run `digest preview " + path.parent.name + "`.")
+
+
+@issue.command("approve")
+@click.argument("issue_ref", metavar="ISSUE")
+@click.option("--by", "approved_by", help="Who approves (default: your login name).")
+@pass_app
+def issue_approve(app: App, issue_ref: str, approved_by: str | None) -> None:
+    """Approve the issue exactly as it renders now (every segment's variant)."""
+    from digest.approval import approve
+
+    approval = approve(app.engine, app.settings, issue_ref, approved_by=approved_by)
+    click.echo(
+        f"Issue {approval.issue_id} approved by {approval.approved_by} "
+        f"({len(approval.variants)} variants, {approval.content_hash[:12]})."
+    )
+
+
+@issue.command("show")
+@click.argument("issue_ref", metavar="ISSUE")
+@pass_app
+def issue_show(app: App, issue_ref: str) -> None:
+    """Print the issue as digest understands it."""
+    from digest.issues import human_date, load_view
+
+    view = load_view(app.engine, app.settings, issue_ref)
+    issue_ = view.issue
+    click.echo(f"Issue {issue_.id} ({human_date(issue_.date)})")
+    click.echo(f"  file:      {issue_.path}")
+    last_day = issue_.window_end.toordinal() - 1
+    click.echo(f"  window:    {issue_.window_start.isoformat()} to {date.fromordinal(last_day).isoformat()}")
+    click.echo(f"  subject:   {issue_.subject}")
+    click.echo(f"  preheader: {issue_.preheader or '(none)'}")
+    if view.lead:
+        click.echo(f"  lead:      {view.lead.article.title} [{view.lead.id}]")
+    for section in view.sections:
+        click.echo(f"  {section.title}")
+        for story in section.stories:
+            flags = [
+                name for name, on in (("full", story.full), ("pinned", story.pin), ("note", bool(story.note))) if on
+            ]
+            extra = f" ({', '.join(flags)})" if flags else ""
+            click.echo(f"    - {story.article.title} [{story.id}]{extra}")
+    click.echo(f"  {len(view.stories())} stories")
+
+
+# --- preview and checks ---------------------------------------------------------------
+
+
+def _print_checks(report: Any) -> None:
+    for check in report.checks:
+        click.echo(f"  {check.level:<8} {check.code:<12} {check.message}")
+    click.echo(f"{len(report.errors)} errors, {len(report.warnings)} warnings.")
+
+
+@cli.command()
+@click.argument("issue_ref", metavar="ISSUE")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder to write (default: preview/<issue>/).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the preview in a web browser.")
+@click.option("--segment", help="Preview what this segment receives.")
+@click.option("--no-screenshots", is_flag=True, help="Skip the browser screenshots (taken when Chromium is installed).")
+@pass_app
+def preview(
+    app: App, issue_ref: str, out: str | None, open_browser: bool, segment: str | None, no_screenshots: bool
+) -> None:
+    """Write the email, its plain text, a .eml and the archive pages to a folder."""
+    from digest.preview import write_preview
+
+    result = write_preview(
+        app.engine,
+        app.settings,
+        issue_ref,
+        out=Path(out) if out else None,
+        segment=segment,
+        screenshots=not no_screenshots,
+    )
+    for failed in result.checks.errors:
+        click.echo(f"Check failed: {failed.message}", err=True)
+    for warning in result.checks.warnings:
+        warn(warning.message)
+    click.echo(str(result.index))
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(result.index.as_uri())
+
+
+@cli.command()
+@click.argument("issue_ref", metavar="ISSUE")
+@pass_app
+def check(app: App, issue_ref: str) -> None:
+    """Check an issue before sending; exit status 1 when an error-level check fails."""
+    from digest.checks import check_issue
+
+    report = check_issue(app.engine, app.settings, issue_ref)
+    click.echo(f"Checks for {issue_ref}:")
+    _print_checks(report)
+    if not report.passed:
+        sys.exit(1)

@@ -1,0 +1,153 @@
+"""Events, bounces, reports and the web endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from digest.cli.base import App, cli, pass_app
+
+# --- events and bounces ----------------------------------------------------------------
+
+
+def _print_ingest(report: Any) -> None:
+    for change in report.changes:
+        click.echo(f"  {change}")
+    for item in report.reported:
+        click.echo(f"Note: {item}", err=True)
+    click.echo(
+        f"{report.received} events: {report.stored} stored, {report.duplicates} already known, "
+        f"{report.unplaced} not placed, {report.reconciled} uncertain deliveries settled, "
+        f"{len(report.changes)} subscriber changes."
+    )
+
+
+@cli.group()
+def events() -> None:
+    """Provider events: import saved webhook bodies, list what could not be placed."""
+
+
+@events.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False), metavar="FILE.json...")
+@pass_app
+def events_import(app: App, files: tuple[str, ...]) -> None:
+    """Import SendGrid event webhook bodies or exports (JSON arrays)."""
+    from digest.events import IngestReport
+    from digest.intake import import_events_file
+
+    total = IngestReport()
+    for path in files:
+        total.merge(import_events_file(app.engine, app.settings, path))
+    _print_ingest(total)
+
+
+@events.command("unplaced")
+@click.option("--limit", default=50, show_default=True)
+@pass_app
+def events_unplaced(app: App, limit: int) -> None:
+    """Events that match no delivery or subscriber (kept, shown here)."""
+    from digest.events import unplaced_events
+
+    found = unplaced_events(app.engine, limit=limit)
+    for row in found:
+        click.echo(f"#{row.id}  {row.occurred_at:%Y-%m-%d %H:%M}  {row.type:<18} {row.email or '(no address)'}")
+    click.echo(f"{len(found)} unplaced event{'' if len(found) == 1 else 's'} shown.")
+
+
+@cli.group()
+def bounces() -> None:
+    """Bounces: review key contacts, scan a bounce mailbox, sync SendGrid's lists."""
+
+
+@bounces.command("review")
+@pass_app
+def bounces_review(app: App) -> None:
+    """Key contacts whose address bounced: find them a new one."""
+    from digest.events import bounce_review
+
+    found = bounce_review(app.engine)
+    for row in found:
+        name = " ".join(p for p in (row.first_name, row.last_name) if p)
+        click.echo(f"{row.email}  {name}, {row.organisation}  since {row.status_changed_at:%Y-%m-%d}")
+        click.echo(f"    {row.status_reason}")
+    click.echo(f"{len(found)} key contact{'' if len(found) == 1 else 's'} to review.")
+
+
+@bounces.command("scan")
+@click.argument("mailbox_path", type=click.Path(exists=False), metavar="MAILBOX")
+@pass_app
+def bounces_scan(app: App, mailbox_path: str) -> None:
+    """Read bounce messages from an mbox file or Maildir folder (SMTP sending)."""
+    from digest.bounces import scan_mailbox
+
+    report = scan_mailbox(app.engine, app.settings, Path(mailbox_path))
+    click.echo(
+        f"{report.messages} messages: {report.bounces} failed recipients, {report.not_understood} not understood."
+    )
+    _print_ingest(report.ingest)
+
+
+@bounces.command("sync")
+@pass_app
+def bounces_sync(app: App) -> None:
+    """Pull SendGrid's bounce, block, spam-report and unsubscribe lists."""
+    from digest.intake import sync_sendgrid
+
+    _print_ingest(sync_sendgrid(app.engine, app.settings))
+
+
+@cli.command()
+@click.argument("issue_ref", metavar="[ISSUE]", required=False)
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write a page with charts.")
+@click.option("--last", default=5, show_default=True, help="Without ISSUE: how many recent issues to compare.")
+@pass_app
+def report(app: App, issue_ref: str | None, output: str, html_path: str | None, last: int) -> None:
+    """What happened to an issue per segment, or the last issues side by side."""
+    from digest import report as reports
+    from digest.sending.ledger import sent_issue_ids
+
+    if issue_ref:
+        from digest.issues import issue_path
+
+        issue_id = issue_path(app.settings, issue_ref).parent.name
+        outcomes = [reports.issue_outcome(app.engine, app.settings, issue_id)]
+    else:
+        outcomes = [reports.issue_outcome(app.engine, app.settings, i) for i in sent_issue_ids(app.engine, limit=last)]
+        if not outcomes:
+            click.echo("No issue has been sent yet.")
+            return
+    rows = reports.outcome_table(outcomes, by_segment=bool(issue_ref))
+    if output == "json":
+        click.echo(reports.outcome_json(outcomes))
+    elif output == "csv":
+        click.echo(reports.outcome_csv(rows), nl=False)
+    else:
+        click.echo(reports.render_table(rows))
+        if issue_ref and outcomes[0].clicks_by_story:
+            click.echo("\nClicks per story:")
+            for title, people, clicks in outcomes[0].clicks_by_story:
+                click.echo(f"  {clicks:>5} clicks by {people:>4} people  {title}")
+    if html_path:
+        if not issue_ref:
+            raise click.UsageError("--html needs an ISSUE")
+        reports.write_html_report(app.settings, outcomes[0], Path(html_path))
+        click.echo(f"Wrote {html_path}", err=True)
+
+
+# --- the web endpoint -------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@pass_app
+def serve(app: App, host: str, port: int, threads: int) -> None:
+    """Serve the webhook, unsubscribe and preference pages, sign-up and the archive."""
+    from digest.web import serve as run
+
+    click.echo(f"Serving on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    run(app.settings, host, port, threads=threads)
