@@ -52,6 +52,10 @@ EVENT_TYPES = (
     "group-unsubscribed",
     "group-resubscribed",
     "unknown",
+    # From bounce mailboxes (digest.bounces): kept as evidence, never acted on.
+    "autoreply",
+    "unmatched",
+    "not-understood",
 )
 SENDGRID_TYPES = {
     "processed": "processed",
@@ -85,6 +89,7 @@ PROOF_OF_ACCEPTANCE = {
     "unsubscribed",
     "group-unsubscribed",
     "group-resubscribed",
+    "autoreply",
 }
 MAX_FIELD = 2000
 
@@ -108,6 +113,9 @@ class Event:
     reason: str = ""
     url: str = ""
     machine_open: bool = False
+    bounce_reason: str = ""  # digest.bounce_reasons' class, for bounces read from a mailbox
+    parser: str = ""  # the reader that decided (dsn, flufl.bounce:qmail, ses-json…)
+    matched_by: str = ""  # what tied it to a message we sent, or why nothing did
 
 
 @dataclass
@@ -277,6 +285,9 @@ def ingest(engine: Engine, settings: Settings, events: Sequence[Event]) -> Inges
                 "outcome": "",
                 "ingest_batch": batch,
                 "raw": event.raw,
+                "bounce_reason": event.bounce_reason,
+                "parser": event.parser,
+                "matched_by": event.matched_by,
             }
             for event, place in zip(unique.values(), placed, strict=True)
         ]
@@ -295,6 +306,8 @@ def ingest(engine: Engine, settings: Settings, events: Sequence[Event]) -> Inges
                 e.c.message_id,
                 e.c.occurred_at,
                 e.c.placed,
+                e.c.bounce_reason,
+                e.c.parser,
             )
             .where(e.c.ingest_batch == batch)
             .order_by(e.c.occurred_at, e.c.id)
@@ -405,6 +418,8 @@ def _rule(conn: Connection, settings: Settings, row: Any) -> str:
     """What one event does to its subscriber; returns a description ('' for nothing)."""
     kind = row.type
     detail = row.reason or row.status or row.raw_type
+    if row.bounce_reason:  # read from a bounce mailbox: the reason, status, server's words and reader
+        detail = f"{row.bounce_reason}, {row.status or 'no status'}: {row.reason or 'no diagnostic'} [{row.parser}]"
     if kind == "bounced":
         return _status(conn, row, BOUNCED, "bounce", f"hard bounce: {detail}")
     if kind == "blocked":
@@ -448,7 +463,10 @@ def _soft_bounce(conn: Connection, settings: Settings, row: Any, detail: str) ->
         score = 0  # a quiet spell: the address recovered
     if last is not None and when.date() <= last.date() and score > 0:
         return ""  # at most one step a day, however many blocks SendGrid reports
-    score += 1
+    weight = settings.events.soft_bounce_scores.get(row.bounce_reason, 1)
+    if weight <= 0:
+        return ""  # this reason is set to count for nothing
+    score += weight
     conn.execute(
         s.update().where(s.c.id == row.subscriber_id).values(soft_bounce_score=score, last_soft_bounce_at=when)
     )

@@ -1,8 +1,9 @@
 """SMTP with the standard library: one connection for many messages, a result per message.
 
 A refused recipient fails that delivery only; a dropped connection is reopened
-and the message tried once more. The envelope sender is a VERP address
-(``bounces+<delivery id>@domain``), so a bounce names the delivery it belongs to.
+and the message tried once more. The envelope sender is a signed VERP address
+(``bounces+<delivery id>-<tag>@domain``, see digest.verp), so a bounce names the
+delivery it belongs to and a forged one cannot.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from email.message import EmailMessage
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.mime import message_bytes
-from digest.providers import Batch, BatchResult, ProviderFatal, bounce_address, recipient_message
+from digest.providers import Batch, BatchResult, ProviderFatal, recipient_message
+from digest.verp import return_path
 
 
 class SmtpProvider:
@@ -56,7 +58,7 @@ class SmtpProvider:
         result = BatchResult()
         for position, recipient in enumerate(batch.recipients):
             message = recipient_message(self.settings, batch, recipient)
-            sender = bounce_address(self.settings, recipient.delivery_id)
+            sender = return_path(self.settings, recipient.delivery_id)
             outcome, detail = self._deliver(message, sender, recipient.email)
             if outcome == "accepted":
                 result.accepted[position] = str(message["Message-ID"])
