@@ -57,7 +57,7 @@ def require_tool(available: bool, reason: str) -> None:
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
-        if key.startswith(("DIGEST_", "SENDGRID_", "SMTP_")) and key not in ("DIGEST_CI", "DIGEST_TEST_DATABASE_URL"):
+        if key.startswith(("DIGEST_", "SENDGRID_", "SMTP_", "IMAP_")) and key not in ("DIGEST_CI", "DIGEST_TEST_DATABASE_URL"):
             monkeypatch.delenv(key, raising=False)
 
 
