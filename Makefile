@@ -1,11 +1,11 @@
 # Two commands on a fresh machine with Python 3.11:
-#   make demo   - install into .venv and run the weekly routine on the example content
-#   make test   - install into .venv and run every test
+#   make demo   - install into .venv and run the weekly routine on the example content (in demo/)
+#   make test   - install into .venv and run every test (the corpus tier runs when ../shared is there)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test fuzz lint bench clean
 
 # The accessibility tests inject axe-core (an npm package) into Chromium.
 node_modules/.installed: package.json package-lock.json
@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# A fresh secret key for this checkout; .env is never committed.
+# A fresh secret key for this checkout's own project; .env is never committed.
 .env:
 	$(PYTHON) -c "import secrets; print('DIGEST_SECRET_KEY=' + secrets.token_urlsafe(48))" > .env
 
@@ -27,6 +27,10 @@ demo: $(VENV)/.installed .env
 test: $(VENV)/.installed node_modules/.installed
 	$(BIN)/python -m pytest
 
+# Property-based tests, random and twenty times longer than in `make test`.
+fuzz: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -m fuzz
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check digest tests bench
 	$(BIN)/mypy
@@ -35,4 +39,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) preview outbox digest.db digest.db-wal digest.db-shm
+	rm -rf $(VENV) demo preview outbox digest.db digest.db-wal digest.db-shm

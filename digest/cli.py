@@ -92,6 +92,40 @@ def cli(ctx: click.Context, config: str | None) -> None:
     ctx.obj = App(config)
 
 
+# --- init -----------------------------------------------------------------------------
+
+
+@cli.command("init")
+@click.argument("folder", default=".", type=click.Path())
+@click.option("--name", default=None, help="Your organisation's name, shown in the email.")
+@click.option("--from-address", default=None, help="The address the digest is sent from.")
+@click.option("--base-url", default=None, help="The public address of `digest serve` (links start with it).")
+def init(folder: str, name: str | None, from_address: str | None, base_url: str | None) -> None:
+    """Lay out a new project: digest.toml, .env with a fresh secret key, segments and issues/.
+
+    \b
+    Examples:
+      digest init safe-news --name "SAFE CIC" --from-address newsfeed@safecic.org.uk
+      digest init            # in the current folder, with example values to edit later
+    Existing files are kept, never overwritten.
+    """
+    from digest import project
+
+    report = project.init_project(
+        Path(folder),
+        name=name or project.EXAMPLE_NAME,
+        from_address=from_address or project.EXAMPLE_FROM,
+        base_url=base_url or project.EXAMPLE_BASE_URL,
+    )
+    for path in report.written:
+        click.echo(f"wrote {path}")
+    for path in report.kept:
+        click.echo(f"kept  {path} (already there)")
+    click.echo(f"Project ready in {report.folder}. Next: edit digest.toml, then `digest articles import FILE`.")
+    if not (name and from_address and base_url):
+        click.echo("Before a real send, set [organisation] name, [email] from_address and [web] base_url.")
+
+
 # --- articles -------------------------------------------------------------------------
 
 

@@ -123,7 +123,7 @@ class Settings:
     grouping: str
     topics: tuple[TopicRule, ...]
     issues_dir: Path
-    templates_dir: Path
+    template_dirs: tuple[Path, ...]
     preview_dir: Path
     outbox_dir: Path
     segments_file: Path
@@ -358,7 +358,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
 
     paths_t = root.table("paths")
     issues_dir = project_dir / paths_t.text("issues", "issues")
-    templates_dir = _templates_dir(project_dir, paths_t.text("templates", "templates"))
+    template_dirs = _template_dirs(project_dir / paths_t.text("templates", "templates"))
     preview_dir = project_dir / paths_t.text("preview", "preview")
     outbox_dir = project_dir / paths_t.text("outbox", "outbox")
     segments_file = project_dir / paths_t.text("segments", "subscribers/segments.yaml")
@@ -443,7 +443,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         grouping=grouping,
         topics=topics,
         issues_dir=issues_dir,
-        templates_dir=templates_dir,
+        template_dirs=template_dirs,
         preview_dir=preview_dir,
         outbox_dir=outbox_dir,
         segments_file=segments_file,
@@ -513,15 +513,16 @@ def redact_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
-def _templates_dir(project_dir: Path, name: str) -> Path:
-    """The project's templates, or those shipped beside the package when it has none."""
-    own = project_dir / name
-    if own.is_dir():
-        return own
-    bundled = Path(__file__).resolve().parent.parent / "templates"
-    if bundled.is_dir():
-        return bundled
-    raise ConfigError(f"templates folder {own} does not exist; copy templates/ from digest")
+# The templates shipped inside the package: the default look of the email and the pages.
+PACKAGED_TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def _template_dirs(own: Path) -> tuple[Path, ...]:
+    """Where templates are looked up: the project's own folder first (any file there overrides
+    the packaged one of the same name), then the package's defaults."""
+    if own.exists() and not own.is_dir():
+        raise ConfigError(f"[paths] templates names {own}, which is not a folder")
+    return (own, PACKAGED_TEMPLATES) if own.is_dir() else (PACKAGED_TEMPLATES,)
 
 
 def _topics(table: _Table, source: str) -> tuple[TopicRule, ...]:

@@ -177,14 +177,21 @@ def _text(value: Any, limit: int = MAX_FIELD) -> str:
     return ""
 
 
+# Our ids are 32-bit integer columns on PostgreSQL: anything larger cannot be ours,
+# and must not reach a query (psycopg refuses it, which would fail the whole batch).
+MAX_ID = 2**31 - 1
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-        return number if 0 < number < 2**62 else None
+        return value if 0 < value <= MAX_ID else None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 10:
+            number = int(text)
+            return number if 0 < number <= MAX_ID else None
     return None
 
 

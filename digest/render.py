@@ -202,8 +202,9 @@ def _runs_as_text(runs: Iterable[Mapping[str, str]], refs: LinkReferences) -> st
 
 
 @lru_cache(maxsize=8)
-def _environment(templates_dir: str, kind: str) -> jinja2.Environment:
-    loader = jinja2.FileSystemLoader(templates_dir)
+def _environment(template_dirs: tuple[str, ...], kind: str) -> jinja2.Environment:
+    # The project's folder comes first, so one overridden file replaces only that template.
+    loader = jinja2.FileSystemLoader(list(template_dirs))
     if kind == "text":
         env = jinja2.Environment(
             loader=loader,
@@ -222,7 +223,7 @@ def _environment(templates_dir: str, kind: str) -> jinja2.Environment:
 
 def environment(settings: Settings, kind: str = "html") -> jinja2.Environment:
     """The Jinja environment for ``kind`` 'html' (autoescaped) or 'text'."""
-    return _environment(str(settings.templates_dir), kind)
+    return _environment(tuple(str(folder) for folder in settings.template_dirs), kind)
 
 
 @lru_cache(maxsize=1)
@@ -278,7 +279,8 @@ def _render_template(settings: Settings, kind: str, name: str, context: Mapping[
     except jinja2.TemplateSyntaxError as exc:
         raise DigestError(f"{exc.filename or name}, line {exc.lineno}: template error: {exc.message}") from None
     except jinja2.TemplateNotFound as exc:
-        raise DigestError(f"template {exc.name} not found in {settings.templates_dir}") from None
+        folders = " or ".join(str(folder) for folder in settings.template_dirs)
+        raise DigestError(f"template {exc.name} not found in {folders}") from None
     except jinja2.UndefinedError as exc:
         raise DigestError(f"template {name}: {exc.message}") from None
 

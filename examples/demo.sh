@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
 # The whole weekly routine on the example content, on the embedded defaults
-# (SQLite, the local outbox). `make demo` runs this. It uses demo.db, made
-# afresh each run, so it never touches a real digest.db.
+# (SQLite, the local outbox). `make demo` runs this. It builds its own project
+# in demo/ (settings, database, issues, preview, outbox, reports), made afresh
+# on each run, so it never touches a real project's files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-digest() { "${DIGEST:-.venv/bin/digest}" "$@"; }
-PYTHON="${PYTHON:-.venv/bin/python}"
+REPO=$PWD
+DIGEST_BIN="${DIGEST:-$REPO/.venv/bin/digest}"
+PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
+DEMO="${DEMO_DIR:-$REPO/demo}"
 ISSUE=2026-11-23
-export DIGEST_DATABASE_URL=sqlite:///demo.db
-rm -rf demo.db demo.db-wal demo.db-shm "outbox/$ISSUE" "issues/$ISSUE" "preview/$ISSUE" reports/demo
+digest() { "$DIGEST_BIN" "$@"; }
+unset DIGEST_DATABASE_URL DIGEST_CONFIG
 start=$(date +%s)
 
+echo "== 0. A new project for the demo: digest init, with the demo's settings"
+rm -rf "$DEMO"
+mkdir -p "$DEMO"
+cp examples/demo.toml "$DEMO/digest.toml"
+digest init "$DEMO"
+cd "$DEMO"
+
+echo
 echo "== 1. The editor imports the week's articles (newsfeed text, an RSS feed, Markdown)"
-digest articles import examples/articles/newsfeed-2026-11-week47.txt \
-    examples/articles/partner-feed.xml examples/articles/*.md
+digest articles import "$REPO/examples/articles/newsfeed-2026-11-week47.txt" \
+    "$REPO/examples/articles/partner-feed.xml" "$REPO"/examples/articles/*.md
 
 echo
 echo "== 2. ...drafts the issue of $ISSUE from the week before it, and checks it"
@@ -27,7 +38,7 @@ digest issue approve "$ISSUE" --by "Demo Editor"
 
 echo
 echo "== 4. The admin imports the subscriber list and looks at the segments"
-digest subscribers import subscribers/example-subscribers.csv --consent-source "example list"
+digest subscribers import "$REPO/subscribers/example-subscribers.csv" --consent-source "example list"
 digest segments list
 
 echo
@@ -36,16 +47,17 @@ digest send "$ISSUE" --segment schools --segment health --segment sport-communit
 
 echo
 echo "== 6. The provider reports back: deliveries, opens, clicks, a bounce, a complaint, an unsubscribe"
-mkdir -p reports/demo
-"$PYTHON" examples/provider_events.py "outbox/$ISSUE" reports/demo/events.json
-digest events import reports/demo/events.json
+mkdir -p reports
+"$PYTHON" "$REPO/examples/provider_events.py" "outbox/$ISSUE" reports/events.json
+digest events import reports/events.json
 
 echo
 echo "== 7. The report"
-digest report "$ISSUE" --html reports/demo/report.html
+digest report "$ISSUE" --html reports/report.html
 
 echo
-echo "Done in $(( $(date +%s) - start )) seconds. Look at:"
+echo "Done in $(( $(date +%s) - start )) seconds. The demo project is $DEMO. Look at:"
 echo "  the preview:   $index"
-echo "  the messages:  outbox/$ISSUE/ ($(ls "outbox/$ISSUE" | wc -l) files, the bytes SMTP would send)"
-echo "  the report:    reports/demo/report.html"
+echo "  the messages:  $DEMO/outbox/$ISSUE/ ($(ls "outbox/$ISSUE" | wc -l) files, the bytes SMTP would send)"
+echo "  the report:    $DEMO/reports/report.html"
+echo "Try more commands there: cd $DEMO && $DIGEST_BIN --help"

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings as hypothesis_settings
 
 from digest.config import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-SAMPLE = SHARED / "samples" / "safe-newsfeed-2025-04.txt"
 DATA = Path(__file__).resolve().parent / "data"
+# The core suite's own newsfeed export: five invented stories with every quirk of
+# the real export format (see tests/data/README.md).
+SAMPLE = DATA / "newsfeed-2025-04.txt"
+
+# The corpus tier: material written by others, beside the checkout (../shared) or
+# downloaded by .ci/run into a cache outside the repository.
+SHARED = REPO.parent / "shared"
+REAL_SAMPLE = SHARED / "samples" / "safe-newsfeed-2025-04.txt"
+CORPUS_CACHE = Path(os.environ.get("DIGEST_CORPUS_DIR", "~/.cache/digest-corpus")).expanduser()
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 PROJECT_TOML = """\
@@ -42,16 +52,100 @@ require_approval = false
 
 
 def in_ci() -> bool:
-    """CI must run every test: a missing tool fails there instead of skipping."""
+    """CI must run every test: a missing tool fails there instead of skipping.
+
+    DIGEST_CI=1 requires every tool and the corpus tier; DIGEST_CI=core (the run
+    in a bare clone, as a new user has it) requires the tools but not the corpus.
+    """
+    return os.environ.get("DIGEST_CI") in ("1", "core")
+
+
+def corpus_required() -> bool:
     return os.environ.get("DIGEST_CI") == "1"
 
 
-def require_tool(available: bool, reason: str) -> None:
+# How to enable what a skipped test needed; the end-of-run summary prints these.
+ENABLE = {
+    "chromium": "apt-get install chromium (Debian's package; no browser download)",
+    "axe-core": "npm ci (make test does it when npm is installed)",
+    "spamassassin": "apt-get install spamassassin",
+    "postgresql": "start a PostgreSQL server and set DIGEST_TEST_DATABASE_URL=postgresql://USER@HOST/DB",
+    "dovecot": "apt-get install dovecot-imapd",
+    "sisimai": "apt-get install libsisimai-perl",
+    "corpus": "put shared/ beside the checkout and run .ci/run's corpus downloads (see .ci/run)",
+}
+SKIP_MARK = " | enable: "
+
+
+def require_tool(available: bool, reason: str, *, tool: str = "") -> None:
+    """Skip (or, in CI, fail) a test whose system tool is missing, saying how to enable it."""
     if available:
         return
     if in_ci():
         pytest.fail(f"{reason} (CI installs it: see .ci/run)")
-    pytest.skip(reason)
+    enable = ENABLE.get(tool, "")
+    pytest.skip(f"{reason}{SKIP_MARK}{enable}" if enable else reason)
+
+
+def need_corpus(path: Path, what: str) -> Path:
+    """A path of the corpus tier: skipped with one clear reason when absent, a failure in CI."""
+    if path.exists():
+        return path
+    if corpus_required():
+        pytest.fail(f"corpus tier: {what} is missing at {path}; CI must provide it (see .ci/run)")
+    pytest.skip(f"corpus tier: {what} not found{SKIP_MARK}{ENABLE['corpus']}")
+
+
+def corpus_files(folder: Path, pattern: str) -> list[Any]:
+    """Parameters for a test over the files of a corpus folder.
+
+    When the folder is missing or empty there is one placeholder parameter, so
+    the test runs, and `need_corpus` turns it into a skip or (in CI) a failure:
+    an empty parametrisation would otherwise pass unnoticed.
+    """
+    files = sorted(folder.glob(pattern)) if folder.is_dir() else []
+    if not files:
+        return [pytest.param(None, id="corpus-missing")]
+    return [pytest.param(path, id=path.name) for path in files]
+
+
+def corpus_file(path: Path | None, folder: Path, what: str) -> Path:
+    """The file a `corpus_files` parameter names, or the skip/failure for a missing corpus."""
+    if path is None:
+        need_corpus(folder / "(no files)", what)
+        raise AssertionError("unreachable")
+    return path
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """End every run by saying what it did not prove, and what would enable it."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        terminalreporter.write_line("Nothing was skipped: every test ran.", green=True)
+        return
+    reasons: Counter[str] = Counter()
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    terminalreporter.section("what this run did not prove", sep="-", yellow=True)
+    for reason, count in reasons.most_common():
+        what, _, enable = reason.partition(SKIP_MARK)
+        terminalreporter.write_line(f"{count:4d} skipped: {what}")
+        if enable:
+            terminalreporter.write_line(f"      to run them: {enable}")
+
+
+# Hypothesis: derandomised (a fixed seed, no example database) for `make test` and CI,
+# so a run is reproducible; `make fuzz` sets HYPOTHESIS_PROFILE=fuzz for long random runs.
+hypothesis_settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("fuzz", derandomize=False, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
+
+def examples(count: int) -> int:
+    """A test's number of generated examples: as written for `make test`, 20 times more for `make fuzz`."""
+    return count * 20 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else count
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +168,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
         yield None
         return
     base = os.environ.get("DIGEST_TEST_DATABASE_URL", "")
-    require_tool(bool(base), "no PostgreSQL server: set DIGEST_TEST_DATABASE_URL to run the PostgreSQL half")
+    require_tool(bool(base), "no PostgreSQL server for the PostgreSQL half", tool="postgresql")
     import uuid
 
     import sqlalchemy as sa
@@ -138,7 +232,7 @@ def invoke(runner: CliRunner, project: Path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def sample_copy(project: Path) -> Path:
-    """The shared newsfeed sample, copied into the project."""
+    """The suite's own newsfeed export, copied into the project."""
     target = project / "sample.txt"
     shutil.copy(SAMPLE, target)
     return target
@@ -146,7 +240,7 @@ def sample_copy(project: Path) -> Path:
 
 @pytest.fixture
 def imported(engine, settings, sample_copy):  # type: ignore[no-untyped-def]
-    """The store after importing the shared sample."""
+    """The store after importing the suite's own newsfeed export."""
     from digest.articles import import_articles
 
     report = import_articles(engine, settings, [str(sample_copy)])

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import DATA
 
 
 @pytest.fixture
 def admin_project(project: Path) -> Path:
     (project / "subscribers").mkdir()
-    shutil.copy(REPO / "subscribers" / "segments.yaml", project / "subscribers" / "segments.yaml")
-    shutil.copy(REPO / "subscribers" / "example-subscribers.csv", project / "people.csv")
+    shutil.copy(DATA / "segments.yaml", project / "subscribers" / "segments.yaml")
+    shutil.copy(DATA / "subscribers.csv", project / "people.csv")
     return project
 
 
@@ -131,5 +131,5 @@ def test_preview_for_a_segment_lists_every_segment(invoke, admin_project: Path) 
     assert "<tr><td>health</td><td>1</td><td>4</td>" in index
     assert "<tr><td>sport-community</td><td>3</td><td>3</td>" in index
     email = (folder / "email.html").read_text(encoding="utf-8")
-    assert "Woman found guilty" in email and "Water safety advice" not in email
+    assert "Father found guilty" in email and "Cold water safety advice" not in email
     assert (folder / "segments" / "schools.html").is_file()

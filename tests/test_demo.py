@@ -14,11 +14,8 @@ from tests.conftest import REPO
 def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
     copy = tmp_path / "repo"
     copy.mkdir()
-    for name in ("digest.toml", "examples", "subscribers", "templates"):
-        source = REPO / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / name)
-    (copy / "issues").mkdir()
-    (copy / ".env").write_text("DIGEST_SECRET_KEY=" + "d" * 48 + "\n", encoding="utf-8")
+    for name in ("examples", "subscribers"):
+        shutil.copytree(REPO / name, copy / name)
     bin_dir = Path(sys.executable).parent
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SENDGRID_"))}
     env.update(DIGEST=str(bin_dir / "digest"), PYTHON=sys.executable)
@@ -38,7 +35,10 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
     assert "Imported: 6 new, 0 updated, 0 unchanged, 1 duplicate, 1 invalid, 0 suppressed (8 rows)." in out
     assert "Send #1: done. accepted 6, failed 0, skipped 0, pending 0, uncertain 0." in out
     assert "14 events: 14 stored, 0 already known, 0 not placed" in out
-    assert len(list((copy / "outbox" / "2026-11-23").glob("*.eml"))) == 6
-    assert (copy / "preview" / "2026-11-23" / "index.html").is_file()
-    assert (copy / "reports" / "demo" / "report.html").read_text().count("<svg") == 3
-    assert not (copy / "digest.db").exists()  # the demo keeps to demo.db
+    demo = copy / "demo"
+    assert len(list((demo / "outbox" / "2026-11-23").glob("*.eml"))) == 6
+    assert (demo / "preview" / "2026-11-23" / "index.html").is_file()
+    assert (demo / "reports" / "report.html").read_text().count("<svg") == 3
+    assert (demo / "digest.db").is_file() and (demo / ".env").is_file()
+    # The demo keeps to its own folder: nothing beside it was written.
+    assert sorted(p.name for p in copy.iterdir()) == ["demo", "examples", "subscribers"]

@@ -3,8 +3,12 @@ every command has help text."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -43,6 +47,8 @@ def test_every_readme_command_parses(line: str) -> None:
     command: click.Command = cli
     path = ["digest"]
     while isinstance(command, click.Group):
+        if args in (["--help"], ["--version"]):
+            return
         assert args and args[0] in command.commands, f"unknown command in README: {line}"
         path.append(args[0])
         command, args = command.commands[args[0]], args[1:]
@@ -64,3 +70,37 @@ def test_readme_opens_with_the_two_commands() -> None:
 )
 def test_every_command_has_help(path: tuple[str, ...], command: click.Command) -> None:
     assert command.help and command.help.strip(), f"digest {' '.join(path)} has no help text"
+
+
+def test_readme_says_how_to_reach_the_digest_command_and_it_works() -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    activate = text.index(". .venv/bin/activate")
+    first_command = min(text.index(f"\n{c}") for c in readme_commands())
+    assert activate < first_command, "the README must say how to put digest on the PATH before using it"
+    # What that line does, in the environment running these tests.
+    venv_bin = Path(sys.executable).parent
+    result = subprocess.run(
+        ["bash", "-c", f". {venv_bin / 'activate'} && digest --version"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("digest, version ")
+
+
+def test_the_readmes_pytest_line_runs_from_the_repository_root() -> None:
+    # `.venv/bin/pytest` (not `python -m pytest`) must find the `tests` package too.
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "pytest"), "--collect-only", "-q", "--update-goldens", "tests/test_render.py"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "test_html_matches_the_golden_outline" in result.stdout
+    assert ".venv/bin/pytest --update-goldens" in (REPO / "README.md").read_text(encoding="utf-8")

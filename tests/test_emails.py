@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from digest.emails import _fast_path, check_address, keyed_hash
 from digest.errors import InputError
+from tests.conftest import examples
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,8 @@ def test_invalid_addresses_give_the_librarys_reason(raw: str, reason: str) -> No
 ATOM_CHARS = "abcXYZ019!#$%&'*+/=?^_`{|}~-.@ \"(),:;<>[\\]éü"
 
 
-@settings(max_examples=3000, deadline=None)
+@pytest.mark.fuzz
+@settings(max_examples=examples(3000), deadline=None)
 @given(
     st.text(alphabet=ATOM_CHARS, min_size=1, max_size=70),
     st.text(alphabet="abcxyz019-.éü", min_size=1, max_size=40),

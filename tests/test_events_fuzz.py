@@ -17,6 +17,9 @@ from digest import db
 from digest.config import load_settings
 from digest.events import ingest, normalise_sendgrid
 from digest.subscribers import add_subscriber
+from tests.conftest import examples
+
+pytestmark = pytest.mark.fuzz
 
 PRIVATE = ec.generate_private_key(ec.SECP256R1())
 PUBLIC = base64.b64encode(
@@ -89,7 +92,7 @@ def client(project, engine):  # type: ignore[no-untyped-def]
     return create_app(load_settings(project / "digest.toml"), engine).test_client()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies)
 def test_signed_fuzz_never_500s_and_keeps_every_valid_event(client, engine, body) -> None:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
@@ -112,7 +115,7 @@ def fuzz_person(engine, settings):  # type: ignore[no-untyped-def]
     return add_subscriber(engine, settings, "fuzz@example.org", {}, consent_source="test")
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies, signature=st.text(HEADER_CHARS, max_size=120), stamp=st.text(HEADER_CHARS, max_size=15))
 def test_unsigned_fuzz_changes_nothing(client, engine, fuzz_person, body, signature, stamp) -> None:  # type: ignore[no-untyped-def]
     headers = {"X-Twilio-Email-Event-Webhook-Signature": signature, "X-Twilio-Email-Event-Webhook-Timestamp": stamp}
@@ -123,7 +126,7 @@ def test_unsigned_fuzz_changes_nothing(client, engine, fuzz_person, body, signat
         assert conn.execute(sa.select(db.subscribers.c.status)).scalar_one() == "active"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(event_like, min_size=1, max_size=8))
 def test_replayed_batches_change_nothing_the_second_time(engine, settings, batch) -> None:  # type: ignore[no-untyped-def]
     events = [normalise_sendgrid(o) for o in batch]

@@ -11,9 +11,9 @@ import yaml
 from digest.errors import InputError, NotFoundError
 from digest.issues import issue_path, load_issue, load_view, new_issue, select_stories
 
-WATER = "2025-04-08-water-safety-advice-as-warmer-weather-continues-not-just-for-london"
-LEAD = "2025-04-09-tackling-child-sexual-abuse-and-exploitation-update"
-CPS = "2025-04-07-woman-found-guilty-of-shaking-baby-girl-to-death"
+WATER = "2025-04-08-cold-water-safety-advice-as-the-weather-warms-up"
+LEAD = "2025-04-09-protecting-children-from-sexual-abuse-and-exploitation-progress-report"
+CPS = "2025-04-07-father-found-guilty-of-causing-the-death-of-his-baby-son"
 
 
 def test_draft_groups_the_weeks_articles_by_topic(sample_issue: Path) -> None:
@@ -27,9 +27,9 @@ def test_draft_groups_the_weeks_articles_by_topic(sample_issue: Path) -> None:
         "Children's social care",
         "Courts and justice",
     ]
-    assert data["subject"] == "SAFE Newsfeed: Tackling child sexual abuse and exploitation: update"
+    assert data["subject"] == "SAFE Newsfeed, 10 April 2025"
     assert len(data["subject"]) <= 78
-    assert data["preheader"].startswith("This week: Tackling child sexual abuse and exploitation: update; Dark web")
+    assert data["preheader"].startswith("This week: Protecting children from sexual abuse and exploitation: progress report; Online forum")
 
 
 def test_draft_by_source_and_a_narrow_window(engine, settings, imported) -> None:  # type: ignore[no-untyped-def]
@@ -38,7 +38,7 @@ def test_draft_by_source_and_a_narrow_window(engine, settings, imported) -> None
     assert count == 2
     assert data["grouping"] == "source"
     assert data["lead"] == WATER
-    assert data["sections"] == [{"title": "Crown Prosecution Service (CPS)", "stories": [CPS]}]
+    assert data["sections"] == [{"title": "Regional Prosecution Service (RPS)", "stories": [CPS]}]
 
 
 def test_draft_refuses_to_overwrite_without_force(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]

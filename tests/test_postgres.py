@@ -26,7 +26,7 @@ PG = os.environ.get("DIGEST_TEST_DATABASE_URL", "")
 
 @pytest.fixture
 def pg_url():  # type: ignore[no-untyped-def]
-    require_tool(bool(PG), "no PostgreSQL server: set DIGEST_TEST_DATABASE_URL to run the PostgreSQL tests")
+    require_tool(bool(PG), "no PostgreSQL server for the PostgreSQL tests", tool="postgresql")
     schema = f"t_{uuid.uuid4().hex[:16]}"
     admin = db.create_db_engine(PG)
     with admin.begin() as conn:

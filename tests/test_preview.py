@@ -18,11 +18,11 @@ def test_preview_writes_every_file(engine, settings, sample_issue, project: Path
     assert result.index == folder / "index.html"
     names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     assert names == [
-        "archive/2025-04-10/2025-04-03-dark-web-site-taken-offline-as-information-on-63-users-passed-to-uk.html",
-        "archive/2025-04-10/2025-04-04-changes-to-social-care-inspections-aimed-at-improving-stability-for.html",
-        "archive/2025-04-10/2025-04-07-woman-found-guilty-of-shaking-baby-girl-to-death.html",
-        "archive/2025-04-10/2025-04-08-water-safety-advice-as-warmer-weather-continues-not-just-for-london.html",
-        "archive/2025-04-10/2025-04-09-tackling-child-sexual-abuse-and-exploitation-update.html",
+        "archive/2025-04-10/2025-04-03-online-forum-shut-down-and-details-of-40-users-passed-to-police.html",
+        "archive/2025-04-10/2025-04-04-changes-to-children-s-home-inspections-to-support-stable-placements.html",
+        "archive/2025-04-10/2025-04-07-father-found-guilty-of-causing-the-death-of-his-baby-son.html",
+        "archive/2025-04-10/2025-04-08-cold-water-safety-advice-as-the-weather-warms-up.html",
+        "archive/2025-04-10/2025-04-09-protecting-children-from-sexual-abuse-and-exploitation-progress-report.html",
         "archive/2025-04-10/index.html",
         "archive/index.html",
         "email.eml",
@@ -47,7 +47,7 @@ def test_eml_is_a_complete_multipart_alternative_message(engine, settings, sampl
     assert message.get_content_type() == "multipart/alternative"
     assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
     assert message["From"] == "SAFE Newsfeed <newsfeed@safe.example.org>"
-    assert message["Subject"] == "SAFE Newsfeed: Tackling child sexual abuse and exploitation: update"
+    assert message["Subject"] == "SAFE Newsfeed, 10 April 2025"
     assert message["List-Unsubscribe"] == (
         "<https://news.safe.example.org/unsubscribe/preview>, <mailto:unsubscribe@safe.example.org?subject=unsubscribe>"
     )
@@ -63,20 +63,20 @@ def test_archive_pages_show_the_full_article_escaped(engine, settings, sample_is
     write_preview(engine, settings, "2025-04-10", screenshots=False)
     page = (
         project
-        / "preview/2025-04-10/archive/2025-04-10/2025-04-09-tackling-child-sexual-abuse-and-exploitation-update.html"
+        / "preview/2025-04-10/archive/2025-04-10/2025-04-09-protecting-children-from-sexual-abuse-and-exploitation-progress-report.html"
     ).read_text(encoding="utf-8")
     assert '<html lang="en-GB">' in page
-    assert "<h2>CSA measures</h2>" in page
-    assert "<li>a new child sexual abuse police performance framework" in page
+    assert "<h2>New measures</h2>" in page
+    assert "<li>a single framework for how police forces record" in page
     assert '<a href="./">Back to the issue of 10 April 2025</a>' in page
     index = (project / "preview/2025-04-10/archive/2025-04-10/index.html").read_text(encoding="utf-8")
-    assert '<a href="2025-04-07-woman-found-guilty-of-shaking-baby-girl-to-death.html">' in index
+    assert '<a href="2025-04-07-father-found-guilty-of-causing-the-death-of-his-baby-son.html">' in index
 
 
 def test_index_shows_inbox_row_frames_text_and_checks(engine, settings, sample_issue, project: Path) -> None:  # type: ignore[no-untyped-def]
     write_preview(engine, settings, "2025-04-10", screenshots=False)
     index = (project / "preview/2025-04-10/index.html").read_text(encoding="utf-8")
-    assert '<span class="subject">SAFE Newsfeed: Tackling child sexual abuse and exploitation: update</span>' in index
+    assert '<span class="subject">SAFE Newsfeed, 10 April 2025</span>' in index
     assert '<iframe src="email.html" width="640"' in index
     assert '<iframe src="email.html" width="377"' in index
     assert '<td class="level-ok">ok</td><td>size</td>' in index

@@ -59,7 +59,7 @@ def test_recipient_tokens_survive_mjml_and_premailer_unchanged(rendered) -> None
 
 
 def test_preheader_is_in_the_html(rendered) -> None:  # type: ignore[no-untyped-def]
-    assert "This week: Tackling child sexual abuse" in rendered.html
+    assert "This week: Protecting children from sexual abuse" in rendered.html
     assert re.search(r'<div style="display:none;[^"]*">This week:', rendered.html)
 
 
@@ -87,14 +87,14 @@ def test_article_text_is_never_markup(engine, settings, project) -> None:  # typ
 
 def test_full_stories_keep_headings_and_bullets(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]
     text = sample_issue.read_text(encoding="utf-8")
-    water = "2025-04-08-water-safety-advice-as-warmer-weather-continues-not-just-for-london"
+    water = "2025-04-08-cold-water-safety-advice-as-the-weather-warms-up"
     sample_issue.write_text(
         text.replace(f"- {water}", f"- {{id: {water}, full: true, note: Share with PE staff.}}"), encoding="utf-8"
     )
     rendered = render_issue(load_view(engine, settings, "2025-04-10"), settings)
-    assert re.search(r'<ul class="bullets"[^>]*>\s*<li[^>]*>Do not swim in open water', rendered.html)
+    assert re.search(r'<ul class="bullets"[^>]*>\s*<li[^>]*>Only swim in open water', rendered.html)
     assert "Editor's note:</strong> Share with PE staff." in rendered.html
-    assert " * Do not swim in open water unless it is part of a supervised and safe\n   environment." in rendered.text
+    assert " * Talk to children and teenagers about the risks—many of the people we rescue\n   are young." in rendered.text
 
 
 def test_text_lines_are_wrapped_at_78_columns_except_urls(rendered) -> None:  # type: ignore[no-untyped-def]
@@ -107,13 +107,13 @@ def test_links_are_numbered_references_collected_at_the_end(rendered, settings) 
     assert "Read the full story [1]" in text
     links = text.split("Links\n-----\n", 1)[1]
     assert links.startswith(
-        "[1] https://news.safe.example.org/archive/2025-04-10/2025-04-09-tackling-child-sexual-abuse-and-exploitation-update.html\n"
+        "[1] https://news.safe.example.org/archive/2025-04-10/2025-04-09-protecting-children-from-sexual-abuse-and-exploitation-progress-report.html\n"
     )
 
 
 def test_article_without_url_links_to_the_archive_page(rendered) -> None:  # type: ignore[no-untyped-def]
     assert (
-        'href="https://news.safe.example.org/archive/2025-04-10/2025-04-07-woman-found-guilty-of-shaking-baby-girl-to-death.html"'
+        'href="https://news.safe.example.org/archive/2025-04-10/2025-04-07-father-found-guilty-of-causing-the-death-of-his-baby-son.html"'
         in rendered.html
     )
 
@@ -136,7 +136,21 @@ def test_template_mistakes_are_errors_naming_the_template(engine, settings, samp
     templates = tmp_path / "templates"
     templates.mkdir()
     (templates / "digest.mjml.j2").write_text("<mjml>{% if %}</mjml>", encoding="utf-8")
-    broken = replace(settings, templates_dir=templates)
+    broken = replace(settings, template_dirs=(templates, *settings.template_dirs))
     with pytest.raises(DigestError) as caught:
         render_issue(load_view(engine, broken, "2025-04-10"), broken)
     assert "digest.mjml.j2, line 1: template error:" in str(caught.value)
+
+
+def test_a_projects_own_template_replaces_only_that_file(engine, settings, sample_issue, project) -> None:  # type: ignore[no-untyped-def]
+    from digest.config import load_settings
+
+    own = project / "templates" / "partials"
+    own.mkdir(parents=True)
+    (own / "story.txt.j2").write_text("{% macro story_text(s, refs) %}STORY BY {{ s.source }}{% endmacro %}\n")
+    overridden = load_settings(project / "digest.toml")
+    assert overridden.template_dirs[0] == project / "templates"
+    rendered = render_issue(load_view(engine, overridden, "2025-04-10"), overridden)
+    assert "STORY BY Riverside Police" in rendered.text
+    assert "Dear %%greeting_name%%," in rendered.text  # the rest is still the packaged template
+    assert "STORY BY" not in render_issue(load_view(engine, settings, "2025-04-10"), settings).text

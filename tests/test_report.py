@@ -13,7 +13,7 @@ from digest.report import issue_outcome
 from digest.sending import start_send
 
 STORY = (
-    "https://news.safe.example.org/archive/2025-04-10/2025-04-07-woman-found-guilty-of-shaking-baby-girl-to-death.html"
+    "https://news.safe.example.org/archive/2025-04-10/2025-04-07-father-found-guilty-of-causing-the-death-of-his-baby-son.html"
 )
 
 
@@ -75,7 +75,7 @@ def test_totals_and_segments(engine, settings, sent) -> None:  # type: ignore[no
         "everyone": 3,
     }
     assert outcome.segments["schools"]["bounced"] == 1  # person0 is in education: schools
-    assert outcome.clicks_by_story == [("Woman found guilty of shaking baby girl to death", 2, 3)]
+    assert outcome.clicks_by_story == [("Father found guilty of causing the death of his baby son", 2, 3)]
 
 
 def test_cli_formats_and_html(invoke, engine, settings, sent, project) -> None:  # type: ignore[no-untyped-def]

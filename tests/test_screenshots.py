@@ -8,7 +8,7 @@ from tests.conftest import require_tool
 
 
 def test_preview_writes_and_shows_screenshots(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]
-    require_tool(browser.available(), "Chromium (Debian package chromium) and the playwright package are needed")
+    require_tool(browser.available(), "no Chromium for the browser checks", tool="chromium")
     result = write_preview(engine, settings, "2025-04-10")
     assert result.screenshots
     names = ["email-desktop.png", "email-phone.png", "email-dark.png"]

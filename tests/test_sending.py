@@ -79,9 +79,9 @@ def test_variants_follow_segment_topics(engine, settings, audience, project: Pat
             (project / "outbox" / "2025-04-10" / f"{row.id:08d}.eml").read_bytes(), policy=policy.default
         )
         by_segment[row.segment] = message.get_body(preferencelist=("plain",)).get_content()
-    assert "Woman found guilty" in by_segment["health"] and "Water safety advice" not in by_segment["health"]
-    assert "Water safety advice" in by_segment["schools"] and "Woman found guilty" not in by_segment["schools"]
-    assert "Water safety advice" in by_segment["everyone"] and "Woman found guilty" in by_segment["everyone"]
+    assert "Father found guilty" in by_segment["health"] and "Cold water safety advice" not in by_segment["health"]
+    assert "Cold water safety advice" in by_segment["schools"] and "Father found guilty" not in by_segment["schools"]
+    assert "Cold water safety advice" in by_segment["everyone"] and "Father found guilty" in by_segment["everyone"]
 
 
 def test_sendgrid_bodies_are_valid_and_carry_the_ledger_ids(engine, sg_settings, audience, fake_sendgrid) -> None:  # type: ignore[no-untyped-def]
@@ -253,7 +253,7 @@ def test_test_copies_never_touch_the_ledger(engine, settings, audience, project:
     (path,) = (project / "outbox" / "2025-04-10").glob("test-*.eml")
     message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     assert message["Subject"].strip().startswith("[TEST] SAFE Newsfeed")
-    assert "Water safety advice" not in message.get_body(preferencelist=("plain",)).get_content()
+    assert "Cold water safety advice" not in message.get_body(preferencelist=("plain",)).get_content()
 
 
 def test_sending_refuses_a_short_secret_key(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]

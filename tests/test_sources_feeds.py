@@ -46,8 +46,8 @@ def test_atom_entry_uses_published_date_and_content() -> None:
 
 
 def test_source_name_overrides_the_feed_title() -> None:
-    result = read_source(str(DATA / "feed.atom"), source_name="National Crime Agency")
-    assert result.articles[0].source == "National Crime Agency"
+    result = read_source(str(DATA / "feed.atom"), source_name="National Online Harms Unit")
+    assert result.articles[0].source == "National Online Harms Unit"
 
 
 def test_feed_fetched_over_http() -> None:

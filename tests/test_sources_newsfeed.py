@@ -1,14 +1,15 @@
-"""The SAFE newsfeed text reader, on the shared sample and on messy copies of it."""
+"""The SAFE newsfeed text reader: on the suite's own export, messy copies of it, and the real one (corpus)."""
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from digest.errors import InputError
 from digest.sources import newsfeed_blocks, parse_newsfeed, read_source
-from tests.conftest import SAMPLE
+from tests.conftest import REAL_SAMPLE, SAMPLE, need_corpus
 
 
 @pytest.fixture(scope="module")
@@ -16,52 +17,91 @@ def sample():  # type: ignore[no-untyped-def]
     return read_source(str(SAMPLE))
 
 
+def line_of(path: Path, needle: str) -> int:
+    return next(n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in line)
+
+
 def test_sample_has_five_articles_with_sources_dates_and_authors(sample) -> None:  # type: ignore[no-untyped-def]
     found = [(a.source, a.published, a.author) for a in sample.articles]
     assert found == [
-        ("Home Office", date(2025, 4, 9), "Jill Powell"),
-        ("Metropolitan Police", date(2025, 4, 8), "Jill Powell"),
-        ("Ofsted", date(2025, 4, 4), "Jill Powell"),
-        ("Crown Prosecution Service (CPS)", date(2025, 4, 7), "Jill Powell"),
-        ("National Crime Agency", date(2025, 4, 3), "Jill Powell"),
+        ("Department for Children and Families", date(2025, 4, 9), "Rowan Ellis"),
+        ("Riverside Police", date(2025, 4, 8), "Rowan Ellis"),
+        ("Care Standards Inspectorate", date(2025, 4, 4), "Rowan Ellis"),
+        ("Regional Prosecution Service (RPS)", date(2025, 4, 7), "Rowan Ellis"),
+        ("National Online Harms Unit", date(2025, 4, 3), ""),
     ]
-    assert sample.articles[0].title == "Tackling child sexual abuse and exploitation: update"
+    assert sample.articles[0].title == "Protecting children from sexual abuse and exploitation: progress report"
     assert sample.articles[0].line == 8
 
 
 def test_wrong_weekday_keeps_the_date_and_warns(sample) -> None:  # type: ignore[no-untyped-def]
-    nca = sample.articles[-1]
-    assert nca.published == date(2025, 4, 3)
-    assert sample.warnings == [
-        f"{SAMPLE}, line 185: says Wednesday 3 April 2025, which was a Thursday; keeping the date"
-    ]
+    unit = sample.articles[-1]
+    assert unit.published == date(2025, 4, 3)
+    line = line_of(SAMPLE, "Source: National Online Harms Unit")
+    assert sample.warnings == [f"{SAMPLE}, line {line}: says Wednesday 3 April 2025, which was a Thursday; keeping the date"]
 
 
 def test_sub_headings_and_bullets_survive(sample) -> None:  # type: ignore[no-untyped-def]
-    home_office = sample.articles[0].body
-    headings = [b["text"] for b in home_office if b["type"] == "h"]
-    assert headings == ["CSA measures", "IICSA Inquiry", "Progress update", "Next steps/conclusion"]
-    lists = [b for b in home_office if b["type"] == "ul"]
+    department = sample.articles[0].body
+    headings = [b["text"] for b in department if b["type"] == "h"]
+    assert headings == ["New measures", "The independent review", "Progress so far", "Next steps"]
+    lists = [b for b in department if b["type"] == "ul"]
     assert [len(b["items"]) for b in lists] == [5, 3, 2]
     assert lists[0]["items"][0] == [
-        {
-            "text": "a new child sexual abuse police performance framework, including new standards "
-            "on public protection, child abuse and exploitation"
-        }
+        {"text": "a single framework for how police forces record and review child exploitation cases"}
     ]
+    # A line indented with a non-breaking space is still a paragraph (the lead-in to the list).
+    assert {"type": "p", "runs": [{"text": "The measures we are bringing in this year are:"}]} in department
 
 
 def test_bullets_separated_by_blank_lines_form_one_list(sample) -> None:  # type: ignore[no-untyped-def]
-    met = sample.articles[1].body
-    lists = [b for b in met if b["type"] == "ul"]
+    police = sample.articles[1].body
+    lists = [b for b in police if b["type"] == "ul"]
     assert [len(b["items"]) for b in lists] == [3, 6]
-    assert lists[1]["items"][1][0]["text"] == "If you fall into water, fight your instinct to thrash around."
+    assert lists[1]["items"][1][0]["text"] == "Fight the urge to swim hard or thrash around."
 
 
 def test_lead_in_lines_ending_in_colon_are_paragraphs_not_headings(sample) -> None:  # type: ignore[no-untyped-def]
-    cps = sample.articles[3].body
-    assert {"type": "p", "runs": [{"text": "Ann Hampshire of the Crown Prosecution Service said:"}]} in cps
-    assert not [b for b in cps if b["type"] == "h"]
+    prosecutors = sample.articles[3].body
+    assert {"type": "p", "runs": [{"text": "Sam Carter of the Regional Prosecution Service said:"}]} in prosecutors
+    assert not [b for b in prosecutors if b["type"] == "h"]
+
+
+def test_non_breaking_spaces_become_plain_spaces(sample) -> None:  # type: ignore[no-untyped-def]
+    texts = [run["text"] for a in sample.articles for b in a.body if b["type"] == "p" for run in b["runs"]]
+    assert not [t for t in texts if "\u00a0" in t]
+    assert any("the force’s Marine Policing Unit" in t for t in texts)
+
+
+# --- the corpus tier: the real SAFE export beside the checkout ---------------------------
+
+
+@pytest.fixture(scope="module")
+def real_sample():  # type: ignore[no-untyped-def]
+    return read_source(str(need_corpus(REAL_SAMPLE, "the real SAFE newsfeed export")))
+
+
+@pytest.mark.corpus
+def test_the_real_export_reads_as_five_dated_articles(real_sample) -> None:  # type: ignore[no-untyped-def]
+    assert [a.published for a in real_sample.articles] == [
+        date(2025, 4, 9),
+        date(2025, 4, 8),
+        date(2025, 4, 4),
+        date(2025, 4, 7),
+        date(2025, 4, 3),
+    ]
+    assert all(a.source and a.author for a in real_sample.articles)
+    assert len(real_sample.warnings) == 1 and "which was a Thursday; keeping the date" in real_sample.warnings[0]
+
+
+@pytest.mark.corpus
+def test_the_real_export_keeps_its_structure(real_sample) -> None:  # type: ignore[no-untyped-def]
+    first, second, _third, fourth, _fifth = (a.body for a in real_sample.articles)
+    assert len([b for b in first if b["type"] == "h"]) == 4
+    assert [len(b["items"]) for b in first if b["type"] == "ul"] == [5, 3, 2]
+    assert [len(b["items"]) for b in second if b["type"] == "ul"] == [3, 6]
+    assert not [b for b in fourth if b["type"] == "h"]
+    assert [b for b in fourth if b["type"] == "p" and b["runs"][0]["text"].endswith("said:")]
 
 
 MESSY = (

@@ -16,7 +16,7 @@ LIMIT = 2.0
 
 
 def test_the_demo_issue_scores_well_under_the_limit(engine, settings, project) -> None:  # type: ignore[no-untyped-def]
-    require_tool(shutil.which("spamassassin") is not None, "SpamAssassin (Debian package spamassassin) is needed")
+    require_tool(shutil.which("spamassassin") is not None, "no SpamAssassin for the spam score", tool="spamassassin")
     articles = sorted(str(p) for p in (REPO / "examples" / "articles").iterdir())
     report = import_articles(engine, settings, articles)
     assert report.new == 8

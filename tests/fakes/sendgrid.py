@@ -1,8 +1,9 @@
 """A fake SendGrid on 127.0.0.1, reached through the real `sendgrid` library.
 
-It checks every mail/send body against SendGrid's own JSON Schema (from
-../shared/sendgrid) plus the limits the schema does not state, records what it
-accepted, and can be told to answer 429 (with X-RateLimit-Reset), 500, 400,
+It checks every mail/send body against the required fields, types and limits
+SendGrid documents for v3 mail/send (our own check, :func:`body_problems`) and,
+in the corpus tier, also against SendGrid's official JSON Schema from
+../shared/sendgrid (``schema=``). It records what it accepted, and can be told to answer 429 (with X-RateLimit-Reset), 500, 400,
 401 or to hang past the client's timeout. It can also produce the
 "processed" events SendGrid would post for what it accepted.
 """
@@ -22,6 +23,15 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "shared" / "sendgrid" / "mail-send.schema.json"
+TOP_LEVEL_KEYS = {
+    "personalizations", "from", "reply_to", "reply_to_list", "subject", "content", "attachments",
+    "template_id", "headers", "categories", "custom_args", "send_at", "batch_id", "asm",
+    "ip_pool_name", "mail_settings", "tracking_settings",
+}  # fmt: skip
+PERSONALIZATION_KEYS = {
+    "to", "cc", "bcc", "from", "subject", "headers", "substitutions", "dynamic_template_data",
+    "custom_args", "send_at",
+}  # fmt: skip
 API_KEY = "SG.test-key-not-real"
 
 
@@ -43,6 +53,7 @@ class FakeSendGrid:
     """The server's state; tests script answers with :meth:`script` or a failure rate."""
 
     validate: bool = True
+    schema: Path | None = None  # also validate against the official JSON Schema (corpus tier)
     accepted: list[Accepted] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
     answers: deque[str] = field(default_factory=deque)
@@ -57,7 +68,7 @@ class FakeSendGrid:
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
-        self.validator = _validator() if self.validate else None
+        self.validator = _validator(self.schema) if self.schema is not None else None
 
     def script(self, *answers: str) -> None:
         """Answers for the next requests: ok, 429, 500, 400, 401, 403, hang."""
@@ -92,11 +103,69 @@ class FakeSendGrid:
         return events
 
 
-def _validator() -> Any:
+def _validator(path: Path) -> Any:
     from jsonschema import Draft202012Validator
 
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema = json.loads(path.read_text(encoding="utf-8"))
     return Draft202012Validator(schema)
+
+
+def _is_address(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("email"), str) and "@" in value["email"]
+
+
+def _string_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+def body_problems(body: Any) -> list[str]:
+    """What SendGrid's v3 mail/send documentation requires of a body, checked by hand:
+    required fields, their types, and the limits (see :func:`limit_problems`)."""
+    if not isinstance(body, dict):
+        return ["the body is not a JSON object"]
+    problems = [f"unknown field {key!r}" for key in body if key not in TOP_LEVEL_KEYS]
+    personalizations = body.get("personalizations")
+    if not isinstance(personalizations, list) or not personalizations:
+        return [*problems, "personalizations must be a non-empty array"]
+    if not _is_address(body.get("from")):
+        problems.append("from must be an object with an email")
+    if "reply_to" in body and not _is_address(body["reply_to"]):
+        problems.append("reply_to must be an object with an email")
+    for number, item in enumerate(personalizations):
+        where = f"personalizations[{number}]"
+        if not isinstance(item, dict):
+            problems.append(f"{where} is not an object")
+            continue
+        problems += [f"{where}: unknown field {key!r}" for key in item if key not in PERSONALIZATION_KEYS]
+        to = item.get("to")
+        if not isinstance(to, list) or not to or not all(_is_address(a) for a in to):
+            problems.append(f"{where}.to must be a non-empty array of objects with an email")
+        for key in ("headers", "substitutions", "custom_args"):
+            if key in item and not _string_map(item[key]):
+                problems.append(f"{where}.{key} must map strings to strings")
+        if not body.get("subject") and not item.get("subject") and not body.get("template_id"):
+            problems.append(f"{where} has no subject, and the body has none either")
+    content = body.get("content")
+    if content is not None:
+        if not isinstance(content, list) or not content:
+            problems.append("content must be a non-empty array")
+        else:
+            kinds = [part.get("type") if isinstance(part, dict) else None for part in content]
+            for part in content:
+                if not isinstance(part, dict) or not isinstance(part.get("value"), str) or not part.get("value"):
+                    problems.append("each content part needs a type and a non-empty value")
+            if "text/plain" in kinds and kinds[0] != "text/plain":
+                problems.append("text/plain must be the first content part")
+    for key in ("headers", "custom_args"):
+        if key in body and not _string_map(body[key]):
+            problems.append(f"{key} must map strings to strings")
+    categories = body.get("categories", [])
+    if not isinstance(categories, list) or not all(isinstance(c, str) and 0 < len(c) <= 255 for c in categories):
+        problems.append("categories must be strings of 1 to 255 characters")
+    asm = body.get("asm")
+    if asm is not None and not (isinstance(asm, dict) and isinstance(asm.get("group_id"), int)):
+        problems.append("asm needs an integer group_id")
+    return problems + limit_problems(body)
 
 
 def limit_problems(body: dict[str, Any]) -> list[str]:
@@ -202,8 +271,10 @@ def start(fake: FakeSendGrid) -> ThreadingHTTPServer:
             if answer == "500":
                 self._answer(500, {"errors": [{"message": "internal error"}]})
                 return
-            if fake.validator is not None:
-                problems = [e.message for e in fake.validator.iter_errors(body)] + limit_problems(body)
+            if fake.validate:
+                problems = body_problems(body)
+                if fake.validator is not None:
+                    problems += [e.message for e in fake.validator.iter_errors(body)]
                 if problems:
                     with fake.lock:
                         fake.rejected.append((number, "; ".join(problems)))
