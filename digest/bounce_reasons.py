@@ -43,6 +43,14 @@ REASONS = HARD_REASONS + SOFT_REASONS
 # before "user unknown", so a message that mentions both is never hard.
 _TEXT_RULES: tuple[tuple[str, str], ...] = (
     (
+        # Our own sender address or domain refused ("sender rejected", "after MAIL FROM", 5.1.7/5.1.8):
+        # about us, never about the reader, whatever else the words say ("does not exist").
+        "rejected",
+        r"sender (?:address )?(?:rejected|refused|denied|verify failed|not allowed|invalid|domain)"
+        r"|unroutable sender|domain of sender address|after mail from|mail from not|sender verification"
+        r"|bad sender|invalid sender|sender unknown|(?<![\d.])5\.1\.[78](?!\.?\d)",
+    ),
+    (
         "mailbox-full",
         r"(?:mail ?box|inbox|mail ?folder|maildir|disk|storage|account)(?: is)? (?:full|over (?:the )?quota)"
         r"|over (?:the |its |their )?(?:allowed |disk |storage )?quota|quota (?:exceeded|violation|full|usage)"
@@ -58,7 +66,7 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "too-many-connections",
-        r"too many (?:connections|concurrent|smtp sessions|sessions|errors|messages from)"
+        r"too many (?:connections|concurrent|smtp sessions|sessions|errors|messages from|recipients)"
         r"|(?:connection|sending|message) rate (?:limit|exceeded)|rate limit|receiving mail at a rate|throttl"
         r"|exceeded the (?:max(?:imum)?|allowed) (?:number of )?(?:emails|messages|mails) per",
     ),
@@ -98,6 +106,10 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (
     (
         "not-accepting",
         r"(?:host|domain|system|server)(?:/domain)? (?:does not|doesn't|will not) accept (?:any )?mail|null ?mx",
+    ),
+    (
+        "network-error",
+        r"name service error|dns (?:error|failure|timeout)|temporary dns|servfail",
     ),
     (
         "host-unknown",
@@ -147,12 +159,14 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "rejected",
-        r"sender (?:address )?(?:rejected|refused|denied|verify failed|not allowed|invalid)"
-        r"|relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited)"
+        r"relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited)"
         r"|\brejected\b|\brefused\b|\bdenied\b|not allowed|administrative prohibition",
     ),
 )
 _TEXT_PATTERNS = tuple((reason, re.compile(pattern, re.IGNORECASE)) for reason, pattern in _TEXT_RULES)
+# The last rule is only generic refusal words: too general to beat a specific status code
+# ("Recipient address rejected: …" with 5.1.1 is an unknown user).
+_WEAK_RULE = len(_TEXT_PATTERNS) - 1
 
 # RFC 3463 subject.detail → reason, for when the words say nothing clear.
 _STATUS_DETAIL = {
@@ -199,7 +213,7 @@ STATUS_RE = re.compile(r"(?<![\d.])([45])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)")
 REPLY_RE = re.compile(r"(?<![\d.#-])([245])[0-9]{2}(?:[ -]|$)")
 _TEMPORARY_RE = re.compile(
     r"temporar(?:y|ily)|will (?:be )?(?:retr(?:y|ied)|tried again)|try again later|still (?:being )?(?:retried|trying)"
-    r"|warning only|do not need to resend",
+    r"|warning only|do not need to resend|,\s*try again\b",
     re.IGNORECASE,
 )
 
@@ -218,14 +232,10 @@ def find_status(text: str) -> str:
     return match.group(0) if match else ""
 
 
-# Words too general to beat a specific status code ("Recipient address rejected" with 5.1.1).
-_WEAK_TEXT_REASONS = ("rejected",)
-
-
 def reason_from_text(text: str, *, weak: bool = True) -> str:
-    """The reason the server's words give, or '' when they say nothing clear."""
-    for reason, pattern in _TEXT_PATTERNS:
-        if (weak or reason not in _WEAK_TEXT_REASONS) and pattern.search(text):
+    """The reason the server's words give, or '' when they say nothing clear (``weak=False``: nor generic words)."""
+    for number, (reason, pattern) in enumerate(_TEXT_PATTERNS):
+        if (weak or number != _WEAK_RULE) and pattern.search(text):
             return reason
     return ""
 
