@@ -244,6 +244,8 @@ def read_message(message: Message) -> Reading:
         reading.kind, reading.parser, reading.note = DELAYED, "text", delay
         return reading
     findings = _read_plain_bounce(message, text)
+    if not findings and looks_like_bounce:
+        findings = _read_text_bounce(text, reading.sender)
     if findings:
         reading.kind, reading.findings = BOUNCE, findings
         reading.parser = findings[0].parser
@@ -481,6 +483,36 @@ def _read_plain_bounce(message: Message, text: str) -> list[Finding]:
         if temporary or permanent:
             break  # flufl.bounce's own rule: the first (most specific) detector that finds anything decides
     return list(findings.values())
+
+
+_TEXT_ADDRESS_RE = re.compile(r"[^\s<>()\[\]\"',;:]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_ROLE_RE = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|noreply|no-reply|bounces?)(?:[+@]|$)", re.I)
+
+
+def _read_text_bounce(text: str, sender: str) -> list[Finding]:
+    """Last resort for a notice no detector knows: the addresses its own words name, with those words.
+
+    Loose on purpose: a finding acts only when it names the very person a
+    proven delivery went to (digest.bounces), and it is hard only when the
+    server's words carry a 5xx reply or a 5.x.x status.
+    """
+    marker = _RETURNED_MARKER_RE.search(text)
+    head = (text[: marker.start()] if marker else text)[:5000]
+    own = clean_address(sender.split("<")[-1]) if sender else ""
+    addresses: list[str] = []
+    for match in _TEXT_ADDRESS_RE.finditer(head):
+        address = clean_address(match.group(0))
+        if address and address.lower() != own.lower() and not _ROLE_RE.match(address):
+            if address.lower() not in (a.lower() for a in addresses):
+                addresses.append(address)
+    findings = []
+    for address in addresses[:5]:
+        diagnostic = _diagnostic_near(head, address)
+        status = find_status(diagnostic)
+        permanent = status.startswith("5") or (not status and _reply_class(diagnostic) == "5")
+        verdict = classify(status, diagnostic, permanent=permanent)
+        findings.append(Finding(address, "", "failed", status, diagnostic, verdict, "text"))
+    return findings
 
 
 def _detectors() -> list[tuple[str, Any]]:
