@@ -131,7 +131,10 @@ def test_scanning_the_corpus_as_our_own_bounces(engine, settings, project) -> No
                 wrong.append(f"{name}: a temporary failure made {key} bounced")
         elif not ((delivery, "bounced") in acted or (delivery, "blocked") in acted):
             wrong.append(f"{name}: the permanent failure of {key} was not acted on")
-    assert wrong == [], '\n'.join(wrong)
+    assert wrong == [], "\n".join(wrong)
+    # Forwarded addresses: the report's Final-Recipient is the forwarding target, Original-Recipient our reader.
+    by_original = sorted(e.issue_id for e in events if e.matched_by.endswith("(by Original-Recipient)"))
+    assert by_original == ["dsn_04.txt"]
     # Every status change came from an event that a signed return path tied to that very person.
     changed = {key for key, status in statuses.items() if status != "active"}
     assert changed <= {key for key in people}
