@@ -9,10 +9,12 @@ be placed is stored and reported, never dropped.
 
 Rules (thresholds in digest.toml ``[events]``):
 
-* hard bounce (SendGrid ``bounce`` of type ``bounce``, DSN 5.x.x) → bounced;
-* soft bounce (``blocked``, DSN 4.x.x once the provider gave up) raises a
-  score at most once a day, which resets after ``soft_bounce_reset_days``
-  without one; at ``soft_bounce_threshold`` → bounced. Deferrals never count;
+* hard bounce (SendGrid ``bounce`` of type ``bounce``; from a bounce mailbox,
+  a hard reason of digest.bounce_reasons) → bounced;
+* soft bounce (``blocked``; from a mailbox, a soft reason) raises a score at
+  most once a day, by ``[events.soft_bounce_scores]`` for its reason (1 when
+  not set), which resets after ``soft_bounce_reset_days`` without one; at
+  ``soft_bounce_threshold`` → bounced. Deferrals and auto-replies never count;
 * spam complaint → complained; unsubscribe of any kind → unsubscribed;
   group resubscribe restores only an unsubscribed person;
 * dropped for "Bounced Address", "Unsubscribed Address" or "Spam Reporting
