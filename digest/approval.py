@@ -1,10 +1,9 @@
-"""Approval of exactly what will be sent, and freezing what was sent.
+"""Approval of exactly what will be sent.
 
 `digest issue approve` records who approved a hash over the HTML and text of
 every variant (the whole issue and each segment's). Sending refuses an issue
-whose rendering has changed since, until it is approved again. Once an issue
-is sent, its variants and archive pages are written into ``issues/<id>/sent/``
-so the archive shows exactly what readers got, whatever changes later.
+whose rendering has changed since, until it is approved again. (Freezing what
+was sent is :mod:`digest.sending.variants`.)
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -22,7 +20,7 @@ from sqlalchemy.engine import Engine
 from digest import db
 from digest.config import Settings
 from digest.errors import StateError
-from digest.files import atomic_write_text
+from digest.render import Renderings
 
 
 @dataclass(frozen=True)
@@ -34,18 +32,20 @@ class Approval:
     approved_at: datetime
 
 
-def current_variants(engine: Engine, settings: Settings, issue_ref: str) -> tuple[str, dict[str, str]]:
+def current_variants(
+    engine: Engine, settings: Settings, issue_ref: str, renderings: Renderings | None = None
+) -> tuple[str, dict[str, str]]:
     """(issue id, {variant: content hash}) for the whole issue and every segment's variant."""
     from digest.issues import load_view
-    from digest.render import render_issue
     from digest.segments import load_segments
 
-    view = load_view(engine, settings, issue_ref)
-    variants = {"all": render_issue(view, settings).content_hash}
+    if renderings is None:
+        renderings = Renderings(load_view(engine, settings, issue_ref), settings)
+    variants = {"all": renderings.variant().content_hash}
     if settings.segments_file.is_file():
         for segment in load_segments(settings):
-            variants[f"segment:{segment.name}"] = render_issue(view, settings, topics=segment.topics).content_hash
-    return view.issue.id, variants
+            variants[f"segment:{segment.name}"] = renderings.variant(segment.topics).content_hash
+    return renderings.view.issue.id, variants
 
 
 def combined_hash(variants: dict[str, str]) -> str:
@@ -81,11 +81,13 @@ def latest_approval(engine: Engine, issue_id: str) -> Approval | None:
     return Approval(row.issue_id, row.content_hash, dict(row.variants), row.approved_by, row.approved_at)
 
 
-def require_approval(engine: Engine, settings: Settings, issue_ref: str) -> Approval | None:
+def require_approval(
+    engine: Engine, settings: Settings, issue_ref: str, *, renderings: Renderings | None = None
+) -> Approval | None:
     """Refuse to send an issue that is not approved as it renders now (when approval is required)."""
     if not settings.require_approval:
         return None
-    issue_id, variants = current_variants(engine, settings, issue_ref)
+    issue_id, variants = current_variants(engine, settings, issue_ref, renderings)
     approval = latest_approval(engine, issue_id)
     if approval is None:
         raise StateError(
@@ -102,34 +104,3 @@ def require_approval(engine: Engine, settings: Settings, issue_ref: str) -> Appr
             f"review it and run `digest issue approve {issue_id}` again"
         )
     return approval
-
-
-def freeze_sent(engine: Engine, settings: Settings, send_id: int) -> None:
-    """Write the send's variants and the issue's archive pages into issues/<id>/sent/."""
-    from digest.archive import archive_pages
-    from digest.issues import load_view
-    from digest.sending import freeze_variants
-
-    variants = freeze_variants(engine, settings, send_id)
-    with db.read(engine) as conn:
-        issue_id = conn.execute(sa.select(db.sends.c.issue_id).where(db.sends.c.id == send_id)).scalar_one()
-    folder = settings.issues_dir / issue_id / "sent"
-    manifest: dict[str, Any] = {"send_id": send_id, "frozen_at": db.utcnow().isoformat(), "variants": {}}
-    for key, variant in variants.items():
-        name = _file_name(key)
-        atomic_write_text(folder / "variants" / f"{name}.html", variant.html)
-        atomic_write_text(folder / "variants" / f"{name}.txt", variant.text)
-        manifest["variants"][key] = {
-            "file": name,
-            "subject": variant.subject,
-            "content_hash": variant.content_hash,
-            "stories": list(variant.story_ids),
-        }
-    for page, html in archive_pages(load_view(engine, settings, issue_id), settings).items():
-        atomic_write_text(folder / "archive" / page, html)
-    atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=2) + "\n")
-
-
-def _file_name(key: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
-    return safe[:80] + "-" + hashlib.sha256(key.encode()).hexdigest()[:8]

@@ -263,17 +263,3 @@ def set_topics(engine: Engine, settings: Settings, article_id: str, topics: Sequ
             .values(topics=list(dict.fromkeys(topics)), topics_locked=True, updated_at=db.utcnow())
         )
     return get_article(engine, article_id)
-
-
-def retag_all(engine: Engine, settings: Settings) -> int:
-    """Re-run the topic rules over every article the editor has not tagged by hand."""
-    changed = 0
-    with db.write(engine) as conn:
-        rows = conn.execute(sa.select(db.articles).where(db.articles.c.topics_locked == sa.false()))
-        for row in rows.fetchall():
-            article = _row_to_article(row)
-            topics = tag_topics(article.title, article.text, settings.topics)
-            if topics != article.topics:
-                conn.execute(db.articles.update().where(db.articles.c.id == article.id).values(topics=topics))
-                changed += 1
-    return changed

@@ -1,13 +1,12 @@
-"""Bounces from outside the webhook: a bounce mailbox (SMTP sending) and SendGrid's suppression lists.
+"""Bounce mailboxes (SMTP sending): what each message is, and whether it is tied to a message we sent.
 
-Both turn what they find into :class:`digest.events.Event` records and hand
-them to :func:`digest.events.ingest`, so the same rules apply however a bounce
-arrives.
+What is found becomes :class:`digest.events.Event` records handed to
+:func:`digest.events.ingest`, so the same rules apply however a bounce arrives.
 
 A message in the bounce mailbox changes somebody only when it is tied to a
 message we sent (issue 12: forged bounces must silence nobody):
 
-* a signed VERP address (``bounces+<delivery>-<tag>@``, digest.verp) anywhere
+* a signed VERP address (``bounces+<delivery>-<tag>@``, digest.providers.smtp.verp) anywhere
   in it: the return path it came back to, or the returned copy's headers; or
 * a Message-ID it quotes (returned headers, inline copy, In-Reply-To) that is
   exactly one delivery's recorded Message-ID (random, so it cannot be guessed);
@@ -35,7 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from digest import db, verp
+from digest import db
 from digest.bounce_parse import (
     AUTOREPLY,
     BOUNCE,
@@ -51,6 +50,7 @@ from digest.config import Settings
 from digest.errors import ConfigError, ProviderError
 from digest.events import Event, IngestReport, ingest
 from digest.mailboxes import MailItem, open_source
+from digest.providers.smtp import verp
 
 RAW_LIMIT = 100_000
 CHUNK = 200  # messages per ingest transaction (and per IMAP "processed" mark)
@@ -328,69 +328,3 @@ def subscriber_evidence(engine: Engine, subscriber_id: int, *, limit: int = 20) 
     )
     with db.read(engine) as conn:
         return list(conn.execute(query).all())
-
-
-# --- SendGrid's suppression lists ------------------------------------------------------------
-
-SYNC_LISTS = {
-    "bounces": "bounced",
-    "blocks": "blocked",
-    "spam_reports": "complained",
-    "unsubscribes": "unsubscribed",
-}
-PAGE = 500
-
-
-def sync_sendgrid(engine: Engine, settings: Settings, *, client: Any = None) -> IngestReport:
-    """`digest bounces sync`: pull SendGrid's bounces, blocks, spam reports and unsubscribes."""
-    from python_http_client import exceptions as http
-
-    if client is None:
-        if not settings.sendgrid.api_key:
-            raise ConfigError("SENDGRID_API_KEY is not set; `digest bounces sync` reads SendGrid's lists with it")
-        from sendgrid import SendGridAPIClient
-
-        client = SendGridAPIClient(api_key=settings.sendgrid.api_key, host=settings.sendgrid.api_host)
-        client.client.timeout = settings.sendgrid.timeout
-    report = IngestReport()
-    for kind, event_type in SYNC_LISTS.items():
-        offset = 0
-        while True:
-            try:
-                response = client.client.suppression._(kind).get(query_params={"limit": PAGE, "offset": offset})
-            except (http.UnauthorizedError, http.ForbiddenError):
-                raise ProviderError(
-                    "SendGrid refused the API key; `digest bounces sync` needs the Suppressions read scope "
-                    "on SENDGRID_API_KEY"
-                ) from None
-            except http.HTTPError as exc:
-                raise ProviderError(f"SendGrid answered {exc.status_code} for its {kind} list") from None
-            entries = response.to_dict if hasattr(response, "to_dict") else []
-            if not isinstance(entries, list):
-                raise ProviderError(f"SendGrid's {kind} list was not a list")
-            report.merge(ingest(engine, settings, [_sync_event(kind, event_type, entry) for entry in entries]))
-            if len(entries) < PAGE:
-                break
-            offset += PAGE
-    return report
-
-
-def _sync_event(kind: str, event_type: str, entry: Any) -> Event:
-    from digest.events import _canonical, _text, _timestamp
-
-    entry = entry if isinstance(entry, dict) else {}
-    address = _text(entry.get("email"), 320)
-    created = entry.get("created")
-    status = _text(entry.get("status"), 32)
-    return Event(
-        provider="sendgrid",
-        provider_event_id=f"list:{kind}:{address.lower()}:{created}",
-        type=event_type,
-        raw_type=f"list:{kind}",
-        occurred_at=_timestamp(created, db.utcnow()),
-        raw=_canonical(entry),
-        email=address,
-        bounce_class="hard" if kind == "bounces" else ("soft" if kind == "blocks" else None),
-        status=status,
-        reason=_text(entry.get("reason")),
-    )

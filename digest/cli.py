@@ -17,6 +17,7 @@ import click
 
 from digest import __version__
 from digest.errors import DigestError
+from digest.providers.registry import PROVIDER_NAMES
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -661,6 +662,21 @@ def _stop_on_ctrl_c() -> Any:
     return stop
 
 
+def _notice(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _run_controls() -> Any:
+    """Ctrl-C pauses after the batch in flight; progress and notices go to stderr."""
+    from digest.sending import RunControls
+
+    controls = RunControls(stop=_stop_on_ctrl_c(), on_notice=_notice)
+    printer = _progress_printer()
+    if printer is not None:
+        controls.on_progress = printer
+    return controls
+
+
 def _print_outcome(outcome: Any) -> None:
     counts = outcome.counts
     click.echo(
@@ -674,7 +690,7 @@ def _print_outcome(outcome: Any) -> None:
 @cli.command()
 @click.argument("issue_ref", metavar="ISSUE")
 @click.option("--segment", "segment_names", multiple=True, help="A segment to send to (repeat; order decides ties).")
-@click.option("--provider", type=click.Choice(["outbox", "smtp", "sendgrid"]), help="Default: [sending] provider.")
+@click.option("--provider", type=click.Choice(PROVIDER_NAMES), help="Default: [sending] provider.")
 @click.option("--dry-run", is_flag=True, help="Show the plan; write and send nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--test-to", "test_to", multiple=True, help="Send a [TEST] copy to this address only (repeat).")
@@ -708,7 +724,7 @@ def send(
     at = _parse_at(at_text, app.settings.timezone) if at_text else None
 
     if test_to:
-        from digest.providers import make_provider
+        from digest.providers.base import make_provider
 
         if len(segment_names) > 1:
             raise click.UsageError("--test-to sends one segment's variant; give at most one --segment")
@@ -726,16 +742,10 @@ def send(
         if failures:
             sys.exit(1)
         return
-    notice = lambda message: click.echo(message, err=True)  # noqa: E731
+    controls = _run_controls()
     if resume:
         resumed = sending.resume_send(
-            app.engine,
-            app.settings,
-            issue_ref,
-            resend_uncertain=resend_uncertain,
-            stop=_stop_on_ctrl_c(),
-            on_progress=_progress_printer(),
-            on_notice=notice,
+            app.engine, app.settings, issue_ref, resend_uncertain=resend_uncertain, controls=controls
         )
         _print_outcome(resumed)
         return
@@ -754,9 +764,7 @@ def send(
         dry_run=dry_run,
         confirm=confirm,
         show_plan=_print_plan,
-        stop=_stop_on_ctrl_c(),
-        on_progress=_progress_printer(),
-        on_notice=notice,
+        controls=controls,
         at=at,
     )
     if outcome is None and at is not None and _plan.send_id is not None:
@@ -791,9 +799,10 @@ def _parse_at(text: str, timezone: str) -> Any:
 @pass_app
 def run_due(app: App) -> None:
     """Send every scheduled send that is due (for cron or a systemd timer; safe to overlap)."""
+    from digest.sending import RunControls
     from digest.sending import run_due as due
 
-    results = due(app.engine, app.settings, on_notice=lambda message: click.echo(message, err=True))
+    results = due(app.engine, app.settings, controls=RunControls(on_notice=_notice))
     for result in results:
         if result.outcome is not None:
             _print_outcome(result.outcome)
@@ -856,7 +865,8 @@ def events() -> None:
 @pass_app
 def events_import(app: App, files: tuple[str, ...]) -> None:
     """Import SendGrid event webhook bodies or exports (JSON arrays)."""
-    from digest.events import IngestReport, import_events_file
+    from digest.events import IngestReport
+    from digest.intake import import_events_file
 
     total = IngestReport()
     for path in files:
@@ -929,7 +939,7 @@ def bounces_scan(app: App, mailbox: str) -> None:
 @pass_app
 def bounces_sync(app: App) -> None:
     """Pull SendGrid's bounce, block, spam-report and unsubscribe lists."""
-    from digest.bounces import sync_sendgrid
+    from digest.intake import sync_sendgrid
 
     _print_ingest(sync_sendgrid(app.engine, app.settings))
 
@@ -943,6 +953,7 @@ def bounces_sync(app: App) -> None:
 def report(app: App, issue_ref: str | None, output: str, html_path: str | None, last: int) -> None:
     """What happened to an issue per segment, or the last issues side by side."""
     from digest import report as reports
+    from digest.sending.ledger import sent_issue_ids
 
     if issue_ref:
         from digest.issues import issue_path
@@ -950,9 +961,7 @@ def report(app: App, issue_ref: str | None, output: str, html_path: str | None, 
         issue_id = issue_path(app.settings, issue_ref).parent.name
         outcomes = [reports.issue_outcome(app.engine, app.settings, issue_id)]
     else:
-        outcomes = [
-            reports.issue_outcome(app.engine, app.settings, i) for i in reports.sent_issue_ids(app.engine, last)
-        ]
+        outcomes = [reports.issue_outcome(app.engine, app.settings, i) for i in sent_issue_ids(app.engine, limit=last)]
         if not outcomes:
             click.echo("No issue has been sent yet.")
             return

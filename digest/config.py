@@ -16,19 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from digest.errors import ConfigError
+from digest.providers.registry import PROVIDER_NAMES
+from digest.topics import DEFAULT_TOPICS, TopicRule
 
 CONFIG_NAME = "digest.toml"
 MIN_SECRET_KEY_LENGTH = 32
 _EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-
-
-@dataclass(frozen=True)
-class TopicRule:
-    """A topic and the keywords that tag an article with it."""
-
-    slug: str
-    label: str
-    keywords: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -375,7 +368,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     issue_t.finish()
 
     send_t = root.table("sending")
-    provider = send_t.choice("provider", "outbox", ("outbox", "sendgrid", "smtp"))
+    provider = send_t.choice("provider", "outbox", tuple(sorted(PROVIDER_NAMES)))
     require_approval = send_t.flag("require_approval", True)
     timezone = send_t.text("timezone", "Europe/London")
     try:
@@ -526,8 +519,6 @@ def _template_dirs(own: Path) -> tuple[Path, ...]:
 
 
 def _topics(table: _Table, source: str) -> tuple[TopicRule, ...]:
-    from digest.topics import DEFAULT_TOPICS
-
     rules: dict[str, TopicRule] = {rule.slug: rule for rule in DEFAULT_TOPICS}
     for slug in list(table.data):
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):

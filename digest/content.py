@@ -79,10 +79,6 @@ def merge_runs(runs: list[Run]) -> list[Run]:
     return [run for run in merged if run["text"]]
 
 
-def word_count(text: str) -> int:
-    return len(text.split())
-
-
 _BLOCK_TAGS = {"p", "div", "blockquote", "section", "article", "figure", "table", "tr", "pre"}
 _HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _SKIP_TAGS = {"script", "style", "head", "title", "noscript", "template", "iframe", "object"}

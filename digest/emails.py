@@ -74,11 +74,6 @@ def check_address(raw: str, *, check_deliverability: bool = False) -> Address:
     return Address(email=email, key=result.normalized.lower())
 
 
-def address_key(raw: str) -> str:
-    """The comparison key of an address already known to be valid."""
-    return check_address(raw).key
-
-
 def keyed_hash(secret: bytes, key: str) -> str:
     """HMAC-SHA256 of an address key: what the suppression list stores.
 

@@ -1,11 +1,12 @@
-"""Provider events: normalise, store once, place, and apply the rules.
+"""Provider events: the generic event, the one ingest path (store once, place), and the rules.
 
 Every source (SendGrid's signed webhook, `digest events import`, bounce
-mailboxes, SendGrid's suppression lists) produces :class:`Event` records and
-hands them to :func:`ingest`, the one code path that stores them and acts on
-them. Events are stored once (the same provider event twice changes nothing),
-the raw payload is kept beside the normalised fields, and an event that cannot
-be placed is stored and reported, never dropped.
+mailboxes, SendGrid's suppression lists) produces :class:`Event` records (each
+provider translates its own format, see :mod:`digest.providers`) and hands them
+to :func:`ingest`, the one code path that stores them and acts on them. Events
+are stored once (the same provider event twice changes nothing), the raw
+payload is kept beside the normalised fields, and an event that cannot be
+placed is stored and reported, never dropped.
 
 Rules (thresholds in digest.toml ``[events]``):
 
@@ -24,12 +25,10 @@ Rules (thresholds in digest.toml ``[events]``):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,7 +36,6 @@ from sqlalchemy.engine import Connection, Engine
 
 from digest import db
 from digest.config import Settings
-from digest.errors import InputError
 from digest.subscribers import ACTIVE, BOUNCED, COMPLAINED, UNSUBSCRIBED, change_status, remove_suppression
 
 EVENT_TYPES = (
@@ -59,41 +57,14 @@ EVENT_TYPES = (
     "unmatched",
     "not-understood",
 )
-SENDGRID_TYPES = {
-    "processed": "processed",
-    "delivered": "delivered",
-    "deferred": "deferred",
-    "bounce": "bounced",
-    "dropped": "dropped",
-    "open": "opened",
-    "click": "clicked",
-    "spamreport": "complained",
-    "unsubscribe": "unsubscribed",
-    "group_unsubscribe": "group-unsubscribed",
-    "group_resubscribe": "group-resubscribed",
-}
 # Drop reasons that mean SendGrid already knows this address must not be mailed.
 DROP_STATUS = {
     "bounced address": BOUNCED,
     "unsubscribed address": UNSUBSCRIBED,
     "spam reporting address": COMPLAINED,
 }
-# Events that prove the provider took the message (settling an uncertain delivery).
-PROOF_OF_ACCEPTANCE = {
-    "processed",
-    "delivered",
-    "deferred",
-    "bounced",
-    "blocked",
-    "opened",
-    "clicked",
-    "complained",
-    "unsubscribed",
-    "group-unsubscribed",
-    "group-resubscribed",
-    "autoreply",
-}
-MAX_FIELD = 2000
+# Every event but these proves the provider took the message (and settles an uncertain delivery).
+NOT_PROOF_OF_ACCEPTANCE = frozenset({"dropped", "unknown"})
 
 
 @dataclass
@@ -138,122 +109,6 @@ class IngestReport:
         self.reconciled += other.reconciled
         self.changes.extend(other.changes)
         self.reported.extend(other.reported)
-
-
-# --- SendGrid's payloads ----------------------------------------------------------------
-
-
-def parse_sendgrid_body(data: bytes | str, *, origin: str = "the request") -> list[Any]:
-    """The list of event objects in a webhook body or a saved export (a JSON array, or one object a line)."""
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    stripped = text.strip()
-    if not stripped:
-        raise InputError("is empty; expected a JSON array of events", path=origin)
-    try:
-        parsed = json.loads(stripped)
-    except json.JSONDecodeError as exc:
-        lines = [line for line in stripped.splitlines() if line.strip()]
-        if len(lines) > 1:
-            try:
-                return [json.loads(line) for line in lines]
-            except json.JSONDecodeError:
-                pass
-        raise InputError(f"not valid JSON ({exc.msg})", path=origin, line=exc.lineno) from None
-    if isinstance(parsed, dict) and isinstance(parsed.get("events"), list):
-        parsed = parsed["events"]
-    if isinstance(parsed, dict):
-        parsed = [parsed]
-    if not isinstance(parsed, list):
-        raise InputError("expected a JSON array of events", path=origin)
-    return parsed
-
-
-def _text(value: Any, limit: int = MAX_FIELD) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        # PostgreSQL's text cannot hold NUL; nothing legitimate needs it.
-        return value.replace("\x00", "")[:limit]
-    if isinstance(value, bool | int | float):
-        return str(value)[:limit]
-    return ""
-
-
-# Our ids are 32-bit integer columns on PostgreSQL: anything larger cannot be ours,
-# and must not reach a query (psycopg refuses it, which would fail the whole batch).
-MAX_ID = 2**31 - 1
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 < value <= MAX_ID else None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isascii() and text.isdigit() and len(text) <= 10:
-            number = int(text)
-            return number if 0 < number <= MAX_ID else None
-    return None
-
-
-def _timestamp(value: Any, fallback: datetime) -> datetime:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return fallback
-    if seconds > 100_000_000_000:  # some marketing events give milliseconds
-        seconds /= 1000
-    if not 0 < seconds < 32_503_680_000:  # before year 3000
-        return fallback
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-def _canonical(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
-
-
-def normalise_sendgrid(obj: Any, *, received_at: datetime | None = None) -> Event:
-    """A SendGrid event object → Event. Never raises: what it cannot read becomes 'unknown'."""
-    now = received_at or db.utcnow()
-    raw = _canonical(obj)
-    if not isinstance(obj, dict):
-        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
-        return Event("sendgrid", f"sha256:{digest}", "unknown", type(obj).__name__, now, raw)
-    raw_type = _text(obj.get("event"), 64)
-    kind = SENDGRID_TYPES.get(raw_type.strip().lower(), "unknown")
-    bounce_class = None
-    status = _text(obj.get("status"), 32)
-    if kind == "bounced":
-        bounce_type = _text(obj.get("type")).lower()
-        if bounce_type == "blocked" or (bounce_type != "bounce" and status.startswith("4")):
-            kind, bounce_class = "blocked", "soft"
-        else:
-            bounce_class = "hard"
-    event_id = _text(obj.get("sg_event_id"), 160)
-    if event_id:
-        # The event type too: SendGrid's documented samples reuse one placeholder id.
-        event_id = f"{event_id}/{raw_type.strip().lower()}"
-    else:
-        event_id = "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
-    message_id = _text(obj.get("sg_message_id"), 300).split(".", 1)[0] or None
-    return Event(
-        provider="sendgrid",
-        provider_event_id=event_id,
-        type=kind,
-        raw_type=raw_type or "(none)",
-        occurred_at=_timestamp(obj.get("timestamp"), now),
-        raw=raw,
-        email=_text(obj.get("email"), 320).strip(),
-        delivery_id=_int(obj.get("delivery_id")),
-        issue_id=_text(obj.get("issue_id"), 120) or None,
-        message_id=message_id,
-        bounce_class=bounce_class,
-        status=status,
-        reason=_text(obj.get("reason")) or _text(obj.get("response")),
-        url=_text(obj.get("url")),
-        machine_open=obj.get("sg_machine_open") in (True, "true", "True", 1, "1"),
-    )
 
 
 # --- the one ingest path -----------------------------------------------------------------
@@ -365,32 +220,14 @@ def _place(conn: Connection, events: Sequence[Event]) -> list[tuple[int | None, 
 
 
 def _reconcile(conn: Connection, stored: Sequence[Any]) -> int:
-    """Settle deliveries left in 'sending' by a crash, from the provider's own word."""
-    d = db.deliveries
+    """Settle deliveries left uncertain by a crash or a timeout, from the provider's own word."""
+    from digest.sending.ledger import settle_uncertain
+
     accepted = {
-        row.delivery_id: row.message_id for row in stored if row.delivery_id and row.type in PROOF_OF_ACCEPTANCE
+        row.delivery_id: row.message_id for row in stored if row.delivery_id and row.type not in NOT_PROOF_OF_ACCEPTANCE
     }
     dropped = {row.delivery_id: row.reason for row in stored if row.delivery_id and row.type == "dropped"}
-    now = db.utcnow()
-    settled = 0
-    by_message: dict[str | None, list[int]] = {}
-    for delivery_id, message_id in accepted.items():
-        by_message.setdefault(message_id, []).append(delivery_id)
-    for message_id, delivery_ids in by_message.items():
-        result = conn.execute(
-            d.update()
-            .where(d.c.id.in_(delivery_ids), d.c.state == "sending")
-            .values(state="accepted", updated_at=now, provider_message_id=message_id)
-        )
-        settled += result.rowcount
-    for delivery_id, reason in dropped.items():
-        result = conn.execute(
-            d.update()
-            .where(d.c.id == delivery_id, d.c.state == "sending")
-            .values(state="failed", error=f"dropped by the provider: {reason}", updated_at=now)
-        )
-        settled += result.rowcount
-    return settled
+    return settle_uncertain(conn, accepted=accepted, dropped=dropped)
 
 
 # Events that can change a subscriber (the rest are only counted in reports).
@@ -506,22 +343,6 @@ def _resubscribe(conn: Connection, row: Any) -> str:
 # --- sources ----------------------------------------------------------------------------------
 
 
-def import_events_file(engine: Engine, settings: Settings, path: str, *, chunk: int = 2000) -> IngestReport:
-    """`digest events import FILE.json`: saved webhook bodies or exports, through the same path."""
-    from pathlib import Path
-
-    file = Path(path)
-    if not file.is_file():
-        raise InputError("no such file", path=path)
-    objects = parse_sendgrid_body(file.read_bytes(), origin=path)
-    report = IngestReport()
-    received_at = db.utcnow()
-    for start in range(0, len(objects), chunk):
-        events = [normalise_sendgrid(obj, received_at=received_at) for obj in objects[start : start + chunk]]
-        report.merge(ingest(engine, settings, events))
-    return report
-
-
 def unplaced_events(engine: Engine, *, limit: int = 100) -> list[Any]:
     query = sa.select(db.events).where(db.events.c.placed == sa.false()).order_by(db.events.c.id.desc()).limit(limit)
     with db.read(engine) as conn:
@@ -540,8 +361,3 @@ def bounce_review(engine: Engine) -> list[Any]:
     )
     with db.read(engine) as conn:
         return list(conn.execute(query).all())
-
-
-def events_from_objects(objects: Iterable[Any]) -> list[Event]:
-    received_at = db.utcnow()
-    return [normalise_sendgrid(obj, received_at=received_at) for obj in objects]

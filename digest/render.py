@@ -326,3 +326,24 @@ def render_issue(
 def render_web_page(settings: Settings, template: str, context: Mapping[str, Any]) -> str:
     """A page of the web archive or preview from ``templates/web/``."""
     return _render_template(settings, "html", f"web/{template}", context)
+
+
+class Renderings:
+    """An issue's variants, each rendered at most once.
+
+    A send checks, approves and freezes the same renderings: the issue file is
+    loaded once and each distinct set of topics is rendered once, so what was
+    checked is byte for byte what was approved and what is sent.
+    """
+
+    def __init__(self, view: IssueView, settings: Settings) -> None:
+        self.view = view
+        self.settings = settings
+        self._rendered: dict[frozenset[str] | None, RenderedEmail] = {}
+
+    def variant(self, topics: frozenset[str] | None = None) -> RenderedEmail:
+        """The variant for readers limited to ``topics`` (None: the whole issue)."""
+        key = None if topics is None else frozenset(topics)
+        if key not in self._rendered:
+            self._rendered[key] = render_issue(self.view, self.settings, topics=key)
+        return self._rendered[key]

@@ -51,7 +51,7 @@ def subscriber_report(engine: Engine, settings: Settings, email: str) -> Iterato
         yield f"  {row.occurred_at:%Y-%m-%d %H:%M}  {kind:<14} {row.bounce_reason} {row.status}".rstrip()
         yield f"      {row.reason[:160]} [{row.parser}]"
         yield f"      {row.outcome or 'no change'}; {row.matched_by}"
-    from digest.sending import deliveries_of
+    from digest.sending.ledger import deliveries_of
 
     found = deliveries_of(engine, person.id)
     yield "deliveries:" if found else "deliveries:   (none yet)"
@@ -101,12 +101,13 @@ def issue_outcome(engine: Engine, settings: Settings, issue_id: str) -> IssueOut
     def row(segment: str) -> dict[str, int]:
         return segments.setdefault(segment, dict.fromkeys((key for key, _ in METRICS), 0))
 
-    with db.read(engine) as conn:
-        known = conn.execute(sa.select(sa.func.count()).where(d.c.issue_id == issue_id)).scalar_one()
-        if not known:
-            from digest.errors import NotFoundError
+    from digest.sending.ledger import sent_issue_ids
 
-            raise NotFoundError(f"issue {issue_id} has not been sent; `digest sends` lists what has")
+    if not sent_issue_ids(engine, only=issue_id):
+        from digest.errors import NotFoundError
+
+        raise NotFoundError(f"issue {issue_id} has not been sent; `digest sends` lists what has")
+    with db.read(engine) as conn:
         for segment, state, count in conn.execute(
             sa.select(d.c.segment, d.c.state, sa.func.count())
             .where(d.c.issue_id == issue_id)
@@ -185,21 +186,6 @@ def _clicks_by_story(engine: Engine, settings: Settings, issue_id: str, clicks: 
         entry[0] += people
         entry[1] += count
     return sorted(((title, p, c) for title, (p, c) in totals.items()), key=lambda item: (-item[2], item[0]))
-
-
-def sent_issue_ids(engine: Engine, limit: int) -> list[str]:
-    import sqlalchemy as sa
-
-    from digest import db
-
-    query = (
-        sa.select(db.deliveries.c.issue_id)
-        .group_by(db.deliveries.c.issue_id)
-        .order_by(sa.func.max(db.deliveries.c.id).desc())
-        .limit(limit)
-    )
-    with db.read(engine) as conn:
-        return list(conn.execute(query).scalars())
 
 
 def outcome_table(outcomes: list[IssueOutcome], *, by_segment: bool) -> list[list[str]]:

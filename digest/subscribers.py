@@ -283,13 +283,6 @@ def get_subscriber(engine: Engine, raw_email: str) -> Subscriber:
     return row_to_subscriber(row)
 
 
-def subscriber_by_id(conn: Connection, subscriber_id: int) -> Subscriber:
-    row = conn.execute(sa.select(db.subscribers).where(db.subscribers.c.id == subscriber_id)).first()
-    if row is None:
-        raise NotFoundError(f"no subscriber with id {subscriber_id}")
-    return row_to_subscriber(row)
-
-
 def history(engine: Engine, subscriber_id: int) -> list[HistoryEntry]:
     query = (
         sa.select(db.subscriber_history)
@@ -390,13 +383,25 @@ def add_subscriber(
             consent_text=consent_text,
             now=now,
         )
-        new_id = conn.execute(db.subscribers.insert().values(**values).returning(db.subscribers.c.id)).scalar_one()
-        conn.execute(
-            db.subscriber_history.insert().values(
-                subscriber_id=new_id, at=now, old_status=None, new_status=ACTIVE, cause=cause, detail=consent_source
-            )
-        )
+        insert_subscriber(conn, values, cause=cause, detail=consent_source)
     return get_subscriber(engine, address.email)
+
+
+def insert_subscriber(conn: Connection, values: Mapping[str, Any], *, cause: str, detail: str) -> int:
+    """Store a new active subscriber (``values`` from :func:`new_subscriber_values`) and the first line
+    of their history; the one way a single person is created."""
+    new_id = int(conn.execute(db.subscribers.insert().values(**values).returning(db.subscribers.c.id)).scalar_one())
+    conn.execute(
+        db.subscriber_history.insert().values(
+            subscriber_id=new_id,
+            at=values["created_at"],
+            old_status=None,
+            new_status=ACTIVE,
+            cause=cause,
+            detail=detail,
+        )
+    )
+    return new_id
 
 
 def remove_subscriber(engine: Engine, settings: Settings, raw_email: str, *, reason: str = "") -> Subscriber:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
-from digest.config import TopicRule
+
+@dataclass(frozen=True)
+class TopicRule:
+    """A topic and the keywords that tag an article with it."""
+
+    slug: str
+    label: str
+    keywords: tuple[str, ...]
+
 
 # Shipped defaults; digest.toml may relabel, extend, replace or (with an empty
 # keyword list) remove any of them. Keywords are matched as whole words or

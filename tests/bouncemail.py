@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from digest import db
 from digest.mime import new_message_id
+from digest.providers.smtp.verp import return_path
 from digest.subscribers import add_subscriber
-from digest.verp import return_path
 from tests.conftest import DATA
 
 SAMPLES = DATA / "bounces"

@@ -117,7 +117,9 @@ def test_editor_topics_survive_reimport(engine, settings, sample_copy, imported)
 
 def test_unknown_topics_are_refused(engine, settings, imported) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InputError) as caught:
-        set_topics(engine, settings, "2025-04-07-father-found-guilty-of-causing-the-death-of-his-baby-son", ["astrology"])
+        set_topics(
+            engine, settings, "2025-04-07-father-found-guilty-of-causing-the-death-of-his-baby-son", ["astrology"]
+        )
     assert str(caught.value).startswith("unknown topic 'astrology'; known topics: child-sexual-abuse, ")
     with pytest.raises(NotFoundError):
         set_topics(engine, settings, "no-such-article", ["health"])

@@ -8,7 +8,7 @@ import pytest
 
 from digest.bounce_reasons import HARD_REASONS, SOFT_REASONS, classify, find_status, reason_from_status
 from digest.errors import ConfigError
-from digest.verp import find, return_path, tag
+from digest.providers.smtp.verp import find, return_path, tag
 
 
 def test_return_paths_are_signed_and_checked(settings) -> None:  # type: ignore[no-untyped-def]

@@ -14,11 +14,12 @@ import pytest
 import sqlalchemy as sa
 
 from digest import db
-from digest.bounces import scan_mailbox, sync_sendgrid
+from digest.bounces import scan_mailbox
 from digest.config import load_settings
 from digest.errors import ConfigError, InputError
+from digest.intake import sync_sendgrid
+from digest.providers.smtp.verp import return_path
 from digest.subscribers import add_subscriber, get_subscriber
-from digest.verp import return_path
 from tests.bouncemail import Sent, fill, make_ledger
 
 
@@ -291,7 +292,7 @@ def readers(engine, settings):  # type: ignore[no-untyped-def]
 
 
 def test_sync_reads_every_list_page_by_page(engine, readers, fake_sendgrid, project) -> None:  # type: ignore[no-untyped-def]
-    from digest import bounces
+    from digest.providers.sendgrid import lists as bounces
 
     settings = load_settings(project / "digest.toml")
     fake_sendgrid.suppressions = {

@@ -28,8 +28,8 @@ from digest import db
 from digest.bounce_parse import AUTOREPLY, DELAYED, parse_bytes, read_message
 from digest.bounces import scan_mailbox
 from digest.mime import new_message_id
+from digest.providers.smtp.verp import return_path
 from digest.subscribers import add_subscriber
-from digest.verp import return_path
 from tests.conftest import CORPUS_CACHE, need_corpus
 
 pytestmark = pytest.mark.corpus

@@ -94,7 +94,13 @@ def test_readme_says_how_to_reach_the_digest_command_and_it_works() -> None:
 def test_the_readmes_pytest_line_runs_from_the_repository_root() -> None:
     # `.venv/bin/pytest` (not `python -m pytest`) must find the `tests` package too.
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "pytest"), "--collect-only", "-q", "--update-goldens", "tests/test_render.py"],
+        [
+            str(Path(sys.executable).parent / "pytest"),
+            "--collect-only",
+            "-q",
+            "--update-goldens",
+            "tests/test_render.py",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from digest import db
-from digest.events import EVENT_TYPES, ingest, normalise_sendgrid, parse_sendgrid_body
+from digest.events import EVENT_TYPES, ingest
+from digest.providers.sendgrid.events import normalise_sendgrid, parse_sendgrid_body
 from digest.subscribers import add_subscriber, get_subscriber, history, list_suppressions, remove_subscriber
 from tests.conftest import DATA, SHARED, corpus_file, corpus_files, need_corpus
 

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from digest import db
 from digest.config import load_settings
-from digest.events import ingest, normalise_sendgrid
+from digest.events import ingest
+from digest.providers.sendgrid.events import normalise_sendgrid
 from digest.subscribers import add_subscriber
 from tests.conftest import examples
 

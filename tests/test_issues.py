@@ -29,7 +29,9 @@ def test_draft_groups_the_weeks_articles_by_topic(sample_issue: Path) -> None:
     ]
     assert data["subject"] == "SAFE Newsfeed, 10 April 2025"
     assert len(data["subject"]) <= 78
-    assert data["preheader"].startswith("This week: Protecting children from sexual abuse and exploitation: progress report; Online forum")
+    assert data["preheader"].startswith(
+        "This week: Protecting children from sexual abuse and exploitation: progress report; Online forum"
+    )
 
 
 def test_draft_by_source_and_a_narrow_window(engine, settings, imported) -> None:  # type: ignore[no-untyped-def]

@@ -26,7 +26,7 @@ PG = os.environ.get("DIGEST_TEST_DATABASE_URL", "")
 
 @pytest.fixture
 def pg_url():  # type: ignore[no-untyped-def]
-    require_tool(bool(PG), "no PostgreSQL server for the PostgreSQL tests", tool="postgresql")
+    require_tool(bool(PG), "no PostgreSQL server for the PostgreSQL half", tool="postgresql")
     schema = f"t_{uuid.uuid4().hex[:16]}"
     admin = db.create_db_engine(PG)
     with admin.begin() as conn:
@@ -41,7 +41,8 @@ def pg_url():  # type: ignore[no-untyped-def]
 def test_a_sqlite_database_is_copied_into_postgresql_and_used(
     engine, settings, audience, project, pg_url, invoke
 ) -> None:  # type: ignore[no-untyped-def]
-    from digest.events import ingest, normalise_sendgrid
+    from digest.events import ingest
+    from digest.providers.sendgrid.events import normalise_sendgrid
     from digest.sending import start_send
 
     start_send(engine, settings, "2025-04-10", ["health", "schools", "everyone"])

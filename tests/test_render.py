@@ -94,7 +94,9 @@ def test_full_stories_keep_headings_and_bullets(engine, settings, sample_issue) 
     rendered = render_issue(load_view(engine, settings, "2025-04-10"), settings)
     assert re.search(r'<ul class="bullets"[^>]*>\s*<li[^>]*>Only swim in open water', rendered.html)
     assert "Editor's note:</strong> Share with PE staff." in rendered.html
-    assert " * Talk to children and teenagers about the risks—many of the people we rescue\n   are young." in rendered.text
+    assert (
+        " * Talk to children and teenagers about the risks—many of the people we rescue\n   are young." in rendered.text
+    )
 
 
 def test_text_lines_are_wrapped_at_78_columns_except_urls(rendered) -> None:  # type: ignore[no-untyped-def]

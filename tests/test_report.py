@@ -8,13 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 from digest import db
-from digest.events import ingest, normalise_sendgrid
+from digest.events import ingest
+from digest.providers.sendgrid.events import normalise_sendgrid
 from digest.report import issue_outcome
 from digest.sending import start_send
 
-STORY = (
-    "https://news.safe.example.org/archive/2025-04-10/2025-04-07-father-found-guilty-of-causing-the-death-of-his-baby-son.html"
-)
+STORY = "https://news.safe.example.org/archive/2025-04-10/2025-04-07-father-found-guilty-of-causing-the-death-of-his-baby-son.html"
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from digest import db
 from digest.errors import StateError
 from digest.links import read_token
 from digest.sending import (
+    RunControls,
     list_sends,
     plan_send,
     resume_send,
@@ -132,7 +133,12 @@ def test_bad_request_fails_the_batch_with_sendgrids_words(engine, sg_settings, a
     fake_sendgrid.script("400")
     notices: list[str] = []
     _plan, outcome = start_send(
-        engine, sg_settings, "2025-04-10", SEGMENTS, provider_name="sendgrid", on_notice=notices.append
+        engine,
+        sg_settings,
+        "2025-04-10",
+        SEGMENTS,
+        provider_name="sendgrid",
+        controls=RunControls(on_notice=notices.append),
     )
     assert outcome is not None
     assert (outcome.counts["failed"], outcome.counts["accepted"]) == (3, 9)
@@ -145,7 +151,7 @@ def test_bad_request_fails_the_batch_with_sendgrids_words(engine, sg_settings, a
 def test_unauthorised_stops_the_send_names_the_setting_and_hides_the_key(
     engine, sg_settings, audience, fake_sendgrid
 ) -> None:  # type: ignore[no-untyped-def]
-    from digest.providers import ProviderFatal
+    from digest.providers.base import ProviderFatal
 
     fake_sendgrid.script("401")
     with pytest.raises(ProviderFatal) as caught:
@@ -165,12 +171,17 @@ def test_a_hung_request_leaves_its_rows_uncertain_never_resent_blindly(
     fake_sendgrid.script("hang")
     notices: list[str] = []
     _plan, outcome = start_send(
-        engine, sg_settings, "2025-04-10", SEGMENTS, provider_name="sendgrid", on_notice=notices.append
+        engine,
+        sg_settings,
+        "2025-04-10",
+        SEGMENTS,
+        provider_name="sendgrid",
+        controls=RunControls(on_notice=notices.append),
     )
     assert outcome is not None and outcome.state == "paused"
     assert (outcome.counts["sending"], outcome.counts["accepted"]) == (3, 9)
     assert "deliveries are uncertain" in notices[0]
-    again = resume_send(engine, sg_settings, "2025-04-10", on_notice=notices.append)
+    again = resume_send(engine, sg_settings, "2025-04-10", controls=RunControls(on_notice=notices.append))
     assert again.counts["sending"] == 3
     assert notices[-1].startswith("3 deliveries were being sent when an earlier run stopped")
     # The fake accepted the hung request: nobody got two, nobody is silently dropped.
@@ -220,7 +231,7 @@ def test_only_one_sender_per_issue(engine, settings, audience) -> None:  # type:
         run_send(engine, settings, plan.send_id)
     assert "has a stale send lock" in str(caught.value)
     notices: list[str] = []
-    outcome = run_send(engine, settings, plan.send_id, resume=True, on_notice=notices.append)
+    outcome = run_send(engine, settings, plan.send_id, resume=True, controls=RunControls(on_notice=notices.append))
     assert outcome.state == "done"
     assert notices[0].startswith("Taking over the stale send lock held by otherhost:123")
 
@@ -236,8 +247,7 @@ def test_ctrl_c_pauses_between_batches_and_resume_finishes(engine, sg_settings, 
         "2025-04-10",
         SEGMENTS,
         provider_name="sendgrid",
-        stop=stop,
-        on_progress=lambda progress: stop.set(),
+        controls=RunControls(stop=stop, on_progress=lambda progress: stop.set()),
     )
     assert outcome is not None and outcome.state == "paused"
     assert outcome.counts["accepted"] == 2 and outcome.counts["pending"] == 10

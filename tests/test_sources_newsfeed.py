@@ -38,7 +38,9 @@ def test_wrong_weekday_keeps_the_date_and_warns(sample) -> None:  # type: ignore
     unit = sample.articles[-1]
     assert unit.published == date(2025, 4, 3)
     line = line_of(SAMPLE, "Source: National Online Harms Unit")
-    assert sample.warnings == [f"{SAMPLE}, line {line}: says Wednesday 3 April 2025, which was a Thursday; keeping the date"]
+    assert sample.warnings == [
+        f"{SAMPLE}, line {line}: says Wednesday 3 April 2025, which was a Thursday; keeping the date"
+    ]
 
 
 def test_sub_headings_and_bullets_survive(sample) -> None:  # type: ignore[no-untyped-def]

@@ -1,143 +1,15 @@
-"""Email providers. Each only translates a batch into its provider's terms and
-reports what happened; the ledger (digest.sending) decides who still needs a copy.
+"""Email providers, one module or package each, side by side.
+
+Each provider only translates: a batch into its provider's terms and the
+provider's answer (and events, webhooks, lists) back into ours. None of them
+touches the ledger or the database; :mod:`digest.sending` decides who still
+needs a copy and :mod:`digest.events` what an event means for a person.
+
+- ``base``: the batch, result and error types every provider shares, and
+  :func:`~digest.providers.base.make_provider`.
+- ``registry``: the one list of provider names.
+- ``outbox``: .eml files, the default.
+- ``smtp``: sending over SMTP, and its bounce (VERP) address.
+- ``sendgrid``: mail/send, the event webhook's payloads and signatures, and
+  the suppression lists.
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from email.message import EmailMessage
-from typing import Protocol
-
-from digest.config import Settings
-from digest.errors import ConfigError, ProviderError
-from digest.mime import Envelope, build_message, list_unsubscribe_header
-from digest.personalise import Personal, fill
-from digest.render import RenderedEmail
-
-PROVIDERS = ("outbox", "smtp", "sendgrid")
-
-
-@dataclass(slots=True)
-class Recipient:
-    """One person in a batch. ``delivery_id`` is None for test sends (no ledger row)."""
-
-    delivery_id: int | None
-    email: str
-    name: str
-    personal: Personal
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Recipients who all get the same variant of an issue."""
-
-    issue_id: str
-    send_id: int | None
-    variant: RenderedEmail
-    recipients: Sequence[Recipient]
-    test: bool = False
-    send_at: datetime | None = None
-    provider_batch_id: str | None = None
-
-    @property
-    def subject(self) -> str:
-        return f"[TEST] {self.variant.subject}" if self.test else self.variant.subject
-
-
-@dataclass
-class BatchResult:
-    """Per recipient (by position in the batch): accepted with a message id, or failed with a reason."""
-
-    accepted: dict[int, str] = field(default_factory=dict)
-    failed: dict[int, str] = field(default_factory=dict)
-    uncertain: dict[int, str] = field(default_factory=dict)  # may have been delivered; never retried blindly
-
-
-class ProviderFatal(ProviderError):
-    """The provider refused us outright (bad credentials): stop the whole send; nothing was sent."""
-
-
-class ProviderRejected(ProviderError):
-    """The provider refused this batch (bad request): its recipients failed; nothing was sent."""
-
-
-class ProviderUncertain(ProviderError):
-    """No answer in time: the provider may or may not have accepted the batch."""
-
-
-class ProviderUnavailable(ProviderError):
-    """The provider kept failing (5xx, 429, unreachable) after every retry; nothing was sent."""
-
-
-class Provider(Protocol):
-    name: str
-    batch_size: int
-
-    def send(self, batch: Batch) -> BatchResult: ...
-
-    def close(self) -> None: ...
-
-
-def make_provider(settings: Settings, name: str | None = None) -> Provider:
-    """The provider named (or the configured default), checked and ready."""
-    chosen = name or settings.provider
-    if chosen == "outbox":
-        from digest.providers.outbox import OutboxProvider
-
-        return OutboxProvider(settings)
-    if chosen == "smtp":
-        from digest.providers.smtp import SmtpProvider
-
-        return SmtpProvider(settings)
-    if chosen == "sendgrid":
-        from digest.providers.sendgrid import SendGridProvider
-
-        return SendGridProvider(settings)
-    raise ConfigError(f"unknown provider {chosen!r}; use one of {', '.join(PROVIDERS)}")
-
-
-def bounce_address(settings: Settings, delivery_id: int | None) -> str:
-    """The envelope sender: VERP (``bounces+<delivery id>@domain``) so a bounce names its delivery."""
-    base = settings.email.bounce_address or f"bounces@{settings.email.domain}"
-    local, _, domain = base.partition("@")
-    tag = str(delivery_id) if delivery_id is not None else "test"
-    return f"{local}+{tag}@{domain}"
-
-
-def recipient_message(settings: Settings, batch: Batch, recipient: Recipient) -> EmailMessage:
-    """The complete MIME message one recipient gets (SMTP and outbox send these bytes)."""
-    values = recipient.personal.as_dict()
-    extra = {"Feedback-ID": f"{batch.issue_id}:{batch.send_id or 'test'}:digest:{settings.email.domain}"}
-    if recipient.delivery_id is not None:
-        extra["X-Digest-Delivery"] = str(recipient.delivery_id)
-    return build_message(
-        settings,
-        subject=batch.subject,
-        html=fill(batch.variant.html, values, html=True),
-        text=fill(batch.variant.text, values, html=False),
-        envelope=Envelope(
-            to_address=recipient.email,
-            to_name=recipient.name,
-            unsubscribe_url=recipient.personal.unsubscribe_url,
-            extra_headers=extra,
-        ),
-    )
-
-
-__all__ = [
-    "PROVIDERS",
-    "Batch",
-    "BatchResult",
-    "Provider",
-    "ProviderFatal",
-    "ProviderRejected",
-    "ProviderUnavailable",
-    "ProviderUncertain",
-    "Recipient",
-    "bounce_address",
-    "list_unsubscribe_header",
-    "make_provider",
-    "recipient_message",
-]

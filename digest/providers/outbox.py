@@ -12,12 +12,13 @@ import time
 from digest.config import Settings
 from digest.files import atomic_write_bytes
 from digest.mime import message_bytes
-from digest.providers import Batch, BatchResult, recipient_message
+from digest.providers.base import Batch, BatchResult, recipient_message
 
 
 class OutboxProvider:
     name = "outbox"
     batch_size = 500
+    requests = 0
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

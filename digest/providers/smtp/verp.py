@@ -1,4 +1,4 @@
-"""Signed VERP return paths: ``bounces+<delivery id>-<tag>@domain``.
+"""The SMTP envelope sender, a signed VERP return path: ``bounces+<delivery id>-<tag>@domain``.
 
 A bounce goes back to the envelope sender, so putting the delivery id there
 tells us which message bounced. Delivery ids are small sequential numbers,

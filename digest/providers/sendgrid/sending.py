@@ -24,8 +24,8 @@ from typing import Any
 
 from digest.config import Settings
 from digest.errors import ConfigError
-from digest.mime import LIST_UNSUBSCRIBE_POST
-from digest.providers import (
+from digest.mime import LIST_UNSUBSCRIBE_POST, list_unsubscribe_header
+from digest.providers.base import (
     Batch,
     BatchResult,
     ProviderFatal,
@@ -33,7 +33,6 @@ from digest.providers import (
     ProviderUnavailable,
     ProviderUncertain,
     Recipient,
-    list_unsubscribe_header,
 )
 
 MAX_PERSONALIZATIONS = 1000

@@ -2,7 +2,7 @@
 
 A refused recipient fails that delivery only; a dropped connection is reopened
 and the message tried once more. The envelope sender is a signed VERP address
-(``bounces+<delivery id>-<tag>@domain``, see digest.verp), so a bounce names the
+(``bounces+<delivery id>-<tag>@domain``, see providers.smtp.verp), so a bounce names the
 delivery it belongs to and a forged one cannot.
 """
 
@@ -15,13 +15,14 @@ from email.message import EmailMessage
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.mime import message_bytes
-from digest.providers import Batch, BatchResult, ProviderFatal, recipient_message
-from digest.verp import return_path
+from digest.providers.base import Batch, BatchResult, ProviderFatal, recipient_message
+from digest.providers.smtp.verp import return_path
 
 
 class SmtpProvider:
     name = "smtp"
     batch_size = 100
+    requests = 0
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

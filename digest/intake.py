@@ -1,0 +1,52 @@
+"""Where provider events come in: a webhook body, a saved file, a provider's suppression lists.
+
+Each source is read by its provider's translator (:mod:`digest.providers`)
+into :class:`digest.events.Event` records, which go through the one ingest path
+(:func:`digest.events.ingest`). Bounce mailboxes are :mod:`digest.bounces`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from digest import db
+from digest.config import Settings
+from digest.errors import InputError
+from digest.events import IngestReport, ingest
+from digest.providers.sendgrid.events import normalise_sendgrid, parse_sendgrid_body
+
+CHUNK = 2000
+
+
+def ingest_webhook_body(engine: Engine, settings: Settings, payload: str) -> IngestReport:
+    """A verified Event Webhook body: read it, store its events once and apply the rules."""
+    objects = parse_sendgrid_body(payload)
+    received_at = db.utcnow()
+    return ingest(engine, settings, [normalise_sendgrid(o, received_at=received_at) for o in objects])
+
+
+def import_events_file(engine: Engine, settings: Settings, path: str, *, chunk: int = CHUNK) -> IngestReport:
+    """`digest events import FILE.json`: saved webhook bodies or exports, through the same path."""
+    file = Path(path)
+    if not file.is_file():
+        raise InputError("no such file", path=path)
+    objects = parse_sendgrid_body(file.read_bytes(), origin=path)
+    report = IngestReport()
+    received_at = db.utcnow()
+    for start in range(0, len(objects), chunk):
+        events = [normalise_sendgrid(obj, received_at=received_at) for obj in objects[start : start + chunk]]
+        report.merge(ingest(engine, settings, events))
+    return report
+
+
+def sync_sendgrid(engine: Engine, settings: Settings, *, client: Any = None) -> IngestReport:
+    """`digest bounces sync`: SendGrid's bounces, blocks, spam reports and unsubscribes, as events."""
+    from digest.providers.sendgrid.lists import suppression_list_pages
+
+    report = IngestReport()
+    for page in suppression_list_pages(settings, client=client):
+        report.merge(ingest(engine, settings, page))
+    return report

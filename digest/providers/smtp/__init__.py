@@ -1,0 +1,2 @@
+"""SMTP: sending over one reused connection (``sending``) and the bounce side,
+the VERP envelope sender that lets a bounce name its delivery (``verp``)."""

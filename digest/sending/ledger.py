@@ -1,0 +1,343 @@
+"""The ledger: one row per (issue, person), and the only code that writes a delivery's state.
+
+A batch is claimed (rows ``pending`` → ``sending``, committed) before the
+provider is called and recorded (``accepted`` / ``failed``) after it answers.
+Rows left in ``sending`` by a crash or a timeout are uncertain until the
+provider's events settle them (:func:`settle_uncertain`) or the operator asks
+for them to be sent again (:func:`requeue_uncertain`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from digest import db
+from digest.providers.base import BatchResult
+from digest.sending.states import OPEN_SEND_STATES, BatchState, DeliveryState, SendState
+
+D = db.deliveries
+S = db.subscribers
+
+
+# --- planning ------------------------------------------------------------------------------
+
+
+def add_planned(conn: Connection, rows: sa.Select[Any]) -> None:
+    """Insert planned deliveries from ``rows`` (send, issue, subscriber, email, segment, variant, updated_at).
+
+    Insert-or-nothing on (issue, person): nobody can get a second row for an issue.
+    """
+    columns = ["send_id", "issue_id", "subscriber_id", "email", "segment", "variant", "updated_at"]
+    select = rows.add_columns(sa.literal(DeliveryState.PENDING.value).label("state"))
+    conn.execute(
+        db.dialect_insert(conn, D)
+        .from_select([*columns, "state"], select)
+        .on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"])
+    )
+
+
+# --- claiming and recording batches ---------------------------------------------------------------
+
+
+def claim_batch(conn: Connection, send_id: int, variant: str, size: int) -> tuple[int, list[Any]] | None:
+    """Mark the next pending rows of a variant ``sending`` (committed before the provider is called).
+
+    Rows whose subscriber has since unsubscribed, bounced or been suppressed
+    are skipped here, with the reason: the plan is honoured, the news too.
+    Returns None when no pending rows are left, and (0, []) when every row of
+    this lot was skipped.
+    """
+    suppressed = S.c.email_hash.in_(sa.select(db.suppressions.c.email_hash))
+    query = (
+        sa.select(
+            D.c.id,
+            D.c.subscriber_id,
+            S.c.email,
+            S.c.first_name,
+            S.c.last_name,
+            S.c.status,
+            suppressed.label("suppressed"),
+            D.c.email.label("planned_email"),
+        )
+        .join(S, S.c.id == D.c.subscriber_id)
+        .where(D.c.send_id == send_id, D.c.state == DeliveryState.PENDING, D.c.variant == variant)
+        .order_by(D.c.id)
+        .limit(size)
+    )
+    now = db.utcnow()
+    rows = conn.execute(query).all()
+    if not rows:
+        return None
+    for row in rows:
+        if row.status != "active" or row.suppressed:
+            reason = f"{row.status} since the send was planned" if row.status != "active" else "suppressed"
+            conn.execute(
+                D.update().where(D.c.id == row.id).values(state=DeliveryState.SKIPPED, error=reason, updated_at=now)
+            )
+    claimed = [row for row in rows if row.status == "active" and not row.suppressed]
+    if not claimed:
+        return 0, []
+    batch_id = conn.execute(
+        db.send_batches.insert()
+        .values(send_id=send_id, state=BatchState.SENDING, size=len(claimed), started_at=now)
+        .returning(db.send_batches.c.id)
+    ).scalar_one()
+    conn.execute(
+        D.update()
+        .where(D.c.id.in_([row.id for row in claimed]), D.c.state == DeliveryState.PENDING)
+        .values(state=DeliveryState.SENDING, batch_id=batch_id, attempts=D.c.attempts + 1, updated_at=now)
+    )
+    moved = [{"d": row.id, "e": row.email} for row in claimed if row.email != row.planned_email]
+    if moved:
+        # An admin corrected the address after planning: record the one we mail.
+        conn.execute(D.update().where(D.c.id == sa.bindparam("d")).values(email=sa.bindparam("e")), moved)
+    return batch_id, claimed
+
+
+def record_result(conn: Connection, batch_id: int, claimed: Sequence[Any], result: BatchResult) -> None:
+    """The provider's answer for a claimed batch: accepted rows with their message id, failed with the reason.
+
+    Rows the provider reported as uncertain, or did not mention, stay ``sending``.
+    """
+    now = db.utcnow()
+    accepted = [{"d": claimed[i].id, "m": message_id} for i, message_id in result.accepted.items()]
+    failed = [{"d": claimed[i].id, "e": error} for i, error in result.failed.items()]
+    answered = set(result.accepted) | set(result.failed) | set(result.uncertain)
+    if accepted:
+        message_ids = {item["m"] for item in accepted}
+        if len(message_ids) == 1:
+            # One message id for the whole request (SendGrid): one UPDATE.
+            conn.execute(
+                D.update()
+                .where(D.c.id.in_([item["d"] for item in accepted]), D.c.state == DeliveryState.SENDING)
+                .values(state=DeliveryState.ACCEPTED, provider_message_id=message_ids.pop(), updated_at=now)
+            )
+        else:
+            conn.execute(
+                D.update()
+                .where(D.c.id == sa.bindparam("d"), D.c.state == DeliveryState.SENDING)
+                .values(state=DeliveryState.ACCEPTED, provider_message_id=sa.bindparam("m"), updated_at=now),
+                accepted,
+            )
+    if failed:
+        conn.execute(
+            D.update()
+            .where(D.c.id == sa.bindparam("d"), D.c.state == DeliveryState.SENDING)
+            .values(state=DeliveryState.FAILED, error=sa.bindparam("e"), updated_at=now),
+            failed,
+        )
+    unanswered = [row.id for index, row in enumerate(claimed) if index not in answered]
+    uncertain = bool(result.uncertain) or bool(unanswered)
+    if not failed and not uncertain:
+        state = BatchState.ACCEPTED
+    else:
+        state = BatchState.FAILED if not accepted else BatchState.PARTIAL
+    conn.execute(
+        db.send_batches.update()
+        .where(db.send_batches.c.id == batch_id)
+        .values(state=state, finished_at=now, provider_message_id=accepted[0]["m"] if accepted else None)
+    )
+
+
+def mark_batch_uncertain(conn: Connection, batch_id: int, error: str) -> None:
+    """No answer in time: the batch's rows stay ``sending`` (uncertain) and are never resent blindly."""
+    conn.execute(
+        db.send_batches.update()
+        .where(db.send_batches.c.id == batch_id)
+        .values(state=BatchState.UNCERTAIN, error=error, finished_at=db.utcnow())
+    )
+
+
+def fail_batch(conn: Connection, batch_id: int, error: str) -> None:
+    """The provider refused the batch: its rows failed, with the provider's reason."""
+    now = db.utcnow()
+    conn.execute(
+        D.update()
+        .where(D.c.batch_id == batch_id, D.c.state == DeliveryState.SENDING)
+        .values(state=DeliveryState.FAILED, error=error, updated_at=now)
+    )
+    conn.execute(
+        db.send_batches.update()
+        .where(db.send_batches.c.id == batch_id)
+        .values(state=BatchState.FAILED, error=error, finished_at=now)
+    )
+
+
+def return_batch(conn: Connection, batch_id: int, error: str) -> None:
+    """Nothing was sent (credentials refused, provider unavailable): the rows wait for a resume."""
+    now = db.utcnow()
+    conn.execute(
+        D.update()
+        .where(D.c.batch_id == batch_id, D.c.state == DeliveryState.SENDING)
+        .values(state=DeliveryState.PENDING, batch_id=None, updated_at=now)
+    )
+    conn.execute(
+        db.send_batches.update()
+        .where(db.send_batches.c.id == batch_id)
+        .values(state=BatchState.FAILED, error=error, finished_at=now)
+    )
+
+
+# --- uncertain deliveries ------------------------------------------------------------------------
+
+
+def count_uncertain(conn: Connection, send_id: int) -> int:
+    query = sa.select(sa.func.count()).where(D.c.send_id == send_id, D.c.state == DeliveryState.SENDING)
+    return int(conn.execute(query).scalar_one())
+
+
+def requeue_uncertain(conn: Connection, send_id: int) -> int:
+    """`--resend-uncertain`: the operator accepts the risk of a second copy; rows go back to pending."""
+    result = conn.execute(
+        D.update()
+        .where(D.c.send_id == send_id, D.c.state == DeliveryState.SENDING)
+        .values(state=DeliveryState.PENDING, batch_id=None, updated_at=db.utcnow())
+    )
+    return int(result.rowcount)
+
+
+def settle_uncertain(conn: Connection, *, accepted: Mapping[int, str | None], dropped: Mapping[int, str]) -> int:
+    """Settle uncertain deliveries from the provider's own word; returns how many changed.
+
+    ``accepted`` maps a delivery to the message id of an event that proves the
+    provider took it; ``dropped`` maps a delivery to the provider's drop reason.
+    Only rows still ``sending`` change: an event never undoes a recorded answer.
+    """
+    now = db.utcnow()
+    settled = 0
+    by_message: dict[str | None, list[int]] = {}
+    for delivery_id, message_id in accepted.items():
+        by_message.setdefault(message_id, []).append(delivery_id)
+    for message_id, delivery_ids in by_message.items():
+        values: dict[str, Any] = {"state": DeliveryState.ACCEPTED, "updated_at": now}
+        if message_id:
+            values["provider_message_id"] = message_id
+        result = conn.execute(
+            D.update().where(D.c.id.in_(delivery_ids), D.c.state == DeliveryState.SENDING).values(**values)
+        )
+        settled += result.rowcount
+    for delivery_id, reason in dropped.items():
+        result = conn.execute(
+            D.update()
+            .where(D.c.id == delivery_id, D.c.state == DeliveryState.SENDING)
+            .values(state=DeliveryState.FAILED, error=f"dropped by the provider: {reason}", updated_at=now)
+        )
+        settled += result.rowcount
+    return settled
+
+
+# --- sends -------------------------------------------------------------------------------------
+
+
+def delivery_counts(conn: Connection, send_id: int) -> dict[str, int]:
+    """How many of a send's deliveries are in each state (every state present, 0 if none)."""
+    counts = {state.value: 0 for state in DeliveryState}
+    for state, count in conn.execute(
+        sa.select(D.c.state, sa.func.count()).where(D.c.send_id == send_id).group_by(D.c.state)
+    ):
+        counts[state] = count
+    return counts
+
+
+def count_pending(conn: Connection, send_id: int) -> int:
+    query = sa.select(sa.func.count()).where(D.c.send_id == send_id, D.c.state == DeliveryState.PENDING)
+    return int(conn.execute(query).scalar_one())
+
+
+def set_send_state(conn: Connection, send_id: int, state: SendState, note: str | None = None) -> None:
+    values: dict[str, Any] = {"state": state}
+    if state in (SendState.DONE, SendState.FAILED, SendState.CANCELLED):
+        values["finished_at"] = db.utcnow()
+    if note is not None:
+        values["note"] = note
+    conn.execute(db.sends.update().where(db.sends.c.id == send_id).values(**values))
+
+
+def mark_send_started(conn: Connection, send_id: int) -> None:
+    conn.execute(
+        db.sends.update()
+        .where(db.sends.c.id == send_id)
+        .values(state=SendState.SENDING, started_at=sa.func.coalesce(db.sends.c.started_at, db.utcnow()))
+    )
+
+
+@dataclass(frozen=True)
+class SendSummary:
+    id: int
+    issue_id: str
+    state: str
+    provider: str
+    segments: list[str]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    scheduled_at: datetime | None
+    note: str
+    counts: dict[str, int]
+
+
+def list_sends(engine: Engine, issue_id: str | None = None) -> list[SendSummary]:
+    """Every send (of one issue, or all), oldest first, with its delivery counts."""
+    query = sa.select(db.sends).order_by(db.sends.c.id)
+    if issue_id:
+        query = query.where(db.sends.c.issue_id == issue_id)
+    with db.read(engine) as conn:
+        return [
+            SendSummary(
+                row.id,
+                row.issue_id,
+                row.state,
+                row.provider,
+                list(row.segments),
+                row.created_at,
+                row.started_at,
+                row.finished_at,
+                row.scheduled_at,
+                row.note,
+                delivery_counts(conn, row.id),
+            )
+            for row in conn.execute(query).all()
+        ]
+
+
+def open_send(engine: Engine, issue_id: str) -> SendSummary | None:
+    """The issue's unfinished send, if any."""
+    found = [s for s in list_sends(engine, issue_id) if s.state in (*OPEN_SEND_STATES, SendState.FAILED)]
+    return found[-1] if found else None
+
+
+def deliveries_of(engine: Engine, subscriber_id: int) -> list[Any]:
+    """One subscriber's deliveries, oldest first (for `digest subscribers show`)."""
+    query = (
+        sa.select(D.c.issue_id, D.c.segment, D.c.state, D.c.updated_at, D.c.error, D.c.provider_message_id)
+        .where(D.c.subscriber_id == subscriber_id)
+        .order_by(D.c.id)
+    )
+    with db.read(engine) as conn:
+        return list(conn.execute(query).all())
+
+
+def sent_issue_ids(engine: Engine, *, only: str | None = None, limit: int | None = None) -> list[str]:
+    """Issues that went out: at least one copy accepted by the provider, newest first.
+
+    The one definition the archive, its feed and the reports share: a send that
+    crashed or was refused before anything was accepted published nothing.
+    """
+    query = (
+        sa.select(D.c.issue_id)
+        .where(D.c.state == DeliveryState.ACCEPTED)
+        .group_by(D.c.issue_id)
+        .order_by(sa.func.max(D.c.id).desc())
+    )
+    if only is not None:
+        query = query.where(D.c.issue_id == only)
+    if limit is not None:
+        query = query.limit(limit)
+    with db.read(engine) as conn:
+        return list(conn.execute(query).scalars())

@@ -1,0 +1,216 @@
+"""The batch runner: every pending delivery of a send, batch by batch, under the issue's lock.
+
+Each batch is claimed in the ledger (committed) before the provider is called,
+and its answer is recorded in the same commit as the next claim. The provider
+only translates; what its answer means for each row is the ledger's business.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from digest import db
+from digest.config import Settings
+from digest.errors import NotFoundError, StateError
+from digest.links import make_token
+from digest.personalise import Personal, greeting_name, preferences_url, unsubscribe_url, view_url
+from digest.providers.base import (
+    Batch,
+    BatchResult,
+    Provider,
+    ProviderFatal,
+    ProviderRejected,
+    ProviderUnavailable,
+    ProviderUncertain,
+    Recipient,
+    make_provider,
+)
+from digest.render import Renderings
+from digest.sending import ledger
+from digest.sending.lock import acquire_lock, heartbeat, release_lock
+from digest.sending.states import DeliveryState, SendState
+from digest.sending.variants import freeze_variants
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+    elapsed: float
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        return (self.total - self.done) / self.rate if self.rate > 0 else None
+
+
+def _ignore(_value: Any) -> None:
+    pass
+
+
+@dataclass
+class RunControls:
+    """How the caller steers and watches a run: a stop flag (pause after the batch in flight),
+    a progress callback and a notice callback for things the operator must be told."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    on_progress: Callable[[Progress], None] = _ignore
+    on_notice: Callable[[str], None] = _ignore
+
+
+@dataclass
+class SendOutcome:
+    send_id: int
+    state: SendState
+    counts: dict[str, int]
+    uncertain_batches: int = 0
+    message: str = ""
+    requests: int = 0
+
+
+def personal_values(
+    settings: Settings, secret: bytes, issue_id: str, subscriber_id: int, delivery_id: int, first_name: str
+) -> Personal:
+    """One reader's links and greeting: the values the variant's placeholders take."""
+    token = make_token(secret, subscriber_id, delivery_id)
+    return Personal(
+        unsubscribe_url=unsubscribe_url(settings, token),
+        preferences_url=preferences_url(settings, token),
+        view_url=view_url(settings, issue_id),
+        greeting_name=greeting_name(first_name),
+        token=token,
+    )
+
+
+def run_send(
+    engine: Engine,
+    settings: Settings,
+    send_id: int,
+    *,
+    provider: Provider | None = None,
+    resume: bool = False,
+    resend_uncertain: bool = False,
+    controls: RunControls | None = None,
+    renderings: Renderings | None = None,
+) -> SendOutcome:
+    """Send every pending delivery of a send, batch by batch, under the issue's lock."""
+    controls = controls or RunControls()
+    notice = controls.on_notice
+    secret = settings.require_secret_key()
+    with db.read(engine) as conn:
+        send = conn.execute(sa.select(db.sends).where(db.sends.c.id == send_id)).first()
+    if send is None:
+        raise NotFoundError(f"no send #{send_id}")
+    if send.state in (SendState.DONE, SendState.CANCELLED):
+        raise StateError(f"send #{send_id} of issue {send.issue_id} is {send.state}")
+    chosen = provider or make_provider(settings, send.provider)
+    holder = acquire_lock(engine, send.issue_id, send_id, take_over_stale=resume, on_take_over=notice)
+    try:
+        with db.write(engine) as conn:
+            uncertain = ledger.count_uncertain(conn, send_id)
+            if uncertain and resend_uncertain:
+                ledger.requeue_uncertain(conn, send_id)
+                notice(f"{uncertain} uncertain deliveries will be sent again (--resend-uncertain).")
+            elif uncertain:
+                notice(
+                    f"{uncertain} deliveries were being sent when an earlier run stopped; they stay uncertain "
+                    "until the provider's events settle them, or --resend-uncertain sends them again."
+                )
+            ledger.mark_send_started(conn, send_id)
+            total = ledger.count_pending(conn, send_id)
+        variants = freeze_variants(engine, settings, send_id, renderings)
+        started = time.perf_counter()
+        done = 0
+        uncertain_batches = 0
+        # An answer is recorded in the same commit as the next claim: one commit per batch.
+        answered: tuple[int, list[Any], BatchResult] | None = None
+        for key, variant in variants.items():
+            while True:
+                if controls.stop.is_set():
+                    _flush(engine, answered)
+                    return _finish(
+                        engine, send_id, SendState.PAUSED, "paused by the operator", uncertain_batches, chosen
+                    )
+                with db.write(engine) as conn:
+                    if answered is not None:
+                        ledger.record_result(conn, *answered)
+                        answered = None
+                    heartbeat(conn, send.issue_id, holder)
+                    rows = ledger.claim_batch(conn, send_id, key, chosen.batch_size)
+                if rows is None:
+                    break
+                batch_id, claimed = rows
+                if not claimed:
+                    continue
+                batch = Batch(
+                    issue_id=send.issue_id,
+                    send_id=send_id,
+                    variant=variant,
+                    recipients=[_recipient(settings, secret, send.issue_id, row) for row in claimed],
+                    send_at=send.scheduled_at if send.provider_batch_id else None,
+                    provider_batch_id=send.provider_batch_id,
+                )
+                try:
+                    result = chosen.send(batch)
+                except ProviderUncertain as exc:
+                    uncertain_batches += 1
+                    with db.write(engine) as conn:
+                        ledger.mark_batch_uncertain(conn, batch_id, str(exc))
+                    notice(f"Batch {batch_id}: {exc}; its {len(claimed)} deliveries are uncertain.")
+                    continue
+                except ProviderRejected as exc:
+                    with db.write(engine) as conn:
+                        ledger.fail_batch(conn, batch_id, str(exc))
+                    notice(f"Batch {batch_id} failed: {exc}")
+                    done += len(claimed)
+                    continue
+                except (ProviderFatal, ProviderUnavailable) as exc:
+                    with db.write(engine) as conn:
+                        ledger.return_batch(conn, batch_id, str(exc))
+                    state = SendState.FAILED if isinstance(exc, ProviderFatal) else SendState.PAUSED
+                    _finish(engine, send_id, state, str(exc), uncertain_batches, chosen)
+                    raise
+                answered = (batch_id, claimed, result)
+                done += len(claimed)
+                controls.on_progress(Progress(done, total, time.perf_counter() - started))
+        _flush(engine, answered)
+        with db.read(engine) as conn:
+            counts = ledger.delivery_counts(conn, send_id)
+        if counts[DeliveryState.SENDING] or counts[DeliveryState.PENDING]:
+            note = f"{counts[DeliveryState.SENDING]} deliveries uncertain"
+            return _finish(engine, send_id, SendState.PAUSED, note, uncertain_batches, chosen)
+        return _finish(engine, send_id, SendState.DONE, "", uncertain_batches, chosen)
+    finally:
+        release_lock(engine, send.issue_id, holder)
+        chosen.close()
+
+
+def _finish(
+    engine: Engine, send_id: int, state: SendState, note: str, uncertain_batches: int, provider: Provider
+) -> SendOutcome:
+    with db.write(engine) as conn:
+        ledger.set_send_state(conn, send_id, state, note)
+        counts = ledger.delivery_counts(conn, send_id)
+    return SendOutcome(send_id, state, counts, uncertain_batches, note, provider.requests)
+
+
+def _recipient(settings: Settings, secret: bytes, issue_id: str, row: Any) -> Recipient:
+    name = f"{row.first_name} {row.last_name}".strip() if row.last_name else row.first_name
+    personal = personal_values(settings, secret, issue_id, row.subscriber_id, row.id, row.first_name)
+    return Recipient(delivery_id=row.id, email=row.email, name=name, personal=personal)
+
+
+def _flush(engine: Engine, answered: tuple[int, list[Any], BatchResult] | None) -> None:
+    if answered is not None:
+        with db.write(engine) as conn:
+            ledger.record_result(conn, *answered)

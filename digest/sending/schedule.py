@@ -1,0 +1,84 @@
+"""Scheduled sends: recorded now, claimed by `digest run-due` when due, cancellable before they start."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from digest import db
+from digest.config import Settings
+from digest.errors import NotFoundError, StateError
+from digest.sending.states import OPEN_SEND_STATES, SendState
+
+
+def schedule_send(engine: Engine, issue_id: str, segment_names: Sequence[str], provider: str, at: datetime) -> int:
+    """Record a send for later; `digest run-due` plans and sends it when it is due."""
+    with db.write(engine) as conn:
+        return int(
+            conn.execute(
+                db.sends.insert()
+                .values(
+                    issue_id=issue_id,
+                    state=SendState.SCHEDULED,
+                    provider=provider,
+                    segments=list(segment_names),
+                    created_at=db.utcnow(),
+                    scheduled_at=at,
+                )
+                .returning(db.sends.c.id)
+            ).scalar_one()
+        )
+
+
+def cancel_send(engine: Engine, settings: Settings, issue_ref: str) -> int:
+    """`digest send ISSUE --cancel`: cancel a scheduled send before it starts; returns its id."""
+    from digest.issues import issue_path
+
+    issue_id = issue_path(settings, issue_ref).parent.name
+    with db.write(engine) as conn:
+        row = conn.execute(
+            sa.select(db.sends.c.id, db.sends.c.state)
+            .where(db.sends.c.issue_id == issue_id, db.sends.c.state.in_(OPEN_SEND_STATES))
+            .order_by(db.sends.c.id.desc())
+        ).first()
+        if row is None:
+            raise NotFoundError(f"issue {issue_id} has no scheduled send to cancel")
+        if row.state != SendState.SCHEDULED:
+            raise StateError(
+                f"send #{row.id} of issue {issue_id} has started ({row.state}); it can be paused, not cancelled"
+            )
+        result = conn.execute(
+            db.sends.update()
+            .where(db.sends.c.id == row.id, db.sends.c.state == SendState.SCHEDULED)
+            .values(state=SendState.CANCELLED, finished_at=db.utcnow(), note="cancelled before it started")
+        )
+        if result.rowcount != 1:
+            raise StateError(f"send #{row.id} started while it was being cancelled")
+    return int(row.id)
+
+
+def due_sends(engine: Engine, now: datetime) -> list[Any]:
+    """Scheduled sends whose time has come, oldest first (not yet claimed)."""
+    with db.read(engine) as conn:
+        return list(
+            conn.execute(
+                sa.select(db.sends)
+                .where(db.sends.c.state == SendState.SCHEDULED, db.sends.c.scheduled_at <= now)
+                .order_by(db.sends.c.scheduled_at)
+            ).all()
+        )
+
+
+def claim_due(engine: Engine, send_id: int) -> bool:
+    """Take a due send with one conditional UPDATE: of two runners at once, exactly one wins."""
+    with db.write(engine) as conn:
+        result = conn.execute(
+            db.sends.update()
+            .where(db.sends.c.id == send_id, db.sends.c.state == SendState.SCHEDULED)
+            .values(state=SendState.PLANNED, started_at=db.utcnow())
+        )
+        return bool(result.rowcount == 1)
