@@ -72,6 +72,8 @@ class EventSettings:
     webhook_max_age_seconds: int = 600
     webhook_max_bytes: int = 8 * 1024 * 1024
     subscribe_rate_limit: int = 5  # sign-ups per client address per hour
+    # Points a soft bounce adds, by reason (digest.bounce_reasons.SOFT_REASONS); 1 when not named.
+    soft_bounce_scores: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class Settings:
     events: EventSettings = field(default_factory=lambda: EventSettings())
     privacy_notice_version: str = ""
     pool: PoolSettings = field(default_factory=lambda: PoolSettings())
+    imap_password: str | None = None  # IMAP_PASSWORD: for `digest bounces scan imaps://…`
 
     def require_secret_key(self) -> bytes:
         """Return the secret key, or explain how to set one that is long enough."""
@@ -409,6 +412,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         webhook_max_age_seconds=events_t.integer("webhook_max_age_seconds", 600, minimum=10),
         webhook_max_bytes=events_t.integer("webhook_max_bytes", 8 * 1024 * 1024, minimum=1024),
         subscribe_rate_limit=events_t.integer("subscribe_rate_limit", 5, minimum=1),
+        soft_bounce_scores=_soft_bounce_scores(events_t.table("soft_bounce_scores")),
     )
     events_t.finish()
     root.finish()
@@ -439,6 +443,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         events=events,
         privacy_notice_version=privacy_notice_version,
         pool=pool,
+        imap_password=env.get("IMAP_PASSWORD") or None,
     )
 
 
@@ -452,6 +457,21 @@ def _timezone(table: _Table, default: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{table._where('timezone')} {name!r} is not a time zone name (e.g. Europe/London)") from None
     return name
+
+
+def _soft_bounce_scores(table: _Table) -> dict[str, int]:
+    """[events.soft_bounce_scores]: reason = points, for the soft reasons only."""
+    from digest.bounce_reasons import SOFT_REASONS
+
+    scores: dict[str, int] = {}
+    for reason in list(table.data):
+        if reason not in SOFT_REASONS:
+            close = get_close_matches(reason, SOFT_REASONS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; soft reasons are {', '.join(SOFT_REASONS)}"
+            raise ConfigError(f"{table._where(reason)} is not a soft bounce reason{hint}")
+        scores[reason] = table.integer(reason, 1, minimum=0, maximum=100)
+    table.finish()
+    return scores
 
 
 def _first(override: str | None, configured: str) -> str:

@@ -22,7 +22,7 @@ from digest.config import redact_url
 from digest.errors import ConfigError, DigestError
 
 # The newest migration; tests check it matches the migrations folder.
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 MIGRATION_LOCK_KEY = 0x64696765  # "dige": an advisory lock id for schema upgrades on PostgreSQL
@@ -246,6 +246,10 @@ events = sa.Table(
     sa.Column("placed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("outcome", sa.Text, nullable=False, server_default=""),
     sa.Column("ingest_batch", sa.String(32), nullable=False),
+    # Bounce evidence (0006): the reason class, the reader that decided, what tied it to a message we sent.
+    sa.Column("bounce_reason", sa.String(32), nullable=False, server_default=""),
+    sa.Column("parser", sa.String(64), nullable=False, server_default=""),
+    sa.Column("matched_by", sa.String(200), nullable=False, server_default=""),
     sa.Column("raw", sa.Text, nullable=False),
     sa.UniqueConstraint("provider", "provider_event_id"),
 )

@@ -10,10 +10,12 @@ placed is stored and reported, never dropped.
 
 Rules (thresholds in digest.toml ``[events]``):
 
-* hard bounce (SendGrid ``bounce`` of type ``bounce``, DSN 5.x.x) → bounced;
-* soft bounce (``blocked``, DSN 4.x.x once the provider gave up) raises a
-  score at most once a day, which resets after ``soft_bounce_reset_days``
-  without one; at ``soft_bounce_threshold`` → bounced. Deferrals never count;
+* hard bounce (SendGrid ``bounce`` of type ``bounce``; from a bounce mailbox,
+  a hard reason of digest.bounce_reasons) → bounced;
+* soft bounce (``blocked``; from a mailbox, a soft reason) raises a score at
+  most once a day, by ``[events.soft_bounce_scores]`` for its reason (1 when
+  not set), which resets after ``soft_bounce_reset_days`` without one; at
+  ``soft_bounce_threshold`` → bounced. Deferrals and auto-replies never count;
 * spam complaint → complained; unsubscribe of any kind → unsubscribed;
   group resubscribe restores only an unsubscribed person;
 * dropped for "Bounced Address", "Unsubscribed Address" or "Spam Reporting
@@ -50,6 +52,10 @@ EVENT_TYPES = (
     "group-unsubscribed",
     "group-resubscribed",
     "unknown",
+    # From bounce mailboxes (digest.bounces): kept as evidence, never acted on.
+    "autoreply",
+    "unmatched",
+    "not-understood",
 )
 # Drop reasons that mean SendGrid already knows this address must not be mailed.
 DROP_STATUS = {
@@ -80,6 +86,9 @@ class Event:
     reason: str = ""
     url: str = ""
     machine_open: bool = False
+    bounce_reason: str = ""  # digest.bounce_reasons' class, for bounces read from a mailbox
+    parser: str = ""  # the reader that decided (dsn, flufl.bounce:qmail, ses-json…)
+    matched_by: str = ""  # what tied it to a message we sent, or why nothing did
 
 
 @dataclass
@@ -140,6 +149,9 @@ def ingest(engine: Engine, settings: Settings, events: Sequence[Event]) -> Inges
                 "outcome": "",
                 "ingest_batch": batch,
                 "raw": event.raw,
+                "bounce_reason": event.bounce_reason,
+                "parser": event.parser,
+                "matched_by": event.matched_by,
             }
             for event, place in zip(unique.values(), placed, strict=True)
         ]
@@ -158,6 +170,8 @@ def ingest(engine: Engine, settings: Settings, events: Sequence[Event]) -> Inges
                 e.c.message_id,
                 e.c.occurred_at,
                 e.c.placed,
+                e.c.bounce_reason,
+                e.c.parser,
             )
             .where(e.c.ingest_batch == batch)
             .order_by(e.c.occurred_at, e.c.id)
@@ -250,6 +264,8 @@ def _rule(conn: Connection, settings: Settings, row: Any) -> str:
     """What one event does to its subscriber; returns a description ('' for nothing)."""
     kind = row.type
     detail = row.reason or row.status or row.raw_type
+    if row.bounce_reason:  # read from a bounce mailbox: the reason, status, server's words and reader
+        detail = f"{row.bounce_reason}, {row.status or 'no status'}: {row.reason or 'no diagnostic'} [{row.parser}]"
     if kind == "bounced":
         return _status(conn, row, BOUNCED, "bounce", f"hard bounce: {detail}")
     if kind == "blocked":
@@ -293,7 +309,10 @@ def _soft_bounce(conn: Connection, settings: Settings, row: Any, detail: str) ->
         score = 0  # a quiet spell: the address recovered
     if last is not None and when.date() <= last.date() and score > 0:
         return ""  # at most one step a day, however many blocks SendGrid reports
-    score += 1
+    weight = settings.events.soft_bounce_scores.get(row.bounce_reason, 1)
+    if weight <= 0:
+        return ""  # this reason is set to count for nothing
+    score += weight
     conn.execute(
         s.update().where(s.c.id == row.subscriber_id).values(soft_bounce_score=score, last_soft_bounce_at=when)
     )

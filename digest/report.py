@@ -41,6 +41,16 @@ def subscriber_report(engine: Engine, settings: Settings, email: str) -> Iterato
         change = f"{entry.old_status or 'new'} → {entry.new_status}"
         detail = f" ({entry.detail})" if entry.detail else ""
         yield f"  {entry.at:%Y-%m-%d %H:%M}  {change:<26} {entry.cause}{detail}"
+    from digest.bounces import subscriber_evidence
+
+    evidence = subscriber_evidence(engine, person.id)
+    if evidence:
+        yield "bounce mail:"
+    for row in evidence:
+        kind = f"{row.bounce_class} bounce" if row.bounce_class else row.type
+        yield f"  {row.occurred_at:%Y-%m-%d %H:%M}  {kind:<14} {row.bounce_reason} {row.status}".rstrip()
+        yield f"      {row.reason[:160]} [{row.parser}]"
+        yield f"      {row.outcome or 'no change'}; {row.matched_by}"
     from digest.sending.ledger import deliveries_of
 
     found = deliveries_of(engine, person.id)

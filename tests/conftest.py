@@ -151,7 +151,7 @@ def examples(count: int) -> int:
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
-        if key.startswith(("DIGEST_", "SENDGRID_", "SMTP_")) and key not in (
+        if key.startswith(("DIGEST_", "SENDGRID_", "SMTP_", "IMAP_")) and key not in (
             "DIGEST_CI",
             "DIGEST_TEST_DATABASE_URL",
             "DIGEST_CORPUS_DIR",

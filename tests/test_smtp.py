@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import email
+import re
 from email import policy
 
 import sqlalchemy as sa
 
 from digest import db
 from digest.config import load_settings
+from digest.providers.smtp.verp import return_path
 from digest.sending import start_send
 
 SEGMENTS = ["health", "schools", "everyone"]
@@ -23,7 +25,9 @@ def test_each_recipient_gets_a_proper_message_with_a_verp_sender(engine, audienc
         rows = {r.email: r for r in conn.execute(sa.select(db.deliveries))}
     received = smtp_server.messages[0]
     (to,) = received.rcpt_tos
-    assert received.mail_from == f"bounces+{rows[to].id}@safe.example.org"
+    # A signed VERP return path: the delivery id and a tag only our key can make (providers/smtp/verp.py).
+    assert received.mail_from == return_path(settings, rows[to].id)
+    assert re.fullmatch(rf"bounces\+{rows[to].id}-[0-9a-f]{{16}}@safe\.example\.org", received.mail_from)
     message = email.message_from_bytes(received.data, policy=policy.default)
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]

@@ -62,9 +62,11 @@ def bounces() -> None:
 
 
 @bounces.command("review")
+@click.option("--limit", default=50, show_default=True, help="How many unacted messages to list.")
 @pass_app
-def bounces_review(app: App) -> None:
-    """Key contacts whose address bounced: find them a new one."""
+def bounces_review(app: App, limit: int) -> None:
+    """Key contacts whose address bounced, and mailbox messages nobody acted on."""
+    from digest.bounces import review_evidence
     from digest.events import bounce_review
 
     found = bounce_review(app.engine)
@@ -73,18 +75,31 @@ def bounces_review(app: App) -> None:
         click.echo(f"{row.email}  {name}, {row.organisation}  since {row.status_changed_at:%Y-%m-%d}")
         click.echo(f"    {row.status_reason}")
     click.echo(f"{len(found)} key contact{'' if len(found) == 1 else 's'} to review.")
+    kept = review_evidence(app.engine, limit=limit)
+    for row in kept:
+        what = f"{row.bounce_reason} {row.status}".strip()
+        click.echo(f"#{row.id}  {row.occurred_at:%Y-%m-%d %H:%M}  {row.type:<14} {row.email or '(no address)'}  {what}")
+        click.echo(f"    {row.reason[:160]}  [{row.parser}]")
+        click.echo(f"    not acted on: {row.matched_by}")
+    if kept:
+        click.echo(f"{len(kept)} mailbox message{'' if len(kept) == 1 else 's'} kept for review (nobody changed).")
 
 
 @bounces.command("scan")
-@click.argument("mailbox_path", type=click.Path(exists=False), metavar="MAILBOX")
+@click.argument("mailbox", metavar="MAILBOX")
 @pass_app
-def bounces_scan(app: App, mailbox_path: str) -> None:
-    """Read bounce messages from an mbox file or Maildir folder (SMTP sending)."""
+def bounces_scan(app: App, mailbox: str) -> None:
+    """Read a bounce mailbox: an mbox file, a Maildir folder or imaps://user@host/INBOX (IMAP_PASSWORD in .env)."""
     from digest.bounces import scan_mailbox
 
-    report = scan_mailbox(app.engine, app.settings, Path(mailbox_path))
+    report = scan_mailbox(app.engine, app.settings, mailbox)
+    for problem in report.unreadable:
+        click.echo(f"Note: {problem}", err=True)
     click.echo(
-        f"{report.messages} messages: {report.bounces} failed recipients, {report.not_understood} not understood."
+        f"{report.messages} messages: {report.hard} hard bounces, {report.soft} soft bounces, "
+        f"{report.complaints} complaints; {report.autoreplies} auto-replies and {report.delays} delay notices "
+        f"(never counted); {report.unmatched} not tied to a message we sent and {report.not_understood} not "
+        f"understood (kept for `digest bounces review`); {len(report.unreadable)} unreadable (skipped)."
     )
     _print_ingest(report.ingest)
 

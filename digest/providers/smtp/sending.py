@@ -1,8 +1,9 @@
 """SMTP with the standard library: one connection for many messages, a result per message.
 
 A refused recipient fails that delivery only; a dropped connection is reopened
-and the message tried once more. The envelope sender is a VERP address
-(``bounces+<delivery id>@domain``), so a bounce names the delivery it belongs to.
+and the message tried once more. The envelope sender is a signed VERP address
+(``bounces+<delivery id>-<tag>@domain``, see providers.smtp.verp), so a bounce names the
+delivery it belongs to and a forged one cannot.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from digest.config import Settings
 from digest.errors import ConfigError
 from digest.mime import message_bytes
 from digest.providers.base import Batch, BatchResult, ProviderFatal, recipient_message
-from digest.providers.smtp.verp import bounce_address
+from digest.providers.smtp.verp import return_path
 
 
 class SmtpProvider:
@@ -58,7 +59,7 @@ class SmtpProvider:
         result = BatchResult()
         for position, recipient in enumerate(batch.recipients):
             message = recipient_message(self.settings, batch, recipient)
-            sender = bounce_address(self.settings, recipient.delivery_id)
+            sender = return_path(self.settings, recipient.delivery_id)
             outcome, detail = self._deliver(message, sender, recipient.email)
             if outcome == "accepted":
                 result.accepted[position] = str(message["Message-ID"])
