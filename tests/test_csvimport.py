@@ -182,9 +182,9 @@ def test_a_failure_part_way_leaves_the_database_unchanged(engine, settings, proj
     rows = "".join(f"p{n}@example.org\n" for n in range(2500))
     path = write(project, "email\n" + rows)
     calls = {"n": 0}
-    from digest import csvimport
+    from digest.csvimport.writer import BatchWriter
 
-    real = csvimport._BatchWriter.flush
+    real = BatchWriter.flush
 
     def failing_flush(self):  # type: ignore[no-untyped-def]
         calls["n"] += 1
@@ -192,7 +192,7 @@ def test_a_failure_part_way_leaves_the_database_unchanged(engine, settings, proj
             raise RuntimeError("disk full")
         real(self)
 
-    monkeypatch.setattr(csvimport._BatchWriter, "flush", failing_flush)
+    monkeypatch.setattr(BatchWriter, "flush", failing_flush)
     with pytest.raises(RuntimeError):
         import_csv(engine, settings, path)
     assert calls["n"] == 2

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from digest.config import TopicRule
-from digest.csvlayout import attribute_key
+from digest.csvimport.layout import attribute_key
 from digest.errors import InputError
 
 # Titles in front of a name; left out so "Dr Amira Khan" is greeted as Amira.

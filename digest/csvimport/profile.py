@@ -1,0 +1,192 @@
+"""One CSV row → a subscriber profile, a status and the evidence for both."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from digest.config import Settings
+from digest.csvimport.layout import FILE_STATUSES, Plan
+from digest.csvimport.summary import ImportSummary
+from digest.csvimport.values import TopicMatcher, json_attributes, split_name, split_tags
+from digest.emails import Address, check_address
+from digest.errors import InputError
+from digest.subscribers import ACTIVE, PROFILE_FIELDS
+
+MAX_PROFILE_FIELD = 300
+MAX_EVIDENCE = 200  # characters of one evidence value kept in the history
+_TRUE = {"yes", "y", "true", "1", "x"}
+_FALSE = {"no", "n", "false", "0", ""}
+
+
+@dataclass
+class ImportRow:
+    """One checked row, ready for the writer to classify against the store."""
+
+    line: int
+    address: Address
+    profile: dict[str, Any]
+    status: str
+    consent_at: datetime | None
+    consent_text: str
+    detail: str  # the evidence for the status (or for consent, when active), for the history
+
+
+class ProfileMapper:
+    """Turns the cells of one row into an :class:`ImportRow` by the file's column plan."""
+
+    def __init__(
+        self, path: Path, settings: Settings, summary: ImportSummary, consent_text: str, check_deliverability: bool
+    ) -> None:
+        self.path = path
+        self.summary = summary
+        self.consent_text = consent_text
+        self.check_deliverability = check_deliverability
+        self.topics = TopicMatcher(settings.topics)
+        self.unknown_topics: dict[str, list[int]] = {}
+
+    def row(self, line: int, cells: list[str], plan: Plan) -> ImportRow:
+        """The row's address, profile, status and consent; an :class:`InputError` rejects the row."""
+        values: dict[str, str] = {}
+        attributes: dict[str, str] = {}
+        evidence: list[str] = []
+        for index, target in plan.used.items():
+            cell = cells[index].strip() if index < len(cells) else ""
+            if target.startswith("attr:"):
+                if cell:
+                    attributes[target[5:]] = " ".join(cell.split())
+            elif target == "evidence":
+                if cell:
+                    evidence.append(f"{plan.columns[index].header} {_shown(cell)}")
+            else:
+                values[target] = cell
+        address = check_address(values.get("email", ""), check_deliverability=self.check_deliverability)
+        if values.get("name") and not (values.get("first_name") or values.get("last_name")):
+            values["first_name"], values["last_name"] = split_name(values["name"], address.email)
+        profile: dict[str, Any] = {}
+        for name in PROFILE_FIELDS:
+            value = " ".join(values.get(name, "").split())
+            if len(value) > MAX_PROFILE_FIELD:
+                raise InputError(f"{name} is longer than {MAX_PROFILE_FIELD} characters")
+            profile[name] = value
+        if values.get("attributes_json"):
+            try:
+                attributes = {**json_attributes(values["attributes_json"]), **attributes}
+            except InputError as exc:
+                self.summary.warnings.append(
+                    f"{self.path}, line {line}: {exc.reason}; {address.email} imported without them"
+                )
+        topics = self.topic_cells(line, values, attributes)
+        if attributes:
+            profile["attributes"] = attributes
+        if topics:
+            profile["topics"] = topics
+        if "key_contact" in values:
+            flag = values["key_contact"].lower()
+            if flag not in _TRUE | _FALSE:
+                raise InputError(f"key contact {values['key_contact']!r} is not yes or no")
+            profile["key_contact"] = flag in _TRUE
+        status, status_evidence = self.status(values, plan, evidence)
+        consent_at, consent_evidence = self.consent(values, plan)
+        if status == ACTIVE and plan.layout.name == "mailchimp-subscribed" and consent_at is None:
+            raise InputError(
+                "neither OPTIN_TIME nor CONFIRM_TIME: nothing shows this person opted in (Mailchimp's "
+                "non-subscribed contacts look like this); add them with `digest subscribers add` if they did"
+            )
+        return ImportRow(
+            line=line,
+            address=address,
+            profile=profile,
+            status=status,
+            consent_at=consent_at,
+            consent_text=values.get("consent_text") or self.consent_text,
+            detail=status_evidence if status != ACTIVE else consent_evidence,
+        )
+
+    def topic_cells(self, line: int, values: Mapping[str, str], attributes: dict[str, str]) -> list[str]:
+        """Topics from a Topics column and from tags that name a topic; unknown topics are dropped, not the person."""
+        topics: list[str] = []
+        if values.get("topics"):
+            found, unknown = self.topics.match(values["topics"])
+            topics.extend(found)
+            for name in unknown:
+                self.unknown_topics.setdefault(name, []).append(line)
+        if values.get("tags"):
+            others = []
+            for tag in split_tags(values["tags"]):
+                slug = self.topics.lookup(tag)
+                if slug:
+                    topics.append(slug)
+                else:
+                    others.append(tag)
+            if others:
+                attributes["tags"] = "; ".join(others)
+        return list(dict.fromkeys(topics))
+
+    def status(self, values: Mapping[str, str], plan: Plan, evidence: list[str]) -> tuple[str, str]:
+        """The row's status and the evidence for it: the file's layout, or the status column's value."""
+        layout = plan.layout
+        if layout.status is not None:
+            said = f"; {', '.join(evidence)}" if evidence else ""
+            return layout.status, f"{layout.description}, known by {layout.evidence}{said}"
+        text = values.get("status", "")
+        if text.lower() not in FILE_STATUSES:
+            raise InputError(
+                f"status {text!r} is not one of subscribed, unsubscribed, cleaned, bounced, complained, "
+                "non-subscribed (or listmonk's enabled, disabled, blocklisted)"
+            )
+        return FILE_STATUSES[text.lower()], f"{layout.description}, column {plan.header_of('status')!r} says {text!r}"
+
+    def consent(self, values: Mapping[str, str], plan: Plan) -> tuple[datetime | None, str]:
+        """The consent time (CONFIRM_TIME, else OPTIN_TIME, else a consent date) and its evidence with the IPs."""
+        evidence = []
+        chosen: datetime | None = None
+        for time_field, ip_field in (("confirm_at", "confirm_ip"), ("optin_at", "optin_ip"), ("consent_at", "")):
+            moment = parse_consent_date(values.get(time_field, ""))
+            ip = values.get(ip_field, "") if ip_field else ""
+            if moment is None and not ip:
+                continue
+            chosen = chosen or moment
+            said = f"{plan.header_of(time_field)} {values[time_field]}" if moment else ""
+            ip_said = f"from {plan.header_of(ip_field)} {_shown(ip)}" if ip else ""
+            evidence.append(" ".join(part for part in (said, ip_said) if part))
+        layout = plan.layout
+        about = f"{layout.description}" + (f"; consent: {'; '.join(evidence)}" if evidence else "")
+        return chosen, about
+
+    def report_topics(self) -> None:
+        """One warning per unknown topic, naming the lines it was on."""
+        for name, lines in self.unknown_topics.items():
+            shown = ", ".join(str(n) for n in lines[:10]) + (" …" if len(lines) > 10 else "")
+            self.summary.warnings.append(
+                f"{self.path}: unknown topic {name!r} left out on line{'s' if len(lines) > 1 else ''} {shown} "
+                f"(the people were imported); topics are {self.topics.known()}"
+            )
+
+
+def _shown(value: str) -> str:
+    value = " ".join(value.split())
+    return repr(value if len(value) <= MAX_EVIDENCE else value[: MAX_EVIDENCE - 1] + "…")
+
+
+def parse_consent_date(text: str) -> datetime | None:
+    """ISO dates and times, or UK spreadsheet dates (dd/mm/yyyy); naive times are taken as UTC."""
+    text = text.strip()
+    if not text:
+        return None
+    parsed: datetime | None = None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        for fmt in ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d-%m-%Y"):
+            try:
+                parsed = datetime.strptime(text, fmt)
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        raise InputError(f"consent date {text!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,129 @@
+"""The import as a whole: the encodings to try, one transaction, the reader feeding the writer.
+
+The file is streamed: rows are checked one by one and written in batches,
+all inside one transaction, so a 100,000-row file never sits in memory and a
+failure (or ``--dry-run``) leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from digest.config import Settings
+from digest.csvimport.layout import parse_maps
+from digest.csvimport.profile import ProfileMapper
+from digest.csvimport.reader import MAX_FIELD, RowReader
+from digest.csvimport.sniff import refuse_non_csv
+from digest.csvimport.summary import ImportSummary
+from digest.csvimport.writer import BatchWriter
+from digest.errors import InputError
+
+
+class _WrongEncoding(Exception):
+    """The file is not text in the encoding tried; the next one is tried, or the admin is told."""
+
+
+def import_csv(
+    engine: Engine,
+    settings: Settings,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    update: bool = False,
+    consent_source: str | None = None,
+    consent_text: str = "",
+    encoding: str | None = None,
+    check_deliverability: bool = False,
+    rejects_file: Path | None = None,
+    maps: list[str] | None = None,
+) -> ImportSummary:
+    """Import subscribers from a CSV file; see the module docstring for the guarantees.
+
+    ``maps`` are ``COLUMN=FIELD`` choices that override how a column is read
+    (``REGION=region`` uses Mailchimp's geo-IP guess as the region).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path=path)
+    settings.require_secret_key()  # suppression hashes need it; fail before reading
+    refuse_non_csv(path)
+    chosen_maps = parse_maps(maps or [])
+    source = consent_source or f"import: {path.name}"
+    for candidate in [encoding] if encoding else ["utf-8-sig", "cp1252"]:
+        assert candidate is not None
+        try:
+            summary = _import(
+                engine,
+                settings,
+                path,
+                candidate,
+                dry_run=dry_run,
+                update=update,
+                consent_source=source,
+                consent_text=consent_text,
+                check_deliverability=check_deliverability,
+                rejects_file=rejects_file,
+                maps=chosen_maps,
+            )
+        except _WrongEncoding as exc:
+            if encoding:
+                raise InputError(f"not valid {encoding} text ({exc}); try another --encoding", path=path) from None
+            continue
+        if candidate == "cp1252" and not encoding:
+            summary.warnings.insert(0, f"{path}: not UTF-8; read as Windows-1252 (use --encoding to choose)")
+        return summary
+    raise InputError("neither UTF-8 nor Windows-1252 text; name the encoding with --encoding (e.g. latin-1)", path=path)
+
+
+def _import(
+    engine: Engine,
+    settings: Settings,
+    path: Path,
+    encoding: str,
+    *,
+    dry_run: bool,
+    update: bool,
+    consent_source: str,
+    consent_text: str,
+    check_deliverability: bool,
+    rejects_file: Path | None,
+    maps: Mapping[str, str],
+) -> ImportSummary:
+    summary = ImportSummary(encoding="utf-8" if encoding == "utf-8-sig" else encoding, dry_run=dry_run)
+    old_limit = csv.field_size_limit(MAX_FIELD)
+    rejects_handle = rejects_file.open("w", newline="", encoding="utf-8") if rejects_file else None
+    rejects_writer = csv.writer(rejects_handle) if rejects_handle else None
+    if rejects_writer:
+        rejects_writer.writerow(["line", "reason"])
+    mapper = ProfileMapper(path, settings, summary, consent_text, check_deliverability)
+    reader = RowReader(path, encoding, summary, mapper, rejects_writer, maps)
+    try:
+        with path.open("r", encoding=encoding, newline="") as handle, engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            transaction = conn.begin()
+            try:
+                writer = BatchWriter(conn, settings, summary, update=update, consent_source=consent_source)
+                for item in reader.rows(handle):
+                    writer.add(item)
+                writer.flush()
+                writer.finish()
+            except UnicodeDecodeError as exc:
+                transaction.rollback()
+                raise _WrongEncoding(str(exc)) from None
+            except BaseException:
+                transaction.rollback()
+                raise
+            if dry_run:
+                transaction.rollback()
+            else:
+                transaction.commit()
+    finally:
+        csv.field_size_limit(old_limit)
+        if rejects_handle:
+            rejects_handle.close()
+    mapper.report_topics()
+    return summary

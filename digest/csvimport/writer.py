@@ -1,0 +1,245 @@
+"""Parsed rows → the subscriber store, in batches, each person's status decided with its evidence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from digest import db
+from digest.config import Settings
+from digest.csvimport.layout import NOT_SUBSCRIBED
+from digest.csvimport.profile import ImportRow
+from digest.csvimport.summary import ImportSummary
+from digest.subscribers import (
+    ACTIVE,
+    PROFILE_FIELDS,
+    SUPPRESSING,
+    add_suppression,
+    change_status,
+    email_hash,
+    new_subscriber_values,
+)
+
+BATCH = 1000
+
+
+class BatchWriter:
+    """Classifies parsed rows against the store and writes them in batches."""
+
+    def __init__(
+        self, conn: Connection, settings: Settings, summary: ImportSummary, *, update: bool, consent_source: str
+    ) -> None:
+        self.conn = conn
+        self.settings = settings
+        self.summary = summary
+        self.update = update
+        self.consent_source = consent_source
+        self.batch: dict[str, ImportRow] = {}
+        self.seen: dict[str, str] = {}  # key → outcome of its first row in this file
+        self.fills: list[dict[str, Any]] = []
+        self.late_leavers: list[ImportRow] = []  # a later row says a person written earlier has left
+
+    def add(self, row: ImportRow) -> None:
+        """Queue a row; a second row for the same person fills gaps and never makes a leaver active."""
+        key = row.address.key
+        leaving = row.status not in (ACTIVE, NOT_SUBSCRIBED)
+        if key in self.batch:
+            self.summary.duplicate += 1
+            first = self.batch[key]
+            _fill(first.profile, row.profile)
+            if leaving and first.status in (ACTIVE, NOT_SUBSCRIBED):
+                # The most cautious row wins: someone listed as left is never made active by a duplicate.
+                first.status, first.detail, first.line = row.status, row.detail, row.line
+            return
+        if key in self.seen:
+            self.summary.duplicate += 1
+            if self.seen[key] == "new":
+                self.fills.append({"k": key, **{name: row.profile.get(name, "") for name in PROFILE_FIELDS}})
+            if leaving:
+                self.late_leavers.append(row)
+            return
+        self.batch[key] = row
+        if len(self.batch) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Classify the queued rows against the store and write them."""
+        if not self.batch:
+            return
+        rows = list(self.batch.values())
+        self.batch = {}
+        hashes = {row.address.key: email_hash(self.settings, row.address.key) for row in rows}
+        existing = {
+            found.email_key: found
+            for found in self.conn.execute(
+                sa.select(db.subscribers).where(db.subscribers.c.email_key.in_(list(hashes)))
+            )
+        }
+        suppressed = set(
+            self.conn.execute(
+                sa.select(db.suppressions.c.email_hash).where(db.suppressions.c.email_hash.in_(list(hashes.values())))
+            ).scalars()
+        )
+        now = db.utcnow()
+        inserts: list[tuple[dict[str, Any], ImportRow]] = []
+        updates: list[dict[str, Any]] = []
+        for row in rows:
+            key = row.address.key
+            current = existing.get(key)
+            outcome = self._classify(row, current, hashes[key] in suppressed, hashes[key], now, updates)
+            self.seen[key] = outcome
+            if outcome in ("new", "new-left"):
+                values = new_subscriber_values(
+                    self.settings,
+                    row.address,
+                    row.profile,
+                    consent_source=self.consent_source,
+                    consent_at=row.consent_at or (now if outcome == "new" else None),
+                    consent_text=row.consent_text,
+                    now=now,
+                    hashed=hashes[key],
+                )
+                if outcome == "new-left":
+                    values.update(status=row.status, status_reason=f"import: {self._history_detail(row)}")
+                inserts.append((values, row))
+        self._write(inserts, updates, now)
+
+    def _history_detail(self, row: ImportRow) -> str:
+        where = f"line {row.line}: {row.detail}"
+        return f"{self.consent_source}, {where}" if row.status == ACTIVE else where
+
+    def _classify(
+        self, row: ImportRow, current: Any, suppressed: bool, hashed: str, now: datetime, updates: list[dict[str, Any]]
+    ) -> str:
+        if row.status == NOT_SUBSCRIBED:
+            # Never opted in to this list: not stored, not mailed, and not suppressed
+            # (they may sign up themselves one day). Someone already here is left as they are.
+            self.summary.not_subscribed += 1
+            return "not-subscribed"
+        if row.status != ACTIVE:
+            # The old tool's own export says this person left: honour it.
+            self.summary.suppressed += 1
+            if current is not None and current.status == ACTIVE:
+                change_status(
+                    self.conn, current.id, row.status, cause="import", detail=self._history_detail(row), at=now
+                )
+                return "suppressed"
+            if current is None and not suppressed:
+                return "new-left"  # stored with that status, its evidence in the history, and suppressed
+            add_suppression(self.conn, hashed, SUPPRESSING[row.status], f"import: {self._history_detail(row)}", at=now)
+            return "suppressed"
+        if suppressed or (current is not None and current.status != ACTIVE):
+            self.summary.suppressed += 1
+            return "suppressed"
+        if current is None:
+            self.summary.new += 1
+            return "new"
+        merged = _merged(current, row.profile)
+        if merged is None:
+            self.summary.unchanged += 1
+        elif self.update:
+            self.summary.updated += 1
+            updates.append({"k": current.email_key, **merged, "updated_at": now})
+        else:
+            self.summary.unchanged += 1
+            self.summary.differs += 1
+        return "existing"
+
+    def _write(
+        self, inserts: list[tuple[dict[str, Any], ImportRow]], updates: list[dict[str, Any]], now: datetime
+    ) -> None:
+        if inserts:
+            db.bulk_insert(self.conn, db.subscribers, [values for values, _ in inserts])
+            keys = [values["email_key"] for values, _ in inserts]
+            ids = dict(
+                self.conn.execute(
+                    sa.select(db.subscribers.c.email_key, db.subscribers.c.id).where(
+                        db.subscribers.c.email_key.in_(keys)
+                    )
+                ).all()
+            )
+            # One history row per new subscriber, with the evidence for their status.
+            self.conn.execute(
+                db.subscriber_history.insert(),
+                [
+                    {
+                        "subscriber_id": ids[values["email_key"]],
+                        "at": now,
+                        "old_status": None,
+                        "new_status": values["status"],
+                        "cause": "import",
+                        "detail": self._history_detail(row),
+                    }
+                    for values, row in inserts
+                ],
+            )
+            for values, row in inserts:
+                if row.status in SUPPRESSING:
+                    add_suppression(
+                        self.conn,
+                        values["email_hash"],
+                        SUPPRESSING[row.status],
+                        f"import: {self._history_detail(row)}",
+                        at=now,
+                    )
+        if updates:
+            columns = [c for c in updates[0] if c != "k"]
+            self.conn.execute(
+                db.subscribers.update()
+                .where(db.subscribers.c.email_key == sa.bindparam("k"))
+                .values({c: sa.bindparam(c) for c in columns}),
+                updates,
+            )
+
+    def finish(self) -> None:
+        """Fill gaps in new subscribers from later duplicate rows in other batches; apply late leavers."""
+        if self.fills:
+            table = db.subscribers
+            self.conn.execute(
+                table.update()
+                .where(table.c.email_key == sa.bindparam("k"))
+                .values(
+                    {
+                        name: sa.case((table.c[name] == "", sa.bindparam(name)), else_=table.c[name])
+                        for name in PROFILE_FIELDS
+                    }
+                ),
+                self.fills,
+            )
+        for row in self.late_leavers:
+            found = self.conn.execute(
+                sa.select(db.subscribers.c.id, db.subscribers.c.status).where(
+                    db.subscribers.c.email_key == row.address.key
+                )
+            ).first()
+            if found is not None and found.status == ACTIVE:
+                change_status(self.conn, found.id, row.status, cause="import", detail=self._history_detail(row))
+            elif found is None:
+                hashed = email_hash(self.settings, row.address.key)
+                add_suppression(self.conn, hashed, SUPPRESSING[row.status], f"import: {self._history_detail(row)}")
+
+
+def _fill(first: dict[str, Any], later: dict[str, Any]) -> None:
+    """Merge a duplicate row into the first: later values fill only what is empty."""
+    for name, value in later.items():
+        if name == "attributes":
+            first["attributes"] = {**value, **first.get("attributes", {})}
+        elif not first.get(name) and value:
+            first[name] = value
+
+
+def _merged(current: Any, profile: dict[str, Any]) -> dict[str, Any] | None:
+    """The row's values over the stored ones (empty cells keep what is stored); None if equal."""
+    values: dict[str, Any] = {name: profile.get(name) or current._mapping[name] for name in PROFILE_FIELDS}
+    values["attributes"] = {**(current.attributes or {}), **profile.get("attributes", {})}
+    values["topics"] = profile.get("topics", list(current.topics or []))
+    values["key_contact"] = profile.get("key_contact", bool(current.key_contact))
+    unchanged = all(values[name] == current._mapping[name] for name in PROFILE_FIELDS) and (
+        values["attributes"] == (current.attributes or {})
+        and values["topics"] == list(current.topics or [])
+        and values["key_contact"] == bool(current.key_contact)
+    )
+    return None if unchanged else values

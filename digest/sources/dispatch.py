@@ -1,0 +1,44 @@
+"""Choosing the reader for one path or URL."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from digest.errors import InputError
+from digest.sources.decode import decode_text
+from digest.sources.feeds import DEFAULT_TIMEZONE, parse_feed
+from digest.sources.fetch import fetch_url
+from digest.sources.markdown import parse_markdown
+from digest.sources.newsfeed import parse_newsfeed
+from digest.sources.parsed import ParseResult
+
+
+def read_source(location: str, *, source_name: str | None = None, timezone: str = DEFAULT_TIMEZONE) -> ParseResult:
+    """Read one path or http(s) URL, choosing the reader by content and extension.
+
+    ``timezone`` is the organisation's: feed timestamps become dates there.
+    """
+    if re.match(r"^https?://", location, re.IGNORECASE):
+        data = fetch_url(location)
+        return parse_feed(data, origin=location, source_name=source_name, timezone=timezone)
+    path = Path(location)
+    if not path.exists():
+        raise InputError("no such file", path=location)
+    if path.is_dir():
+        raise InputError("is a folder; name the files to import (e.g. folder/*.md)", path=location)
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    if suffix in (".md", ".markdown"):
+        return parse_markdown(decode_text(data, location)[0], origin=location)
+    if suffix in (".xml", ".rss", ".atom") or _looks_like_xml(data):
+        return parse_feed(data, origin=location, source_name=source_name, timezone=timezone)
+    text, warnings = decode_text(data, location)
+    result = parse_newsfeed(text, origin=location)
+    result.warnings[:0] = warnings
+    return result
+
+
+def _looks_like_xml(data: bytes) -> bool:
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf"))
