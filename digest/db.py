@@ -300,6 +300,8 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode = WAL")
     # FULL: a committed ledger row survives a power cut, not just a crash.
     cursor.execute("PRAGMA synchronous = FULL")
+    # Deleted and overwritten content is zeroed, not left in free pages (the right to erasure).
+    cursor.execute("PRAGMA secure_delete = ON")
     cursor.close()
     # Segment rules compare text case-insensitively; SQLite's lower() knows
     # only ASCII, so rules use this (PostgreSQL's lower() folds Unicode).
