@@ -86,6 +86,8 @@ class SendGridSettings:
     webhook_public_key: str | None = None
     asm_group_id: int | None = None
     retry_base_delay: float = 1.0
+    # An uncertain batch with no event this long, while other batches had theirs, was never taken.
+    uncertain_quiet_minutes: int = 360
 
 
 @dataclass(frozen=True)
@@ -386,6 +388,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
         asm_group_id=sg_t.integer("asm_group_id", 0, minimum=0) or None,
         retry_base_delay=sg_t.number("retry_base_delay", 1.0, minimum=0.0),
+        uncertain_quiet_minutes=sg_t.integer("uncertain_quiet_minutes", 360, minimum=5, maximum=7 * 24 * 60),
     )
     sg_t.finish()
 
