@@ -133,6 +133,7 @@ class Settings:
     events: EventSettings = field(default_factory=lambda: EventSettings())
     privacy_notice_version: str = ""
     pool: PoolSettings = field(default_factory=lambda: PoolSettings())
+    studio_password: str | None = None  # DIGEST_STUDIO_PASSWORD: `digest studio` on an address other than localhost
 
     def require_secret_key(self) -> bytes:
         """Return the secret key, or explain how to set one that is long enough."""
@@ -451,6 +452,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         events=events,
         privacy_notice_version=privacy_notice_version,
         pool=pool,
+        studio_password=env.get("DIGEST_STUDIO_PASSWORD") or None,
     )
 
 

@@ -63,6 +63,7 @@ class ParsedArticle:
     topics: list[str] | None = None  # None: tag automatically
     origin: str = ""
     line: int | None = None
+    warnings: list[str] = field(default_factory=list)  # this article's own, also in ParseResult.warnings
 
 
 @dataclass
@@ -175,6 +176,7 @@ def parse_newsfeed(text: str, *, origin: str) -> ParseResult:
         )
     for number, (title_index, source_index, match) in enumerate(headers):
         end = headers[number + 1][0] if number + 1 < len(headers) else len(lines)
+        first_warning = len(result.warnings)
         published = _source_date(match, origin, source_index + 1, result.warnings)
         body = newsfeed_blocks(lines[source_index + 1 : end])
         title = clean_text(lines[title_index])
@@ -190,6 +192,7 @@ def parse_newsfeed(text: str, *, origin: str) -> ParseResult:
                 body=body,
                 origin=origin,
                 line=title_index + 1,
+                warnings=result.warnings[first_warning:],
             )
         )
     return result
@@ -311,9 +314,11 @@ def parse_feed(data: bytes, *, origin: str, source_name: str | None = None) -> P
             result.warnings.append(f"{origin}: entry {number} has no title; skipped")
             continue
         published = _struct_date(entry.get("published_parsed") or entry.get("updated_parsed"))
+        own: list[str] = []
         if published is None:
             published = feed_date or datetime.now(UTC).date()
-            result.warnings.append(f"{origin}: entry {number} ({title!r}) has no date; using {published.isoformat()}")
+            own.append(f"{origin}: entry {number} ({title!r}) has no date; using {published.isoformat()}")
+            result.warnings.extend(own)
         source = source_name or clean_text(entry.get("source", {}).get("title", "")) or feed_title
         result.articles.append(
             ParsedArticle(
@@ -324,6 +329,7 @@ def parse_feed(data: bytes, *, origin: str, source_name: str | None = None) -> P
                 url=safe_href(entry.get("link")) or "",
                 body=_entry_blocks(entry),
                 origin=origin,
+                warnings=own,
             )
         )
     return result
