@@ -8,7 +8,7 @@ the layout. What the draft does change is written in place:
 * full-line comments belong to what follows them: a comment above a story or
   a section moves with it; one at the end of the file stays at the end;
 * a story without overrides is written as its bare id, one with overrides as a
-  mapping; a ``full:`` or ``pin:`` the editor wrote stays written;
+  mapping; a ``full:`` or ``pin:`` the editor wrote stays as written until it changes;
 * a story added in the studio gets the same "date source: title" comment as a
   drafted one.
 
@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
@@ -113,12 +114,14 @@ def dump_document(doc: Any, layout: Layout) -> str:
 
 
 def _end_slot(container: Any, key: Any) -> tuple[Any, Any]:
-    """The (container, key) whose comment slot holds what follows ``container[key]``, however deep."""
+    """The (container, key) whose comment slot holds what follows ``container[key]``, however deep.
+
+    A flow collection (``topics: [a, b]``) is not entered: a comment inside
+    its brackets would break it; it goes after the closing bracket.
+    """
     value = container[key]
-    if isinstance(value, CommentedMap) and len(value):
-        return _end_slot(value, list(value)[-1])
-    if isinstance(value, CommentedSeq) and len(value):
-        return _end_slot(value, len(value) - 1)
+    if isinstance(value, CommentedMap | CommentedSeq) and len(value) and not value.fa.flow_style():
+        return _end_slot(value, list(value)[-1] if isinstance(value, CommentedMap) else len(value) - 1)
     return container, key
 
 
@@ -151,12 +154,49 @@ def _split(value: str) -> tuple[str, str]:
     return first, rest
 
 
+def _tokens_text(tokens: list[Any]) -> str:
+    """Comment tokens kept as separate lines, back into text with their indentation."""
+    text = ""
+    for token in tokens:
+        if token is None:
+            continue
+        column = getattr(token, "column", 0) or 0
+        value = token.value
+        text += (" " * column + value) if value.strip() else value
+    return text
+
+
+def _cut_before(seq: CommentedSeq, index: int) -> str:
+    """Remove and return the comments ruamel keeps in front of item ``index`` (after a flow value)."""
+    entry = seq.ca.items.get(index)
+    if not entry or len(entry) < 2 or not entry[1]:
+        return ""
+    text = _tokens_text(entry[1])
+    entry[1] = None
+    return text
+
+
+def _cut_end(seq: CommentedSeq) -> str:
+    """Remove and return the comments ruamel keeps after a sequence's last item."""
+    text = _tokens_text(seq.ca.end or [])
+    seq.ca.end = []
+    return text
+
+
+def _is_block(container: Any, key: Any) -> bool:
+    """Whether the value is a ``|`` or ``>`` block, after which a comment is a whole line of its own."""
+    return isinstance(container[key], LiteralScalarString | FoldedScalarString)
+
+
 def _cut_tail(container: Any, key: Any) -> str:
     """Remove and return the full-line comments after ``container[key]``."""
     slot = _end_slot(container, key)
     token = _get_token(*slot)
     if token is None:
         return ""
+    if _is_block(*slot):
+        _set_token(*slot, None)
+        return " " * (getattr(token, "column", 0) or 0) + token.value
     own, tail = _split(token.value)
     if not tail:
         return ""
@@ -173,11 +213,40 @@ def _add_tail(container: Any, key: Any, tail: str) -> None:
         return
     slot = _end_slot(container, key)
     token = _get_token(*slot)
-    if token is None:
+    if _is_block(*slot):
+        # An indented line straight after a block would be read as part of its text.
+        flush = "".join(line.lstrip(" ") + "\n" for line in tail.splitlines())
+        if token is None:
+            _set_token(*slot, CommentToken(flush, CommentMark(0)))
+        else:
+            token.value += flush
+    elif token is None:
         _set_token(*slot, CommentToken("\n" + tail, CommentMark(0)))
     else:
         own, rest = _split(token.value)
         token.value = (own + "\n" if own else "\n") + rest + tail
+
+
+def _add_head(seq: CommentedSeq, lines: str, parent: CommentedMap, key: str) -> None:
+    """Put full-line comments before the first item of ``parent[key]``, after any that are there already."""
+    if not lines:
+        return
+    tokens = []
+    for line in lines.splitlines():
+        text = line.strip()
+        indent = len(line) - len(line.lstrip(" "))
+        tokens.append(CommentToken(f"{text}\n", CommentMark(indent if text else 0)))
+    # ruamel keeps these in the sequence and, when the key has an entry, in that entry too
+    # (and then writes that one): keep both pointing at one list.
+    entry = parent.ca.items.get(key)
+    head = seq.ca.comment[1] if seq.ca.comment and isinstance(seq.ca.comment[1], list) else None
+    if head is None and entry is not None and isinstance(entry[3], list):
+        head = entry[3]
+    head = head if head is not None else []
+    head.extend(tokens)
+    seq.ca.comment = [seq.ca.comment[0] if seq.ca.comment else None, head]
+    if entry is not None:
+        entry[3] = head
 
 
 @dataclass
@@ -218,12 +287,26 @@ def _text_of(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def _read_as_text(text: str) -> bool:
+    """Whether PyYAML, which loads the file (YAML 1.1), reads ``text`` written plain as that text.
+
+    ruamel writes YAML 1.2, where ``yes``, ``off`` or ``2026-11-23`` are plain
+    strings; PyYAML would read them as a boolean or a date, so those are quoted.
+    """
+    return _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == "tag:yaml.org,2002:str"
+
+
 def _styled(old: Any, text: str) -> Any:
     """``text`` in the style the old value was written in (block, quoted or plain)."""
     if isinstance(old, LiteralScalarString | FoldedScalarString) or "\n" in text:
         return LiteralScalarString(text.strip("\n") + "\n")
     if isinstance(old, SingleQuotedScalarString | DoubleQuotedScalarString) and isinstance(old, ScalarString):
         return type(old)(text)
+    if not _read_as_text(text):
+        return SingleQuotedScalarString(text)
     return text
 
 
@@ -281,19 +364,20 @@ def _story_node(piece: _Piece | None, story: StoryDraft, *, is_lead: bool) -> tu
         wanted["summary"] = story.summary
     if story.note:
         wanted["note"] = story.note
-    if story.full or (mapping is not None and "full" in mapping):
-        wanted["full"] = story.full
-    if story.pin != is_lead or (mapping is not None and "pin" in mapping):
-        wanted["pin"] = story.pin
+    # A flag is written when it differs from its default, or kept as written when it has not changed.
+    for flag, value, default in (("full", story.full, False), ("pin", story.pin, is_lead)):
+        if value != default or (mapping is not None and mapping.get(flag) is value):
+            wanted[flag] = value
     if story.topics is not None:
         wanted["topics"] = story.topics
     if story.url:
         wanted["url"] = story.url
+    plain_id = story.id if _read_as_text(story.id) else SingleQuotedScalarString(story.id)
     if not wanted:
-        return story.id, own
+        return (node if isinstance(node, str) and str(node) == story.id else plain_id), own
     if mapping is None:
         mapping = CommentedMap()
-        mapping["id"] = story.id
+        mapping["id"] = plain_id
     for key in _STORY_ORDER:
         if key not in wanted:
             if key in mapping:
@@ -342,23 +426,30 @@ def _cut(doc: CommentedMap, lines: list[str]) -> _Cut:
         node = doc["lead"]
         own = _own_comment(node, "id", lines) if isinstance(node, CommentedMap) else _own_comment(doc, "lead", lines)
         stories[_story_id(node)] = _Piece(node, own, "")
+    # ruamel keeps a comment after the thing before it (or, after a flow value, in front of
+    # the next item, or at the end of the sequence); each ends up as the "before" of its owner.
     pending = ""
     raw_sections = doc.get("sections")
-    for index, section in enumerate(raw_sections if isinstance(raw_sections, CommentedSeq) else []):
-        sections[f"s{index}"] = (section, pending)
+    all_sections = raw_sections if isinstance(raw_sections, CommentedSeq) else CommentedSeq()
+    for index, section in enumerate(all_sections):
+        sections[f"s{index}"] = (section, pending + _cut_before(all_sections, index))
         pending = ""
-        items = section.get("stories")
+        items = section.get("stories") if isinstance(section, CommentedMap) else None
         if isinstance(items, CommentedSeq) and len(items):
             for position, node in enumerate(items):
-                before, pending = pending, _cut_tail(items, position)
+                before = pending + _cut_before(items, position)
+                pending = _cut_tail(items, position)
                 if isinstance(node, CommentedMap):
                     own = _own_comment(node, "id", lines)
                 else:
                     own = _own_comment(items, position, lines)
                 stories[_story_id(node)] = _Piece(node, own, before)
-        elif len(section):
+            pending += _cut_end(items)
+        elif isinstance(section, CommentedMap) and len(section):
             pending = _cut_tail(section, list(section)[-1])
-    return _Cut(stories, sections, lead_tail, pending)
+            if isinstance(items, CommentedSeq):
+                pending += _cut_end(items)
+    return _Cut(stories, sections, lead_tail, pending + _cut_end(all_sections))
 
 
 def apply_draft(text: str, draft: Draft, new_comments: Mapping[str, str] | None = None) -> str:
@@ -367,6 +458,9 @@ def apply_draft(text: str, draft: Draft, new_comments: Mapping[str, str] | None 
     ``new_comments`` gives the comment to write beside stories that were not in
     the file before (by article id).
     """
+    # A file saved on Windows keeps its line endings.
+    crlf = "\r\n" in text
+    text = text.replace("\r\n", "\n")
     doc, layout = load_document(text)
     if not isinstance(doc, CommentedMap):
         raise InputError("issue.yaml must be a mapping of settings (date:, subject:, sections: …)")
@@ -397,8 +491,9 @@ def apply_draft(text: str, draft: Draft, new_comments: Mapping[str, str] | None 
         else:
             _insert_key(doc, "lead", node, _ISSUE_ORDER)
         _place_story(doc, "lead", node, own, layout.mapping if isinstance(node, CommentedMap) else len("lead: "))
-        if lead_piece is not None and lead_piece.before:
-            _add_tail(doc, "lead", lead_piece.before)
+        keys = list(doc)
+        if lead_piece is not None and lead_piece.before and keys.index("lead"):
+            _add_tail(doc, keys[keys.index("lead") - 1], lead_piece.before)
         _add_tail(doc, "lead", cut.lead_tail)
     elif "lead" in doc:
         keys = list(doc)
@@ -413,10 +508,7 @@ def apply_draft(text: str, draft: Draft, new_comments: Mapping[str, str] | None 
     sections = doc["sections"]
     if not isinstance(sections, CommentedSeq):
         sections = doc["sections"] = CommentedSeq()
-    keys = list(doc)
     previous: tuple[Any, Any] | None = None
-    if keys.index("sections"):
-        previous = (doc, keys[keys.index("sections") - 1])
     del sections[:]
     sections.ca.items.clear()
     sections.fa.set_block_style()
@@ -424,7 +516,9 @@ def apply_draft(text: str, draft: Draft, new_comments: Mapping[str, str] | None 
     for draft_section in draft.sections:
         old = cut.sections.get(draft_section.key)
         node, before = old if old else (CommentedMap(), "")
-        if before and previous is not None:
+        if before and not len(sections):
+            _add_head(sections, before, doc, "sections")
+        elif before and previous is not None:
             _add_tail(previous[0], previous[1], before)
         if "title" in node:
             _set_text(node, "title", draft_section.title, ("title", "stories"), keep_empty=True)
@@ -434,23 +528,33 @@ def apply_draft(text: str, draft: Draft, new_comments: Mapping[str, str] | None 
         if not isinstance(items, CommentedSeq):
             items = CommentedSeq()
             node["stories"] = items
+        was_flow = bool(items.fa.flow_style())
         del items[:]
         items.ca.items.clear()
         sections.append(node)
-        previous = (node, list(node)[list(node).index("stories") - 1]) if list(node).index("stories") else None
+        placed = []
         for story in draft_section.stories:
             story_piece = piece(story)
             story_node, own = _story_node(story_piece, story, is_lead=False)
-            if story_piece is not None and story_piece.before and previous is not None:
-                _add_tail(previous[0], previous[1], story_piece.before)
+            placed.append((story_node, own, story_piece.before if story_piece else ""))
+        # A list written [a, b] stays so while nothing in it needs a comment.
+        if not placed or (was_flow and not any(own or before for _, own, before in placed)):
+            items.extend(story_node for story_node, _, _ in placed)
+            items.fa.set_flow_style()
+            previous = (node, "stories")
+            continue
+        items.fa.set_block_style()
+        previous = None
+        for story_node, own, before in placed:
+            if before and not len(items):
+                _add_head(items, before, node, "stories")
+            elif before and previous is not None:
+                _add_tail(previous[0], previous[1], before)
             items.append(story_node)
             _place_story(items, len(items) - 1, story_node, own, story_column)
             previous = (items, len(items) - 1)
-        if len(items):
-            items.fa.set_block_style()
-        else:
-            items.fa.set_flow_style()
-            previous = (node, "stories")
-    if previous is not None:
-        _add_tail(previous[0], previous[1], cut.end_tail)
-    return dump_document(doc, layout)
+    if previous is None:
+        previous = (doc, list(doc)[-1])
+    _add_tail(previous[0], previous[1], cut.end_tail)
+    written = dump_document(doc, layout)
+    return written.replace("\n", "\r\n") if crlf else written
