@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -103,17 +103,20 @@ def import_articles(
     locations: Sequence[str],
     *,
     source_name: str | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> ImportReport:
     """Read each path or URL and store its articles, one transaction per file.
 
     A file that fails to parse is recorded in ``failures`` and nothing from it
-    is stored; the other files are still imported.
+    is stored; the other files are still imported. ``origins`` gives a location
+    the name to use in messages and the store (an uploaded file's own name).
     """
     report = ImportReport()
     for location in locations:
+        shown = (origins or {}).get(location, location)
         try:
-            parsed = read_source(location, source_name=source_name)
-            _check_explicit_topics(parsed.articles, settings, location)
+            parsed = read_source(location, source_name=source_name, origin=shown)
+            _check_explicit_topics(parsed.articles, settings, shown)
         except InputError as exc:
             report.failures.append(exc)
             continue

@@ -372,6 +372,9 @@ class IssueChangedError(StateError):
         )
 
 
+ABSENT = "absent"  # the expected "hash" of a file that must not exist (it is written again)
+
+
 def text_hash(text: str) -> str:
     """The fingerprint that tells whether an issue file changed since it was read."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -391,7 +394,8 @@ def save_issue_text(settings: Settings, engine: Engine, path: Path, text: str, *
     """Check ``text`` as an issue file and write it over ``path``, atomically.
 
     ``expected_hash`` is the :func:`text_hash` of the file as the editor loaded
-    it. If the file on disk has changed since, nothing is written and
+    it (or :data:`ABSENT` to write it again after it was deleted). If the file
+    on disk has changed since, nothing is written and
     :class:`IssueChangedError` carries what is there now, so the change is shown
     and never silently overwritten. Text that would not load is refused too.
     """
@@ -400,7 +404,7 @@ def save_issue_text(settings: Settings, engine: Engine, path: Path, text: str, *
         current: str | None = read_issue_text(path)
     except (NotFoundError, InputError):
         current = None
-    if current is None or text_hash(current) != expected_hash:
+    if (text_hash(current) if current is not None else ABSENT) != expected_hash:
         raise IssueChangedError(path, current)
     atomic_write_text(path, text)
     return issue

@@ -11,6 +11,7 @@ page has unsaved changes, so what is approved or sent is what the file says.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 import tempfile
@@ -25,6 +26,7 @@ from digest.articles import get_article, get_articles, import_articles
 from digest.config import Settings
 from digest.errors import DigestError, InputError, StateError
 from digest.issues import (
+    ABSENT,
     IssueChangedError,
     parse_issue_text,
     read_issue_text,
@@ -35,6 +37,7 @@ from digest.issues import (
 )
 from digest.studio import draft as moves
 from digest.studio.document import apply_draft
+from digest.studio.draft import draft_from_issue
 from digest.studio.forms import PageState, fresh_state
 
 MAX_UPLOAD_NAME = 100
@@ -167,32 +170,48 @@ class Studio:
         save_issue_text(self.settings, self.engine, self.path, text, expected_hash=state.base_hash)
         return self._reopened(state, text, "Saved issue.yaml.")
 
-    def _overwrite(self, state: PageState, _argument: str, _upload: Upload | None) -> tuple[PageState, Outcome]:
-        """Save over a file that changed on disk, once the editor has seen the difference.
+    def _merged_text(self, state: PageState, current: str) -> str:
+        """The editor's changes made to the file as it is now (see :func:`digest.studio.draft.merge`)."""
+        try:
+            base = draft_from_issue(parse_issue_text(self.settings, state.base_text, self.path))
+            theirs = draft_from_issue(parse_issue_text(self.settings, current, self.path))
+        except DigestError:
+            return draft_text(self.engine, current, state)  # their file does not load: the page's draft as it is
+        merged = moves.merge(base, state.draft, theirs)
+        return draft_text(self.engine, current, dataclasses.replace(state, draft=merged))
 
-        The draft is written into the file as it is now (keeping its new
-        comments), and only if it is still as it was when the difference was shown.
+    def _overwrite(self, state: PageState, _argument: str, _upload: Upload | None) -> tuple[PageState, Outcome]:
+        """Save the editor's changes into a file that changed on disk, once they have seen the difference.
+
+        Only if the file is still as it was when the difference was shown.
         """
         if not state.overwrite_hash:
             raise InputError("nothing to overwrite; save again")
-        current = read_issue_text(self.path)
-        text = draft_text(self.engine, current, state)
+        try:
+            current: str | None = read_issue_text(self.path)
+        except DigestError:
+            current = None
+        if current is None:
+            text = draft_text(self.engine, state.base_text, state)
+        else:
+            text = self._merged_text(state, current)
         save_issue_text(self.settings, self.engine, self.path, text, expected_hash=state.overwrite_hash)
-        return self._reopened(state, text, "Saved your version over the changed file.")
+        return self._reopened(state, text, "Saved your changes into the changed file.")
 
     def _reopened(self, state: PageState, text: str, message: str) -> tuple[PageState, Outcome]:
-        from digest.studio.draft import draft_from_issue
-
         issue = parse_issue_text(self.settings, text, self.path)
         return fresh_state(text, draft_from_issue(issue), state), Outcome(message=message, focus="save")
 
     def conflict(self, state: PageState, exc: IssueChangedError) -> Conflict:
         current = exc.current_text
-        mine = draft_text(self.engine, current if current is not None else state.base_text, state)
+        if current is not None:
+            mine = self._merged_text(state, current)
+        else:
+            mine = draft_text(self.engine, state.base_text, state)
         name = f"issues/{self.issue_id}/issue.yaml"
         return Conflict(
             disk_text=current,
-            disk_hash=text_hash(current) if current is not None else "",
+            disk_hash=text_hash(current) if current is not None else ABSENT,
             theirs=_diff(state.base_text, current or "", (f"{name} (when you opened it)", f"{name} (on disk now)")),
             mine=_diff(current or "", mine, (f"{name} (on disk now)", f"{name} (as you would save it)")),
         )
@@ -265,21 +284,15 @@ def import_into_store(
                 while chunk := upload.stream.read(64 * 1024):
                     handle.write(chunk)
             locations.append(str(target))
-            shown[str(target)] = upload.filename or name
+            shown[str(target)] = Path(upload.filename).name or name
         if url:
             locations.append(url)
-        report = import_articles(engine, settings, locations, source_name=source_name or None)
-
-    def tidy(text: str) -> str:
-        for location, name in shown.items():
-            text = text.replace(location, name)
-        return text
-
+        report = import_articles(engine, settings, locations, source_name=source_name or None, origins=shown)
     outcome = Outcome(
         message=f"Imported {report.new} new, {report.updated} updated, {report.skipped} skipped.",
-        details=[tidy(w) for w in report.warnings] or None,
+        details=list(report.warnings) or None,
         focus="import-heading",
     )
     if report.failures:
-        outcome.error = "Not imported: " + "; ".join(tidy(str(failure)) for failure in report.failures)
+        outcome.error = "Not imported: " + "; ".join(str(failure) for failure in report.failures)
     return outcome

@@ -192,13 +192,18 @@ class StudioSite:
         data = resources.files("digest.studio").joinpath("static/studio.js").read_bytes()
         return Response(data, mimetype="text/javascript")
 
-    def _issue_file(self, issue_id: str) -> Path | None:
+    def _issue_file(self, issue_id: str, *, missing_ok: bool = False) -> Path | None:
+        """The issue file an address names: only the one given at start, or one in the issues folder.
+
+        ``missing_ok`` lets a page whose file was deleted meanwhile still be
+        answered, so the editor's work is shown rather than lost.
+        """
         if self.issue_file is not None and issue_id == self.issue_file.parent.name:
             return self.issue_file
         if not issue_id or issue_id.startswith(".") or any(c not in _SAFE_ID for c in issue_id):
             return None
         path = self.settings.issues_dir / issue_id / ISSUE_FILE
-        return path if path.is_file() else None
+        return path if path.is_file() or (missing_ok and path.parent.is_dir()) else None
 
     def _issues(self) -> list[dict[str, str]]:
         found = []
@@ -211,7 +216,7 @@ class StudioSite:
                 continue
             try:
                 issue = parse_issue_text(self.settings, read_issue_text(path), path)
-                found.append({"id": issue_id, "date": human_date(issue.date), "subject": issue.subject})
+                found.append({"id": issue_id, "date": human_date(issue.date), "subject": issue.subject, "problem": ""})
             except DigestError as exc:
                 found.append({"id": issue_id, "date": "", "subject": "", "problem": str(exc)})
         return found
@@ -254,7 +259,7 @@ class StudioSite:
         return Upload(item.filename, item.stream)
 
     def issue(self, issue_id: str) -> AnyResponse:
-        path = self._issue_file(issue_id)
+        path = self._issue_file(issue_id, missing_ok=request.method == "POST")
         if path is None:
             return self.message(
                 "No such issue", f"There is no issue {issue_id!r}; the studio's first page lists them.", 404

@@ -11,6 +11,7 @@ and drop all end in the same code.
 
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import dataclass, field
 
@@ -248,3 +249,39 @@ def remove_section(draft: Draft, key: str) -> str:
         )
     draft.sections.remove(section)
     return f"Removed the empty section {section.title}."
+
+
+# --- merging with a file that changed meanwhile ---------------------------------------------
+
+_STORY_FIELDS = ("summary", "note", "full", "pin", "topics", "url")
+
+
+def _structure(draft: Draft) -> tuple[object, ...]:
+    return (
+        draft.lead.id if draft.lead else None,
+        [(section.title, [story.id for story in section.stories]) for section in draft.sections],
+    )
+
+
+def merge(base: Draft, mine: Draft, theirs: Draft) -> Draft:
+    """The editor's changes (``base`` → ``mine``) made to the file as it is now (``theirs``).
+
+    Field by field: what the editor changed takes the editor's value, what
+    they did not change keeps the file's. The order of stories is one field:
+    if the editor rearranged anything, their arrangement wins as a whole.
+    """
+    result = copy.deepcopy(theirs if _structure(mine) == _structure(base) else mine)
+    for name in ("subject", "preheader", "introduction", "editor_note"):
+        mine_value = getattr(mine, name)
+        setattr(result, name, mine_value if mine_value != getattr(base, name) else getattr(theirs, name))
+    base_stories = {story.id: story for story in base.stories()}
+    my_stories = {story.id: story for story in mine.stories()}
+    their_stories = {story.id: story for story in theirs.stories()}
+    for story in result.stories():
+        was, now, other = base_stories.get(story.id), my_stories.get(story.id), their_stories.get(story.id)
+        for name in _STORY_FIELDS:
+            if now is not None and (was is None or getattr(now, name) != getattr(was, name)):
+                setattr(story, name, getattr(now, name))
+            elif other is not None:
+                setattr(story, name, getattr(other, name))
+    return result
