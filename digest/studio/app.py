@@ -153,7 +153,9 @@ class StudioSite:
             )
         response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # Not no-referrer: with it, Chromium sends "Origin: null" on the page's own form posts. The token has
+        # left the address before any link can be followed, and other sites still get no referrer.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Content-Security-Policy", CSP)
         return response
