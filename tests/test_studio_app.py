@@ -239,9 +239,14 @@ def test_with_a_password_the_pages_wait_for_it(settings, engine, week) -> None: 
     assert client.get(PAGE).status_code == 200
 
 
-def test_digest_studio_serves_on_the_address_it_prints(project, week) -> None:  # type: ignore[no-untyped-def]
+def test_digest_studio_serves_on_the_address_it_prints(project, week, tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SENDGRID_", "SMTP_"))}
-    command = [sys.executable, "-m", "digest", "studio", ISSUE_ID, "--port", "0"]
+    # --open goes through Python's webbrowser, which runs $BROWSER: here, a script that notes the address.
+    noted = tmp_path / "opened.txt"
+    recorder = tmp_path / "browser.py"
+    recorder.write_text(f"import sys\nopen({str(noted)!r}, 'w').write(sys.argv[1])\n", encoding="utf-8")
+    env["BROWSER"] = f"{sys.executable} {recorder} %s"
+    command = [sys.executable, "-m", "digest", "studio", ISSUE_ID, "--port", "0", "--open"]
     process = subprocess.Popen(command, cwd=project, env=env, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stderr is not None
@@ -264,6 +269,11 @@ def test_digest_studio_serves_on_the_address_it_prints(project, week) -> None:  
         assert page.status == 200
         assert "Issue of 23 November 2026" in page.read().decode()
         connection.close()
+        for _ in range(100):
+            if noted.exists() and noted.read_text(encoding="utf-8"):
+                break
+            time.sleep(0.05)
+        assert noted.read_text(encoding="utf-8") == f"{found.group(1)}?token={found.group(2)}"
     finally:
         process.terminate()
         process.wait(timeout=10)

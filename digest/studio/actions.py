@@ -117,7 +117,7 @@ class Studio:
             "up": self._bind(lambda d, a: moves.move_story(d, a, -1), lambda a: f"up-{a}"),
             "down": self._bind(lambda d, a: moves.move_story(d, a, +1), lambda a: f"down-{a}"),
             "lead": self._bind(moves.make_lead, lambda a: f"story-{a}"),
-            "drop": self._bind(moves.leave_out, lambda a: "stories-heading"),
+            "drop": self._drop,
             "add": self._add,
             "move": self._move,
             "section-up": self._bind(lambda d, a: moves.move_section(d, a, -1), lambda a: f"section-up-{a}"),
@@ -140,6 +140,15 @@ class Studio:
             return state, Outcome(message=change(state.draft, argument), focus=focus(argument))
 
         return run
+
+    def _drop(self, state: PageState, article_id: str, _upload: Upload | None) -> tuple[PageState, Outcome]:
+        # The focus goes to the story that takes its place (or the one before), not back to the top.
+        ids = state.draft.story_ids()
+        place = ids.index(article_id) if article_id in ids else -1
+        message = moves.leave_out(state.draft, article_id)
+        rest = state.draft.story_ids()
+        neighbour = rest[min(place, len(rest) - 1)] if rest and place >= 0 else ""
+        return state, Outcome(message=message, focus=f"story-{neighbour}" if neighbour else "stories-heading")
 
     def _add(self, state: PageState, article_id: str, _upload: Upload | None) -> tuple[PageState, Outcome]:
         article = get_article(self.engine, article_id)
