@@ -133,6 +133,7 @@ class Settings:
     privacy_notice_version: str = ""
     pool: PoolSettings = field(default_factory=lambda: PoolSettings())
     imap_password: str | None = None  # IMAP_PASSWORD: for `digest bounces scan imaps://…`
+    studio_password: str | None = None  # DIGEST_STUDIO_PASSWORD: `digest studio` on an address other than localhost
 
     def require_secret_key(self) -> bytes:
         """Return the secret key, or explain how to set one that is long enough."""
@@ -356,6 +357,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         privacy_notice_version=privacy_notice_version,
         pool=pool,
         imap_password=env.get("IMAP_PASSWORD") or None,
+        studio_password=env.get("DIGEST_STUDIO_PASSWORD") or None,
     )
 
 
