@@ -227,6 +227,13 @@ def text_blocks(blocks: Iterable[Block], refs: LinkReferences) -> str:
             out.append(underline(block["text"], "-"))
         elif block["type"] == "p":
             out.append(wrap(_runs_as_text(block["runs"], refs)))
+        elif block["type"] == "ol":
+            out.append(
+                "\n".join(
+                    wrap(_runs_as_text(item, refs), indent="    ", first=f"{number:>2}. ")
+                    for number, item in enumerate(block["items"], 1)
+                )
+            )
         else:
             out.append("\n".join(wrap(_runs_as_text(item, refs), indent="   ", first=" * ") for item in block["items"]))
     return "\n\n".join(out)
