@@ -27,7 +27,13 @@ def articles_import(app: App, locations: tuple[str, ...], source_name: str | Non
     """Import newsfeed text, RSS/Atom feeds (files or URLs) and Markdown files."""
     from digest.articles import import_articles
 
-    report = import_articles(app.engine, app.settings, list(locations), source_name=source_name)
+    report = import_articles(
+        app.engine,
+        app.settings,
+        list(locations),
+        source_name=source_name,
+        on_step=_import_progress if len(locations) > 1 or any("://" in loc for loc in locations) else None,
+    )
     for message in report.warnings:
         warn(message)
     click.echo(f"Imported {report.new} new, {report.updated} updated, {report.skipped} skipped.")
@@ -36,6 +42,19 @@ def articles_import(app: App, locations: tuple[str, ...], source_name: str | Non
             click.echo(f"Error: {failure}", err=True)
         noun = "file was" if len(report.failures) == 1 else "files were"
         raise click.ClickException(f"{len(report.failures)} {noun} not imported; fix and import again")
+
+
+def _import_progress(step: Any) -> None:
+    """One line per file on stderr: long imports (many files, slow feeds) are not silent."""
+    where = f"[{step.number}/{step.total}] {step.location}"
+    if not step.done:
+        if "://" in step.location:
+            click.echo(f"{where}: fetching…", err=True)
+        return
+    if step.failed:
+        click.echo(f"{where}: not imported (see below)", err=True)
+    else:
+        click.echo(f"{where}: {step.new} new, {step.updated} updated, {step.skipped} skipped", err=True)
 
 
 @articles.command("list")
@@ -72,6 +91,8 @@ def articles_show(app: App, article_id: str) -> None:
     click.echo(f"source:    {article.source}")
     click.echo(f"published: {article.published.isoformat()}")
     click.echo(f"author:    {article.author or '(none)'}")
+    if article.posted_by:
+        click.echo(f"posted by: {article.posted_by} (who put it on the site it came from; not shown to readers)")
     click.echo(f"url:       {article.url or '(none: the archive page is used)'}")
     locked = " (set by the editor)" if article.topics_locked else ""
     click.echo(f"topics:    {', '.join(article.topics) or '(none)'}{locked}")
@@ -81,6 +102,44 @@ def articles_show(app: App, article_id: str) -> None:
     click.echo(text_blocks(article.body, refs))
     for number, url in refs.items():
         click.echo(f"[{number}] {url}")
+    if article.edited:
+        click.echo(f"edited:    {', '.join(article.edited)} (kept when the file is imported again)")
+    for message in article.import_warnings:
+        click.echo(f"warning:   {message}")
+
+
+@articles.command("edit")
+@click.argument("article_id")
+@click.option("--title", help="The corrected title.")
+@click.option("--source", help="The organisation it comes from.")
+@click.option("--published", callback=parse_date, help="The date it was published (YYYY-MM-DD).")
+@click.option("--author", help="Its author, shown as 'by …' (an empty value removes it).")
+@click.option("--url", help="The original's address; 'Read the full story' goes there.")
+@click.option("--summary", help="Its summary, used by every issue unless the issue gives its own.")
+@pass_app
+def articles_edit(app: App, article_id: str, **changes: Any) -> None:
+    """Correct an imported article in place (its id stays, so issue files still name it).
+
+    Importing the same file again updates the other fields but keeps these
+    corrections. To correct the export and import it again instead would make
+    a second article.
+    """
+    from digest.corrections import edit_article
+
+    article = edit_article(app.engine, app.settings, article_id, changes)
+    click.echo(f"{article.id}: {', '.join(name for name, value in changes.items() if value is not None)} changed.")
+    click.echo(f"  {article.published.isoformat()}  {article.source}: {article.title}")
+
+
+@articles.command("delete")
+@click.argument("article_id")
+@pass_app
+def articles_delete(app: App, article_id: str) -> None:
+    """Delete an article that no issue file names; importing its file again leaves it deleted."""
+    from digest.corrections import delete_article
+
+    article = delete_article(app.engine, app.settings, article_id)
+    click.echo(f"Deleted {article.id} ({article.source}: {article.title}).")
 
 
 @articles.command("set-topics")
