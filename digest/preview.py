@@ -77,7 +77,7 @@ def write_preview(
         SegmentPreview(s.name, counts[s.name], len(v.story_ids), f"segments/{s.name}.html")
         for s, v in zip(segments, variants, strict=True)
     ]
-    checks = check_rendered(view, [rendered, *variants])
+    checks = check_rendered(view, [rendered, *variants], from_name=settings.email.from_name)
     default_folder = settings.preview_dir / (f"{view.issue.id}-{segment}" if segment else view.issue.id)
     folder = Path(out) if out else default_folder
     files = _preview_files(settings, view, select_stories(view, topics), rendered, checks, segment, rows)

@@ -262,7 +262,9 @@ def test_test_copies_never_touch_the_ledger(engine, settings, audience, project:
     assert deliveries(engine) == [] and list_sends(engine) == []
     (path,) = (project / "outbox" / "2025-04-10").glob("test-*.eml")
     message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-    assert message["Subject"].strip().startswith("[TEST] SAFE Newsfeed")
+    assert (
+        message["Subject"].strip() == "[TEST] Protecting children from sexual abuse and exploitation: progress report"
+    )
     assert "Cold water safety advice" not in message.get_body(preferencelist=("plain",)).get_content()
 
 

@@ -181,13 +181,32 @@ def issue() -> None:
 @pass_app
 def issue_new(app: App, issue_date: date | None, days: int | None, grouping: str | None, force: bool) -> None:
     """Draft a new issue from the articles of the week before DATE."""
-    from digest.issues import new_issue
+    from digest.drafting import new_issue
 
     path, count = new_issue(
         app.engine, app.settings, issue_date=issue_date or date.today(), days=days, grouping=grouping, force=force
     )
     click.echo(f"Drafted {path} with {count} {'story' if count == 1 else 'stories'}.")
     click.echo("Edit it, then run `digest preview " + path.parent.name + "`.")
+
+
+@issue.command("list")
+@pass_app
+def issue_list(app: App) -> None:
+    """List the issues, newest first: subject, stories and where each stands."""
+    from digest.catalogue import list_issues
+
+    found = list_issues(app.engine, app.settings)
+    for entry in found:
+        detail = f" ({entry.detail})" if entry.detail else ""
+        if entry.state == "broken":
+            click.echo(f"{entry.issue_id}  broken{detail}")
+            continue
+        stories = f"{entry.stories} {'story' if entry.stories == 1 else 'stories'}"
+        click.echo(f"{entry.issue_id}  {entry.state}{detail}")
+        click.echo(f"            {entry.subject} · {stories}")
+    if not found:
+        click.echo("No issues yet; draft one with `digest issue new --date YYYY-MM-DD`.")
 
 
 @issue.command("approve")

@@ -8,7 +8,7 @@ all use those renderings, so what was checked and approved is what is sent.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -43,14 +43,13 @@ def prepare_issue(engine: Engine, settings: Settings, issue_ref: str, segment_na
 
     view = load_view(engine, settings, issue_ref)
     renderings = Renderings(view, settings)
-    report = check_rendered(view, [renderings.variant()])
+    segments = find_segments(settings, segment_names)
+    copies = [replace(renderings.variant(segment.topics), segment=segment.name) for segment in segments]
+    report = check_rendered(view, [renderings.variant(), *copies], from_name=settings.email.from_name)
     if not report.passed:
         first = report.errors[0].message
         raise DigestError(f"`digest check` found {len(report.errors)} error(s), the first: {first}; fix them first")
-    story_counts = {
-        segment.name: len(renderings.variant(segment.topics).story_ids)
-        for segment in find_segments(settings, segment_names)
-    }
+    story_counts = {segment.name: len(renderings.variant(segment.topics).story_ids) for segment in segments}
     return PreparedIssue(view.issue.id, renderings, story_counts)
 
 
