@@ -281,6 +281,7 @@ def preview(
         out=Path(out) if out else None,
         segment=segment,
         screenshots=not no_screenshots,
+        on_progress=lambda line: click.echo(line, err=True),
     )
     for failed in result.checks.errors:
         click.echo(f"Check failed: {failed.message}", err=True)
@@ -297,7 +298,7 @@ def preview(
 @click.argument("issue_ref", metavar="ISSUE")
 @pass_app
 def check(app: App, issue_ref: str) -> None:
-    """Check an issue before sending; exit status 1 when an error-level check fails."""
+    """Check an issue before sending; exit status 1 when a check finds an error."""
     from digest.checks import check_issue
 
     report = check_issue(app.engine, app.settings, issue_ref)

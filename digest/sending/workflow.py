@@ -34,6 +34,12 @@ class PreparedIssue:
     renderings: Renderings
     story_counts: dict[str, int]
 
+    def count_stories(self, topics: frozenset[str] | None) -> int:
+        """The stories a copy narrowed to ``topics`` holds (without rendering it)."""
+        from digest.issues import select_stories
+
+        return len(select_stories(self.renderings.view, topics).stories())
+
 
 def prepare_issue(engine: Engine, settings: Settings, issue_ref: str, segment_names: Sequence[str]) -> PreparedIssue:
     """Load and render the issue once and run `digest check` on it (an error stops the send)."""
@@ -88,8 +94,20 @@ def start_send(
         )
     chosen = provider_name or settings.provider
     plan = plan_send(
-        engine, settings, issue_id, segment_names, provider=chosen, dry_run=True, story_counts=prepared.story_counts
+        engine,
+        settings,
+        issue_id,
+        segment_names,
+        provider=chosen,
+        dry_run=True,
+        story_counts=prepared.story_counts,
+        count_stories=prepared.count_stories,
     )
+    if dry_run:
+        try:
+            require_approval(engine, settings, issue_ref, renderings=prepared.renderings)
+        except StateError as exc:
+            plan.approval_problem = str(exc)  # the real send would stop here: say so now
     show_plan(plan)
     if dry_run or (plan.total == 0 and at is None):
         return plan, None
