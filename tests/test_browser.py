@@ -239,3 +239,44 @@ def test_web_pages_have_no_serious_accessibility_problems(chromium, site, path, 
     violations = axe(page)
     page.close()
     assert violations == [], describe(violations)
+
+
+@pytest.fixture
+def report_page(engine, settings, audience, project):  # type: ignore[no-untyped-def]
+    from digest.report import issue_outcome, write_html_report
+    from digest.sending import start_send
+
+    start_send(engine, settings, "2025-04-10", ["health", "schools", "everyone"])
+    path = project / "report.html"
+    write_html_report(settings, issue_outcome(engine, settings, "2025-04-10"), path)
+    return path
+
+
+REPORT_JS = """
+() => ({
+  scroll: document.documentElement.scrollWidth,
+  header: document.querySelector('header.site').getBoundingClientRect().width,
+  inner: document.querySelector('header.site .inner').getBoundingClientRect().width,
+  main: document.querySelector('main').getBoundingClientRect().width,
+  footer: document.querySelector('footer.site').getBoundingClientRect().width,
+  table: document.querySelector('table.report').getBoundingClientRect().right,
+  wrap: document.querySelector('.table-wrap').getBoundingClientRect().right,
+  smallest: Math.min(...[...document.querySelectorAll('figure svg text')]
+    .map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)),
+})
+"""
+
+
+@pytest.mark.parametrize("width", [375, 1100])
+def test_the_report_fits_a_phone_with_readable_charts(chromium, report_page, width: int) -> None:  # type: ignore[no-untyped-def]
+    page = new_page(chromium, width, 900)
+    page.goto(report_page.as_uri())
+    found = page.evaluate(REPORT_JS)
+    violations = axe(page)
+    page.close()
+    print(f"\nreport at {width} px: {found}")
+    assert found["scroll"] <= width  # the page never scrolls sideways: the table scrolls inside its card
+    assert found["main"] <= found["header"] and found["main"] <= found["footer"]
+    assert found["main"] <= found["inner"] + 1 or width <= 400  # as wide as the header's content
+    assert found["smallest"] >= 11, found  # chart labels stay readable, not shrunk to 6 px
+    assert violations == [], describe(violations)
