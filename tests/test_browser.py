@@ -152,6 +152,7 @@ DARK_JS = """
     page: style('body', 'backgroundColor'),
     header: style('.dm-header', 'backgroundColor'),
     rule: style('.dm-rule p', 'borderTopColor'),
+    ruled: style('.ruled', 'borderTopColor'),
   };
 }
 """
@@ -182,6 +183,7 @@ def test_dark_mode_keeps_accents_apart_dims_dividers_and_lifts_the_header(
         assert contrast(dark[accent], dark["card"]) >= 4.5, accent
     assert contrast(dark["header"], dark["page"]) >= 1.8  # the header stands out from the page
     assert contrast(dark["rule"], dark["card"]) < 1.6  # dividers are dim lines, not bright ones
+    assert contrast(dark["ruled"], dark["card"]) < 1.6
     assert contrast(light["rule"], light["card"]) < 1.6
 
 

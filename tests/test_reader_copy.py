@@ -116,6 +116,10 @@ def test_full_stories_number_steps_mark_sub_headings_and_link_only_to_an_origina
     # The '+' lead-in is a paragraph, the steps a numbered list: in the email and the text part.
     assert re.search(r"<p[^>]*>If you end up in cold water, follow the ‘float first’ steps:</p>\s*<ol", html)
     assert " 1. Fight the urge to swim hard or thrash around." in text
+    from digest.archive import archive_pages
+
+    page = archive_pages(load_view(engine, settings, "2025-04-10"), settings)[f"{WATER}.html"]
+    assert re.search(r"<p>If you end up in cold water, follow the ‘float first’ steps:</p>\s*<ol>\s*<li>Fight", page)
     assert " 5. Then shout for help or swim to safety." in text
     # A sub-heading inside a story is not dressed as a story title.
     assert "\n## New measures\n" in text
