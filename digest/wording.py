@@ -17,7 +17,7 @@ from digest.issues import IssueView, Story
 
 PREHEADER_LIMIT = 110
 _GREETING_RE = re.compile(
-    r"^\s*(?:dear|hello|hi|hiya|hey|greetings|good (?:morning|afternoon|evening)|to all|welcome)\b[^.!?\n]{0,40}[,!:]",
+    r"^\s*(?:dear|hello|hi|hiya|hey|greetings|good (?:morning|afternoon|evening))\b[^.!?\n]{0,40}[,!:]",
     re.IGNORECASE,
 )
 _NUMBER_WORDS = {
@@ -81,9 +81,11 @@ def narrowed_topics(settings: Settings, whole: IssueView, copy: IssueView, topic
 
 
 def join_words(items: Sequence[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
+    """'a', 'a and b', 'a, b and c'; 'a; b, c; d' when an item has a comma of its own."""
     if len(items) <= 1:
         return "".join(items)
+    if any("," in item for item in items):
+        return "; ".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 

@@ -130,3 +130,12 @@ def test_links_within_the_email_must_reach_a_story(engine, settings, sample_issu
     assert codes(check_rendered(view, [broken]), "error") == [
         ("links", "a link to #story-2, which is not in the email")
     ]
+
+
+def test_what_counts_as_a_greeting() -> None:
+    from digest.wording import greeting_of
+
+    for greeting in ("Dear colleague,", "Dear all,", "Hello everyone!", "Hi all,", "Good morning,"):
+        assert greeting_of(f"{greeting} here is the news.") == greeting
+    for opening in ("Welcome to this week's SAFE Newsfeed, with news", "Dearth of places: a report.", "This week,"):
+        assert greeting_of(opening) == ""

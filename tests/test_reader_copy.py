@@ -84,6 +84,9 @@ def test_each_copy_counts_and_names_only_its_own_stories(engine, settings, sampl
     assert notice in water.html and "https://news.safe.example.org/archive/2025-04-10/" in water.html
     assert notice in " ".join(water.text.split())
     assert "This copy shows" not in whole.html and "This copy shows" not in whole.text
+    # Labels with commas of their own are kept apart.
+    labels = render(engine, settings, topics=frozenset({"sport-community", "water-safety"}))
+    assert "(Sport, clubs and community; Water safety)" in labels.html
     # Topics that leave nothing out are no narrower than the issue: no notice.
     every = frozenset(settings.topic_slugs)
     assert "This copy shows" not in render(engine, settings, topics=every).html

@@ -238,7 +238,7 @@ def issue_show(app: App, issue_ref: str) -> None:
     last_day = issue_.window_end.toordinal() - 1
     click.echo(f"  window:    {issue_.window_start.isoformat()} to {date.fromordinal(last_day).isoformat()}")
     click.echo(f"  subject:   {issue_.subject}")
-    click.echo(f"  preheader: {issue_.preheader or '(none)'}")
+    click.echo(f"  preheader: {issue_.preheader or '(each copy names its own stories)'}")
     if view.lead:
         click.echo(f"  lead:      {view.lead.article.title} [{view.lead.id}]")
     for section in view.sections:
