@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test fuzz mutate lint bench clean
+.PHONY: demo screenshots test fuzz mutate lint bench clean
 
 # The accessibility tests inject axe-core (an npm package) into Chromium.
 node_modules/.installed: package.json package-lock.json
@@ -23,6 +23,10 @@ $(VENV)/.installed: pyproject.toml
 
 demo: $(VENV)/.installed .env
 	DIGEST=$(BIN)/digest ./examples/demo.sh
+
+# The README's pictures (docs/screenshots/), from the demo's preview and report, in Chromium.
+screenshots: demo
+	$(BIN)/python examples/screenshots.py demo
 
 test: $(VENV)/.installed node_modules/.installed
 	$(BIN)/python -m pytest

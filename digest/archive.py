@@ -7,6 +7,7 @@ folder works wherever it is put.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,15 @@ class IssueListing:
     subject: str
 
 
+def page_heading(settings: Settings, subject: str) -> str:
+    """An issue's subject under the masthead, without the masthead's name again ("SAFE Newsfeed: …")."""
+    for name in dict.fromkeys((settings.email.from_name, "SAFE Newsfeed")):
+        stripped = re.sub(rf"^\s*{re.escape(name)}\s*[:,–—-]\s*", "", subject, flags=re.IGNORECASE)
+        if stripped != subject and stripped:
+            return stripped
+    return subject
+
+
 def archive_pages(view: IssueView, settings: Settings, *, segment: str | None = None) -> dict[str, str]:
     """{file name: HTML} for an issue: ``index.html`` and ``<article id>.html`` per story."""
     context = build_context(view, settings, segment=segment)
@@ -35,9 +45,10 @@ def archive_pages(view: IssueView, settings: Settings, *, segment: str | None = 
         "articles": {story["id"]: f"{story['id']}.html" for story in stories},
     }
     common = _page_context(settings, context, page_links)
+    common["heading"] = page_heading(settings, view.issue.subject)
     pages = {"index.html": render_web_page(settings, "archive_issue.html.j2", common)}
     for story in stories:
-        article = {**story, "source_url": next((s.article.url for s in view.stories() if s.id == story["id"]), "")}
+        article = {**story, "source_url": next((s.url for s in view.stories() if s.id == story["id"]), "")}
         pages[f"{story['id']}.html"] = render_web_page(
             settings, "archive_article.html.j2", {**common, "story": article}
         )
@@ -47,7 +58,7 @@ def archive_pages(view: IssueView, settings: Settings, *, segment: str | None = 
 def archive_index(settings: Settings, issues: Sequence[IssueListing], *, feed_url: str = "") -> str:
     """The list of past issues, newest first."""
     items = [
-        {"href": f"{item.issue_id}/", "date": item.date, "subject": item.subject}
+        {"href": f"{item.issue_id}/", "date": item.date, "subject": page_heading(settings, item.subject)}
         for item in sorted(issues, key=lambda i: i.issue_id, reverse=True)
     ]
     return render_web_page(
@@ -59,12 +70,13 @@ def archive_index(settings: Settings, issues: Sequence[IssueListing], *, feed_ur
             "issues": items,
             "feed_url": feed_url,
             "home_url": "./",
+            "subscribe_url": f"{settings.base_url}/subscribe",
         },
     )
 
 
 def _page_context(settings: Settings, context: dict[str, Any], page_links: dict[str, Any]) -> dict[str, Any]:
-    return {**context, "page_links": page_links, "home_url": "../"}
+    return {**context, "page_links": page_links, "home_url": "../", "subscribe_url": context["links"]["subscribe"]}
 
 
 def frozen_pages(settings: Settings, issue_id: str) -> dict[str, str] | None:

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -38,7 +38,9 @@ class Article:
     topics: list[str]
     topics_locked: bool
     origin: str
-    warnings: list[str] = field(default_factory=list)  # what the import noticed about it
+    posted_by: str = ""  # who put it on the site it came from, when that is not its author
+    import_warnings: tuple[str, ...] = ()  # what the import noticed, repeated by `digest check`
+    edited: tuple[str, ...] = ()  # fields the editor corrected; later imports keep them
 
     @property
     def text(self) -> str:
@@ -53,6 +55,20 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
     failures: list[InputError] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportStep:
+    """One file or address of an import, for a progress line: before reading it, then after."""
+
+    number: int
+    total: int
+    location: str
+    done: bool = False
+    new: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: bool = False
 
 
 def slugify(text: str, *, limit: int = MAX_SLUG_WORDS_LENGTH) -> str:
@@ -89,6 +105,7 @@ def _content_hash(parsed: ParsedArticle) -> str:
         "title": parsed.title,
         "published": parsed.published.isoformat(),
         "author": parsed.author,
+        "posted_by": parsed.posted_by,
         "url": parsed.url,
         "body": parsed.body,
         "summary": parsed.summary,
@@ -104,16 +121,23 @@ def import_articles(
     *,
     source_name: str | None = None,
     origins: Mapping[str, str] | None = None,
+    on_step: Callable[[ImportStep], None] | None = None,
 ) -> ImportReport:
     """Read each path or URL and store its articles, one transaction per file.
 
     A file that fails to parse is recorded in ``failures`` and nothing from it
-    is stored; the other files are still imported. ``origins`` gives a location
-    the name to use in messages and the store (an uploaded file's own name).
+    is stored; the other files are still imported. Each article keeps the
+    warnings met on the way, so `digest check` can repeat them for an issue.
+    ``origins`` gives a location the name to use in messages and the store (an
+    uploaded file's own name); ``on_step`` hears of each file before it is read
+    and once it is stored.
     """
     report = ImportReport()
-    for location in locations:
+    for number, location in enumerate(locations, 1):
         shown = (origins or {}).get(location, location)
+        if on_step is not None:
+            on_step(ImportStep(number, len(locations), location))
+        before = (report.new, report.updated, report.skipped)
         try:
             parsed = read_source(
                 location, source_name=source_name, timezone=settings.organisation.timezone, origin=shown
@@ -121,6 +145,8 @@ def import_articles(
             _check_explicit_topics(parsed.articles, settings, shown)
         except InputError as exc:
             report.failures.append(exc)
+            if on_step is not None:
+                on_step(ImportStep(number, len(locations), location, done=True, failed=True))
             continue
         report.warnings.extend(parsed.warnings)
         # A warning about the whole file (its encoding, a damaged feed) concerns each of its articles.
@@ -132,8 +158,26 @@ def import_articles(
                 setattr(report, outcome, getattr(report, outcome) + 1)
                 report.ids.append(article_id)
                 if outcome == "new":
-                    report.warnings.extend(_duplicate_warnings(conn, article, article_id))
+                    duplicates = _duplicate_warnings(conn, article, article_id)
+                    report.warnings.extend(duplicates)
+                    if duplicates:
+                        _add_warnings(conn, article_id, duplicates)
+        if on_step is not None:
+            new, updated, skipped = (
+                now - then for now, then in zip((report.new, report.updated, report.skipped), before, strict=True)
+            )
+            on_step(ImportStep(number, len(locations), location, True, new, updated, skipped))
     return report
+
+
+def _add_warnings(conn: Connection, article_id: str, warnings: Sequence[str]) -> None:
+    row = conn.execute(sa.select(db.articles.c.import_warnings).where(db.articles.c.id == article_id)).first()
+    stored = list(row.import_warnings) if row is not None else []
+    conn.execute(
+        db.articles.update()
+        .where(db.articles.c.id == article_id)
+        .values(import_warnings=list(dict.fromkeys([*stored, *warnings])))
+    )
 
 
 # --- the same story from two sources ------------------------------------------------------
@@ -164,6 +208,7 @@ def _duplicate_warnings(conn: Connection, parsed: ParsedArticle, article_id: str
                 parsed.published - timedelta(days=DUPLICATE_DAYS), parsed.published + timedelta(days=DUPLICATE_DAYS)
             ),
             db.articles.c.id != article_id,
+            db.articles.c.deleted_at.is_(None),
         )
     )
     where = f"{parsed.origin}, line {parsed.line}" if parsed.line else parsed.origin
@@ -207,22 +252,31 @@ def _check_explicit_topics(items: Iterable[ParsedArticle], settings: Settings, l
 
 
 def _store(conn: Connection, settings: Settings, parsed: ParsedArticle, warnings: list[str]) -> tuple[str, str]:
-    """Insert or update one article with the import's warnings about it; returns ('new'|'updated'|'skipped', id)."""
+    """Insert or update one article with the import's warnings about it; returns ('new'|'updated'|'skipped', id).
+
+    The editor's corrections win over a later import of the same item, and an
+    article the editor deleted stays deleted.
+    """
     key = dedupe_key(parsed.source, parsed.title, parsed.published)
     digest_hash = _content_hash(parsed)
     existing = conn.execute(
         sa.select(
-            db.articles.c.id, db.articles.c.content_hash, db.articles.c.topics_locked, db.articles.c.topics
+            db.articles.c.id,
+            db.articles.c.content_hash,
+            db.articles.c.topics_locked,
+            db.articles.c.topics,
+            db.articles.c.edited,
+            db.articles.c.deleted_at,
         ).where(db.articles.c.dedupe_key == key)
     ).first()
     now = db.utcnow()
     explicit = parsed.topics is not None
-    auto_topics = tag_topics(parsed.title, body_text(parsed.body), settings.topics)
-    values = {
+    values: dict[str, object] = {
         "source": parsed.source,
         "title": parsed.title,
         "published": parsed.published,
         "author": parsed.author,
+        "posted_by": parsed.posted_by,
         "url": parsed.url,
         "body": parsed.body,
         "summary": parsed.summary,
@@ -233,6 +287,7 @@ def _store(conn: Connection, settings: Settings, parsed: ParsedArticle, warnings
     }
     if existing is None:
         article_id = _free_id(conn, parsed)
+        auto_topics = tag_topics(parsed.title, body_text(parsed.body), settings.topics)
         conn.execute(
             db.articles.insert().values(
                 id=article_id,
@@ -244,12 +299,16 @@ def _store(conn: Connection, settings: Settings, parsed: ParsedArticle, warnings
             )
         )
         return "new", article_id
-    if existing.content_hash == digest_hash:
+    if existing.deleted_at is not None or existing.content_hash == digest_hash:
         return "skipped", existing.id
+    for name in existing.edited or []:
+        values.pop(name, None)  # the editor's correction stands
+    title = str(values.get("title", "")) or None
     if explicit:
         values.update(topics=parsed.topics, topics_locked=True)
     elif not existing.topics_locked:
-        values["topics"] = auto_topics
+        current = conn.execute(sa.select(db.articles.c.title).where(db.articles.c.id == existing.id)).scalar_one()
+        values["topics"] = tag_topics(title or current, body_text(parsed.body), settings.topics)
     conn.execute(db.articles.update().where(db.articles.c.id == existing.id).values(**values))
     return "updated", existing.id
 
@@ -277,7 +336,9 @@ def _row_to_article(row: sa.Row[tuple[object, ...]]) -> Article:
         topics=list(m["topics"]),
         topics_locked=bool(m["topics_locked"]),
         origin=m["origin"],
-        warnings=list(m["import_warnings"] or []),
+        posted_by=m["posted_by"],
+        import_warnings=tuple(m["import_warnings"] or ()),
+        edited=tuple(m["edited"] or ()),
     )
 
 
@@ -290,7 +351,11 @@ def list_articles(
     source: str | None = None,
 ) -> list[Article]:
     """Articles newest first, optionally filtered by date range, topic and source."""
-    query = sa.select(db.articles).order_by(db.articles.c.published.desc(), db.articles.c.id)
+    query = (
+        sa.select(db.articles)
+        .where(db.articles.c.deleted_at.is_(None))
+        .order_by(db.articles.c.published.desc(), db.articles.c.id)
+    )
     if since is not None:
         query = query.where(db.articles.c.published >= since)
     if until is not None:
@@ -318,7 +383,9 @@ def get_articles(engine: Engine, ids: Iterable[str]) -> dict[str, Article]:
     if not wanted:
         return {}
     with db.read(engine) as conn:
-        rows = conn.execute(sa.select(db.articles).where(db.articles.c.id.in_(wanted)))
+        rows = conn.execute(
+            sa.select(db.articles).where(db.articles.c.id.in_(wanted), db.articles.c.deleted_at.is_(None))
+        )
         return {row.id: _row_to_article(row) for row in rows}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,12 +80,20 @@ def browser(*, bypass_csp: bool = False) -> Iterator[Any]:
             context.close()
 
 
-def screenshot_email(html_file: Path, folder: Path) -> list[Screenshot]:
-    """Full-page screenshots of the email: desktop, phone and dark mode, written into ``folder``."""
+def screenshot_email(
+    html_file: Path, folder: Path, *, on_progress: Callable[[str], None] | None = None
+) -> list[Screenshot]:
+    """Full-page screenshots of the email: desktop, phone and dark mode, written into ``folder``.
+
+    ``on_progress`` hears a line as the browser starts and as each screenshot is taken.
+    """
+    say = on_progress or (lambda _line: None)
     shots = []
+    say(f"Starting Chromium for {len(SHOTS)} screenshots…")
     with browser() as context:
         page = context.new_page()
-        for name, caption, width, scheme in SHOTS:
+        for number, (name, caption, width, scheme) in enumerate(SHOTS, 1):
+            say(f"  [{number}/{len(SHOTS)}] {caption}")
             page.set_viewport_size({"width": width, "height": 900})
             page.emulate_media(color_scheme=scheme)
             page.goto(html_file.resolve().as_uri())

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 
 from sqlalchemy.engine import Engine
 
 from digest.config import Settings
 from digest.issues import IssueView
-from digest.render import TOKEN_RE, RenderedEmail
+from digest.render import TOKEN_RE, RenderedEmail, Renderings
+from digest.wording import copy_mismatches, greeting_of
 
 # Gmail clips a message whose HTML is larger than about 102 KB and hides the
 # rest (including the unsubscribe link) behind "View entire message".
@@ -57,9 +58,12 @@ class _LinkAndImageScanner(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.links: list[str] = []
         self.images: list[dict[str, str | None]] = []
+        self.ids: set[str] = set()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
+        if attributes.get("id"):
+            self.ids.add(str(attributes["id"]))
         if tag == "a":
             self.links.append((attributes.get("href") or "").strip())
         elif tag == "img":
@@ -68,35 +72,71 @@ class _LinkAndImageScanner(HTMLParser):
 
 def scan_html(html: str) -> tuple[list[str], list[dict[str, str | None]]]:
     """(hrefs, img attribute maps) of an HTML document."""
+    links, images, _ids = _scan(html)
+    return links, images
+
+
+def _scan(html: str) -> tuple[list[str], list[dict[str, str | None]], set[str]]:
     scanner = _LinkAndImageScanner()
     scanner.feed(html)
     scanner.close()
-    return scanner.links, scanner.images
+    return scanner.links, scanner.images, scanner.ids
 
 
 def kb(size: int) -> str:
     return f"{size / 1024:.1f} KB"
 
 
-def check_rendered(view: IssueView, variants: Sequence[RenderedEmail]) -> CheckReport:
-    """Every check over an issue and its rendered variants (the largest decides size)."""
+def check_rendered(view: IssueView, variants: Sequence[RenderedEmail], *, from_name: str = "") -> CheckReport:
+    """Every check over an issue and its rendered variants (the largest decides size).
+
+    ``from_name`` is the sender's name, which the subject need not repeat.
+    """
     report = CheckReport()
     issue = view.issue
     _check_size(report, variants)
-    _check_subject(report, issue.subject)
-    if not issue.preheader:
-        report.add(WARNING, "preheader", "no preheader: inboxes will show the first words of the email instead")
-    elif len(issue.preheader) > PREHEADER_WARN_CHARS:
-        report.add(WARNING, "preheader", f"preheader is {len(issue.preheader)} characters; inboxes show about 100")
-    else:
-        report.add(OK, "preheader", f"preheader set ({len(issue.preheader)} characters)")
+    _check_subject(report, issue.subject, from_name)
+    _check_preheader(report, issue.subject, issue.preheader, variants)
     if not issue.introduction:
         report.add(WARNING, "introduction", "the introduction is empty")
+    greeting = greeting_of(issue.introduction)
+    if greeting:
+        report.add(
+            WARNING,
+            "greeting",
+            f"the introduction opens with its own greeting ({greeting!r}), so the email leaves out its "
+            "'Dear <first name>,'; delete yours to greet each reader by name",
+        )
     for variant in variants:
         _check_links_and_images(report, variant)
+        _check_copy_words(report, view, variant)
     _check_stories(report, view)
     _check_placeholder_lookalikes(report, view)
     return report
+
+
+def _check_preheader(report: CheckReport, subject: str, preheader: str, variants: Sequence[RenderedEmail]) -> None:
+    if not preheader:
+        longest = max((len(v.preheader) for v in variants), default=0)
+        report.add(OK, "preheader", f"preheader: each copy names its own stories (up to {longest} characters)")
+    elif len(preheader) > PREHEADER_WARN_CHARS:
+        report.add(WARNING, "preheader", f"preheader is {len(preheader)} characters; inboxes show about 100")
+    elif subject.casefold() in preheader.casefold() or preheader.casefold() in subject.casefold():
+        report.add(
+            WARNING,
+            "preheader",
+            "the preheader repeats the subject, and inboxes show them side by side; say something new, "
+            "or leave it empty to name each copy's stories",
+        )
+    else:
+        report.add(OK, "preheader", f"preheader set ({len(preheader)} characters)")
+
+
+def _check_copy_words(report: CheckReport, view: IssueView, variant: RenderedEmail) -> None:
+    """Counts, sources and titles in the editor's words that are untrue of a copy."""
+    which = f"the {variant.segment} copy" if variant.segment else "the whole issue"
+    for problem in copy_mismatches(view, variant.story_ids):
+        report.add(WARNING, "copy", f"{which}: {problem}")
 
 
 # Text that looks like a placeholder (``%%name%%``) outside the templates.
@@ -112,7 +152,7 @@ def _check_placeholder_lookalikes(report: CheckReport, view: IssueView) -> None:
     for story in view.stories():
         article = story.article
         places += [(story.id, "title", article.title), (story.id, "summary", story.summary)]
-        places += [(story.id, "note", story.note), (story.id, "link", article.url)]
+        places += [(story.id, "note", story.note), (story.id, "link", story.url)]
         places += [(story.id, "text", json.dumps(article.body, ensure_ascii=False))]
     for where, field_name, text in places:
         found = _LOOKALIKE.search(text or "")
@@ -144,7 +184,10 @@ def _check_size(report: CheckReport, variants: Sequence[RenderedEmail]) -> None:
         report.add(OK, "size", f"HTML is {kb(size)}{which} (Gmail clips above {kb(GMAIL_CLIP_BYTES)})")
 
 
-def _check_subject(report: CheckReport, subject: str) -> None:
+_COLON = re.compile(r"(?<!\d):|:(?!\d)")  # not the colon of a time such as 10:30
+
+
+def _check_subject(report: CheckReport, subject: str, from_name: str = "") -> None:
     length = len(subject)
     if not subject.strip():
         report.add(ERROR, "subject", "the subject is empty")
@@ -158,10 +201,19 @@ def _check_subject(report: CheckReport, subject: str) -> None:
         )
     else:
         report.add(OK, "subject", f"subject is {length} characters")
+    if from_name and from_name.casefold() in subject.casefold():
+        report.add(
+            WARNING,
+            "subject",
+            f"the subject repeats the sender's name {from_name!r}, which inboxes already show beside it; "
+            "use the room for the news",
+        )
+    if len(_COLON.findall(subject)) >= 2:
+        report.add(WARNING, "subject", "the subject has two colons; it reads better with one")
 
 
 def _check_links_and_images(report: CheckReport, variant: RenderedEmail) -> None:
-    links, images = scan_html(variant.html)
+    links, images, ids = _scan(variant.html)
     which = f" in the {variant.segment} variant" if variant.segment else ""
     bad_links = []
     for href in links:
@@ -169,12 +221,17 @@ def _check_links_and_images(report: CheckReport, variant: RenderedEmail) -> None
             continue  # filled per recipient at send time / a mail link
         if not href or href == "#":
             bad_links.append("an empty link")
+        elif href.startswith("#"):
+            if href[1:] not in ids:
+                bad_links.append(f"a link to {href}, which is not in the email")
         elif not href.startswith("https://"):
             bad_links.append(f"a link that is not https: {href}")
     for problem in dict.fromkeys(bad_links):
         report.add(ERROR, "links", f"{problem}{which}")
     if not bad_links:
-        report.add(OK, "links", f"{len(links)} links, all https{which}")
+        inside = sum(1 for href in links if href.startswith("#"))
+        within = f" ({inside} to stories further down)" if inside else ""
+        report.add(OK, "links", f"{len(links) - inside} links, all https{within}{which}")
     for image in images:
         if not (image.get("alt") or "").strip():
             report.add(ERROR, "images", f"image {image.get('src') or '(no src)'} has no alt text{which}")
@@ -188,6 +245,8 @@ def _check_stories(report: CheckReport, view: IssueView) -> None:
     issue = view.issue
     for story in view.stories():
         article = story.article
+        for message in article.import_warnings:
+            report.add(WARNING, "import", f"{article.id}: {message}")
         if not story.summary and not story.full:
             report.add(WARNING, "summary", f"{article.id} has no summary; add one in issue.yaml")
         if not issue.window_start <= article.published < issue.window_end:
@@ -199,10 +258,20 @@ def _check_stories(report: CheckReport, view: IssueView) -> None:
             )
 
 
-def check_issue(engine: Engine, settings: Settings, ref: str) -> CheckReport:
-    """Load, render and check an issue: what `digest check` and `digest send` run."""
-    from digest.issues import load_view
-    from digest.render import render_issue
+def check_view(view: IssueView, settings: Settings, renderings: Renderings | None = None) -> CheckReport:
+    """Check an issue and every segment's copy, from ``renderings`` when given (each rendered once)."""
+    from digest.segments import load_segments
 
-    view = load_view(engine, settings, ref)
-    return check_rendered(view, [render_issue(view, settings)])
+    renderings = renderings or Renderings(view, settings)
+    variants = [renderings.variant()]
+    if settings.segments_file.is_file():
+        for segment in load_segments(settings):
+            variants.append(replace(renderings.variant(segment.topics), segment=segment.name))
+    return check_rendered(view, variants, from_name=settings.email.from_name)
+
+
+def check_issue(engine: Engine, settings: Settings, ref: str) -> CheckReport:
+    """Load, render and check an issue and every segment's copy: what `digest check` runs."""
+    from digest.issues import load_view
+
+    return check_view(load_view(engine, settings, ref), settings)

@@ -18,7 +18,7 @@ from typing import Any
 from digest.errors import ConfigError
 from digest.providers.registry import PROVIDER_NAMES
 from digest.tomltable import TomlTable
-from digest.topics import DEFAULT_TOPICS, TopicRule
+from digest.topics import TopicRule, configured_topics
 
 CONFIG_NAME = "digest.toml"
 MIN_SECRET_KEY_LENGTH = 32
@@ -134,6 +134,11 @@ class Settings:
     pool: PoolSettings = field(default_factory=lambda: PoolSettings())
     imap_password: str | None = None  # IMAP_PASSWORD: for `digest bounces scan imaps://…`
     studio_password: str | None = None  # DIGEST_STUDIO_PASSWORD: `digest studio` on an address other than localhost
+    # Sources whose newsfeed "by <name>" is the writer, shown as a by-line ("*": every source).
+    # Elsewhere it names who posted the item on the site, and readers do not see it.
+    byline_sources: tuple[str, ...] = ()
+    # The sign-up form's choices of sector; empty: those the segment rules name.
+    sectors: tuple[str, ...] = ()
 
     def require_secret_key(self) -> bytes:
         """Return the secret key, or explain how to set one that is long enough."""
@@ -250,6 +255,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     web_t = root.table("web")
     base_url = _url(web_t, "base_url", None, hint="set it to the public address of `digest serve`").rstrip("/")
     privacy_notice_version = web_t.text("privacy_notice_version", "")
+    sectors = web_t.strings("sectors")
     web_t.finish()
 
     db_t = root.table("database")
@@ -275,6 +281,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     render_t = root.table("render")
     language = render_t.text("language", "en-GB")
     summary_words = render_t.integer("summary_words", 60, minimum=10, maximum=400)
+    byline_sources = render_t.strings("byline_sources")
     render_t.finish()
 
     issue_t = root.table("issue")
@@ -316,7 +323,9 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     )
     smtp_t.finish()
 
-    topics = _topics(root.table("topics"), source)
+    topics_t = root.table("topics")
+    topics = configured_topics(topics_t.data, source)
+    topics_t.seen.update(topics_t.data)
 
     events_t = root.table("events")
     events = EventSettings(
@@ -358,6 +367,8 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         pool=pool,
         imap_password=env.get("IMAP_PASSWORD") or None,
         studio_password=env.get("DIGEST_STUDIO_PASSWORD") or None,
+        byline_sources=byline_sources,
+        sectors=sectors,
     )
 
 
@@ -463,27 +474,3 @@ def _template_dirs(own: Path) -> tuple[Path, ...]:
     if own.exists() and not own.is_dir():
         raise ConfigError(f"[paths] templates names {own}, which is not a folder")
     return (own, PACKAGED_TEMPLATES) if own.is_dir() else (PACKAGED_TEMPLATES,)
-
-
-def _topics(table: TomlTable, source: str) -> tuple[TopicRule, ...]:
-    rules: dict[str, TopicRule] = {rule.slug: rule for rule in DEFAULT_TOPICS}
-    for slug in list(table.data):
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):
-            raise ConfigError(
-                f"{source}: [topics.{slug}] is not a valid topic name; use lower-case letters, digits and hyphens"
-            )
-        entry = table.table(slug)
-        keywords = entry._get("keywords")
-        if keywords is None:
-            keywords = list(rules[slug].keywords) if slug in rules else []
-        if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
-            raise ConfigError(f"{source}: [topics.{slug}] keywords must be a list of strings")
-        default_label = rules[slug].label if slug in rules else slug.replace("-", " ").capitalize()
-        label = entry.text("label", default_label)
-        entry.finish()
-        cleaned = tuple(k.strip().lower() for k in keywords if k.strip())
-        if cleaned:
-            rules[slug] = TopicRule(slug, label, cleaned)
-        else:
-            rules.pop(slug, None)
-    return tuple(rules.values())

@@ -4,7 +4,8 @@ A body is a list of blocks, stored as JSON:
 
 * ``{"type": "p", "runs": [{"text": "…"}, {"text": "…", "href": "https://…"}]}``
 * ``{"type": "h", "text": "…"}``  (a sub-heading)
-* ``{"type": "ul", "items": [[run, …], …]}``
+* ``{"type": "ul", "items": [[run, …], …]}``  (a bulleted list)
+* ``{"type": "ol", "items": [[run, …], …]}``  (a numbered list: steps to follow in order)
 
 Text is always plain text; templates escape it. Links survive only as ``href``
 values with an http(s) or mailto scheme.
@@ -21,6 +22,7 @@ from typing import Any
 Run = dict[str, str]
 Block = dict[str, Any]
 
+LIST_TYPES = ("ul", "ol")
 _SAFE_SCHEMES = ("https://", "http://", "mailto:")
 _SPACE_RE = re.compile(r"\s+")
 
@@ -92,6 +94,7 @@ class _HtmlToBlocks(HTMLParser):
         self.blocks: list[Block] = []
         self.runs: list[Run] = []
         self.items: list[list[Run]] | None = None
+        self.list_type = "ul"
         self.in_item = False
         self.heading = False
         self.href: str | None = None
@@ -103,10 +106,11 @@ class _HtmlToBlocks(HTMLParser):
         elif tag in _BLOCK_TAGS or tag in _HEADING_TAGS:
             self._flush()
             self.heading = tag in _HEADING_TAGS
-        elif tag in ("ul", "ol"):
+        elif tag in LIST_TYPES:
             self._flush()
             self._close_list()
             self.items = []
+            self.list_type = tag
         elif tag == "li":
             self._flush()
             if self.items is None:
@@ -122,7 +126,7 @@ class _HtmlToBlocks(HTMLParser):
             self.skip = max(0, self.skip - 1)
         elif tag in _BLOCK_TAGS or tag in _HEADING_TAGS or tag == "li":
             self._flush()
-        elif tag in ("ul", "ol"):
+        elif tag in LIST_TYPES:
             self._flush()
             self._close_list()
         elif tag == "a":
@@ -153,8 +157,9 @@ class _HtmlToBlocks(HTMLParser):
 
     def _close_list(self) -> None:
         if self.items:
-            self.blocks.append({"type": "ul", "items": self.items})
+            self.blocks.append({"type": self.list_type, "items": self.items})
         self.items = None
+        self.list_type = "ul"
         self.in_item = False
 
     def result(self) -> list[Block]:
@@ -179,6 +184,7 @@ def markdown_to_blocks(text: str) -> list[Block]:
     tokens = md.parse(text)
     blocks: list[Block] = []
     items: list[list[Run]] | None = None
+    list_type = "ul"
     depth = 0
     heading = False
     for token in tokens:
@@ -186,11 +192,12 @@ def markdown_to_blocks(text: str) -> list[Block]:
             depth += 1
             if items is None:
                 items = []
+                list_type = "ol" if token.type == "ordered_list_open" else "ul"
         elif token.type in ("bullet_list_close", "ordered_list_close"):
             depth -= 1
             if depth == 0 and items is not None:
                 if items:
-                    blocks.append({"type": "ul", "items": items})
+                    blocks.append({"type": list_type, "items": items})
                 items = None
         elif token.type == "heading_open":
             heading = True

@@ -22,7 +22,7 @@ from digest.config import redact_url
 from digest.errors import ConfigError, DigestError
 
 # The newest migration; tests check it matches the migrations folder.
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 MIGRATION_LOCK_KEY = 0x64696765  # "dige": an advisory lock id for schema upgrades on PostgreSQL
@@ -81,6 +81,12 @@ articles = sa.Table(
     sa.Column("import_warnings", sa.JSON, nullable=False, server_default="[]"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # 0008: who posted the item where it was exported from (not its author), the
+    # fields the editor corrected (later imports keep them), and when the editor
+    # deleted it (later imports leave it deleted).
+    sa.Column("posted_by", sa.String(300), nullable=False, server_default=""),
+    sa.Column("edited", sa.JSON, nullable=False, server_default=sa.text("'[]'")),
+    sa.Column("deleted_at", UTCDateTime, nullable=True),
 )
 
 

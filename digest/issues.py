@@ -1,26 +1,24 @@
 """Issues: ``issues/<id>/issue.yaml`` files that an editor composes and edits.
 
-``new_issue`` drafts the file from the articles of the week; ``load_issue``
-reads it back and checks everything, naming the file and line of any problem;
-``resolve_issue`` joins it with the stored articles into what gets rendered.
+(:mod:`digest.drafting` drafts the file from the articles of the week.)
+``load_issue`` reads it and checks everything, naming the file and line of any
+problem; ``resolve_issue`` joins it with the stored articles into what gets
+rendered.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import hashlib
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy.engine import Engine
 
-from digest.articles import Article, get_articles, list_articles, one_per_story
+from digest.articles import Article, get_articles
 from digest.config import Settings
 from digest.errors import InputError, NotFoundError, StateError
 from digest.files import atomic_write_text
@@ -40,12 +38,10 @@ _ISSUE_KEYS = {
     "sections",
     "editor_note",
 }
-_STORY_KEYS = {"id", "summary", "note", "full", "pin", "topics", "url"}
+_STORY_KEYS = {"id", "summary", "note", "url", "full", "pin", "topics"}
 _SECTION_KEYS = {"title", "stories"}
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_URL_RE = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
-SUBJECT_PREFIX = "SAFE Newsfeed"
-SUBJECT_LIMIT = 78
+_ISSUE_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?=$|[^0-9])")
 
 
 @dataclass(frozen=True)
@@ -55,10 +51,10 @@ class StoryRef:
     article_id: str
     summary: str = ""
     note: str = ""
+    url: str = ""  # where "Read the full story" goes, for this issue
     full: bool = False
     pin: bool = False
     topics: tuple[str, ...] | None = None
-    url: str = ""  # the editor's own link for "Read the full story", this issue only
     line: int | None = None
 
 
@@ -106,6 +102,7 @@ class Story:
     pin: bool
     topics: tuple[str, ...]
     is_lead: bool = False
+    url: str = ""  # the original: the issue file's url, else the article's
 
     @property
     def id(self) -> str:
@@ -156,174 +153,9 @@ def list_issue_ids(settings: Settings) -> list[str]:
     return sorted(p.parent.name for p in settings.issues_dir.glob(f"*/{ISSUE_FILE}"))
 
 
-# --- drafting a new issue -------------------------------------------------------------
-
-
 def window_for(issue_date: date, days: int) -> tuple[date, date]:
     """The articles of an issue: published on or after ``date - days``, before ``date``."""
     return issue_date - timedelta(days=days), issue_date
-
-
-def new_issue(
-    engine: Engine,
-    settings: Settings,
-    *,
-    issue_date: date,
-    days: int | None = None,
-    grouping: str | None = None,
-    force: bool = False,
-) -> tuple[Path, int]:
-    """Draft ``issues/<date>/issue.yaml`` from the week's articles; returns (path, stories)."""
-    days = days or settings.issue_days
-    grouping = grouping or settings.grouping
-    start, end = window_for(issue_date, days)
-    found = list_articles(engine, since=start, until=end)
-    if not found:
-        raise InputError(
-            f"no articles published from {start.isoformat()} to "
-            f"{(end - timedelta(days=1)).isoformat()}; import some with `digest articles import` "
-            "or widen the window with --days"
-        )
-    path = settings.issues_dir / issue_date.isoformat() / ISSUE_FILE
-    if path.exists() and not force:
-        raise InputError(
-            "already exists; edit it, or pass --force to draft it again (your edits would be lost)",
-            path=path,
-        )
-    # The same story from a feed and from the newsfeed text is drafted once.
-    found, duplicates = one_per_story(found)
-    lead = _choose_lead(found)
-    others = [article for article in found if article.id != lead.id]
-    sections = _group(others, settings, grouping)
-    text = _draft_text(settings, issue_date, start, end, grouping, lead, sections, duplicates)
-    atomic_write_text(path, text)
-    return path, len(found)
-
-
-LEAD_RECENT_DAYS = 3
-
-
-def _choose_lead(found: Sequence[Article]) -> Article:
-    """The most substantial of the most recent stories (an editor may well change it).
-
-    Among stories published within three days of the newest, the longest leads:
-    a short notice should not lead over a major announcement of the same week.
-    """
-    newest = max(article.published for article in found)
-    recent = [a for a in found if (newest - a.published).days < LEAD_RECENT_DAYS]
-    return max(recent, key=lambda a: (len(a.text.split()), a.published, a.id))
-
-
-def _group(found: Sequence[Article], settings: Settings, grouping: str) -> list[tuple[str, list[Article]]]:
-    groups: dict[str, list[Article]] = {}
-    if grouping == "source":
-        for article in found:
-            groups.setdefault(article.source, []).append(article)
-        ordered = sorted(groups.items(), key=lambda item: item[0].casefold())
-        return [(title, items) for title, items in ordered]
-    for article in found:
-        key = article.topics[0] if article.topics else OTHER_SECTION
-        groups.setdefault(key, []).append(article)
-    order = [*settings.topic_slugs, OTHER_SECTION]
-    ordered_keys = sorted(groups, key=lambda key: order.index(key) if key in order else len(order))
-    return [(section_title_for(groups[key][0], settings, grouping), groups[key]) for key in ordered_keys]
-
-
-OTHER_SECTION = "Other news"
-
-
-def section_title_for(article: Article, settings: Settings, grouping: str) -> str:
-    """The section a drafted issue puts ``article`` in: its source, or its first topic's label."""
-    if grouping == "source":
-        return article.source
-    return settings.topic_label(article.topics[0]) if article.topics else OTHER_SECTION
-
-
-def _yaml_scalar(value: Any) -> str:
-    dumped = yaml.safe_dump(value, allow_unicode=True, default_flow_style=True, width=1000)
-    return dumped.strip().removesuffix("...").strip()
-
-
-def _draft_text(
-    settings: Settings,
-    issue_date: date,
-    start: date,
-    end: date,
-    grouping: str,
-    lead: Article,
-    sections: list[tuple[str, list[Article]]],
-    duplicates: Sequence[tuple[Article, Article]] = (),
-) -> str:
-    label = human_date(issue_date)
-    subject = draft_subject(label, lead.title)
-    titles = [lead.title] + [a.title for _, items in sections for a in items]
-    preheader = "This week: " + "; ".join(titles[:3])
-    if len(preheader) > 140:
-        preheader = preheader[:137].rsplit(" ", 1)[0] + "…"
-    out = [
-        f"# {settings.organisation.name}: issue of {label}.",
-        "# Edit freely, then run `digest preview` to see the result.",
-        "# - Reorder sections and stories; delete a story's line to drop it.",
-        "# - Add a story by its id (see `digest articles list`).",
-        "# - A story may be written as a mapping to override things:",
-        "#     - id: <article id>",
-        "#       summary: Your own summary.",
-        "#       note: An editor's note shown under the story.",
-        "#       full: true      # the whole article in the email, not just the summary",
-        "#       pin: true       # every segment gets it, whatever its topics",
-        "#       topics: [online-safety]   # this issue only",
-        "#       url: https://…  # where 'Read the full story' goes, this issue only",
-        f"date: {issue_date.isoformat()}",
-        "window:",
-        f"  from: {start.isoformat()}",
-        f"  until: {(end - timedelta(days=1)).isoformat()}",
-        f"grouping: {grouping}   # sections were made by {grouping}",
-        f"subject: {_yaml_scalar(subject)}",
-        f"preheader: {_yaml_scalar(preheader)}",
-        "introduction: |",
-        f"  {draft_introduction(len(titles), [lead.source] + [a.source for _, items in sections for a in items])}",
-        "editor_note: ''",
-        f"lead: {lead.id}",
-        "sections:",
-    ]
-    for title, items in sections:
-        out.append(f"  - title: {_yaml_scalar(title)}")
-        out.append("    stories:")
-        for article in items:
-            out.append(f"      - {article.id}   # {story_comment(article)}")
-    if duplicates:
-        out.append("# Left out as likely duplicates (the same story from another source, kept above):")
-        for dropped, kept in duplicates:
-            out.append(f"#   {dropped.id}   (same story as {kept.id})")
-    return "\n".join(out) + "\n"
-
-
-def draft_subject(label: str, lead_title: str) -> str:
-    """The longest useful subject that inboxes will show whole (78 characters or fewer)."""
-    for candidate in (f"{SUBJECT_PREFIX}, {label}: {lead_title}", f"{SUBJECT_PREFIX}: {lead_title}"):
-        if len(candidate) <= SUBJECT_LIMIT:
-            return candidate
-    return f"{SUBJECT_PREFIX}, {label}"
-
-
-def draft_introduction(count: int, sources: Sequence[str]) -> str:
-    names = list(dict.fromkeys(sources))
-    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return (
-        f"This week's {_count_phrase(count, 'story', 'stories')} come from {listed}."
-        if count > 1
-        else (f"This week's story comes from {listed}.")
-    )
-
-
-def story_comment(article: Article) -> str:
-    """The comment beside a story's id in the file: its date, source and title."""
-    title = article.title if len(article.title) <= 60 else article.title[:57] + "…"
-    return f"{article.published.isoformat()} {article.source}: {title}".replace("\n", " ")
-
-
-def _count_phrase(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
 
 
 def human_date(value: date) -> str:
@@ -426,6 +258,13 @@ def _parse_issue(doc: YamlDocument, path: Path, settings: Settings) -> Issue:
             unknown[0],
         )
     issue_date = _date(doc, data.get("date"), "date")
+    folder_date = _ISSUE_DATE_RE.match(path.parent.name)
+    if folder_date and folder_date.group() != issue_date.isoformat():
+        raise doc.error(
+            f"date {issue_date.isoformat()} differs from the folder's name {path.parent.name}; the issue's id, "
+            "its archive address and its send come from the folder, so make them agree",
+            "date",
+        )
     window = data.get("window") or {}
     if not isinstance(window, dict) or set(window) - {"from", "until"}:
         raise doc.error("window must have 'from' and 'until' dates", "window")
@@ -516,17 +355,17 @@ def _story(doc: YamlDocument, raw: Any, settings: Settings, seen: dict[str, int 
     for flag in ("full", "pin"):
         if flag in raw and not isinstance(raw[flag], bool):
             raise doc.error(f"{flag} must be true or false", *where, flag)
-    url = _text(doc, raw.get("url"), *where, "url")
-    if url and not _URL_RE.match(url):
+    url = _line(doc, raw.get("url"), *where, "url")
+    if url and not re.match(r"^https?://[^\s/]+\S*$", url):
         raise doc.error(f"url {url!r} must be a web address starting with https://", *where, "url")
     return StoryRef(
         article_id=article_id,
         summary=_text(doc, raw.get("summary"), *where, "summary"),
         note=_text(doc, raw.get("note"), *where, "note"),
+        url=url,
         full=bool(raw.get("full", False)),
         pin=bool(raw.get("pin", where[0] == "lead")),
         topics=tuple(topics) if topics is not None else None,
-        url=url,
         line=line,
     )
 
@@ -575,11 +414,9 @@ def resolve_issue(engine: Engine, settings: Settings, issue: Issue) -> IssueView
 
     def story(ref: StoryRef, is_lead: bool = False) -> Story:
         article = found[ref.article_id]
-        if ref.url:
-            article = dataclasses.replace(article, url=ref.url)
         summary = story_summary(article, ref.summary, settings)
         topics = ref.topics if ref.topics is not None else tuple(article.topics)
-        return Story(article, summary, ref.note, ref.full, ref.pin, topics, is_lead)
+        return Story(article, summary, ref.note, ref.full, ref.pin, topics, is_lead, ref.url or article.url)
 
     lead = story(issue.lead, True) if issue.lead else None
     sections = tuple(

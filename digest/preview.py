@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,11 +56,13 @@ def write_preview(
     out: Path | None = None,
     segment: str | None = None,
     screenshots: bool = True,
+    on_progress: Callable[[str], None] | None = None,
 ) -> PreviewResult:
     """Render the issue (one segment's variant when ``segment`` is given) into a folder.
 
     When a segments file exists, the index also lists every segment with its
-    member count and story count, and links each segment's email.
+    member count and story count, and links each segment's email. Screenshots
+    take a few seconds; ``on_progress`` hears how they are getting on.
     """
     from digest.segments import load_segments, segment_counts
 
@@ -77,14 +80,14 @@ def write_preview(
         SegmentPreview(s.name, counts[s.name], len(v.story_ids), f"segments/{s.name}.html")
         for s, v in zip(segments, variants, strict=True)
     ]
-    checks = check_rendered(view, [rendered, *variants])
+    checks = check_rendered(view, [rendered, *variants], from_name=settings.email.from_name)
     default_folder = settings.preview_dir / (f"{view.issue.id}-{segment}" if segment else view.issue.id)
     folder = Path(out) if out else default_folder
     files = _preview_files(settings, view, select_stories(view, topics), rendered, checks, segment, rows)
     for variant in variants:
         html, _ = personalise(variant, preview_values(settings, view.issue.id))
         files[f"segments/{variant.segment}.html"] = html.encode("utf-8")
-    images, shots = _screenshots(files) if screenshots else ({}, [])
+    images, shots = _screenshots(files, on_progress) if screenshots else ({}, [])
     if shots:
         files.update(images)
         files["index.html"] = _preview_files(
@@ -94,7 +97,9 @@ def write_preview(
     return PreviewResult(folder, folder / "index.html", rendered, checks, rows, bool(shots))
 
 
-def _screenshots(files: dict[str, bytes]) -> tuple[dict[str, bytes], list[Any]]:
+def _screenshots(
+    files: dict[str, bytes], on_progress: Callable[[str], None] | None = None
+) -> tuple[dict[str, bytes], list[Any]]:
     """PNG screenshots of the email in a real browser, when one is installed."""
     from digest import browser
 
@@ -103,7 +108,7 @@ def _screenshots(files: dict[str, bytes]) -> tuple[dict[str, bytes], list[Any]]:
     with tempfile.TemporaryDirectory(prefix="digest-shots-") as scratch:
         email_file = Path(scratch) / "email.html"
         email_file.write_bytes(files["email.html"])
-        taken = browser.screenshot_email(email_file, Path(scratch))
+        taken = browser.screenshot_email(email_file, Path(scratch), on_progress=on_progress)
         return {shot.file: (Path(scratch) / shot.file).read_bytes() for shot in taken}, taken
 
 

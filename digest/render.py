@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from digest.config import Settings
 from digest.content import Block
@@ -130,34 +131,57 @@ def archive_url(settings: Settings, issue_id: str, article_id: str | None = None
 
 
 def story_url(settings: Settings, issue_id: str, story: Story) -> str:
-    """Where "Read the full story" goes: the source, or our archive page without one."""
-    return story.article.url or archive_url(settings, issue_id, story.article.id)
+    """Where "Read the full story" goes: the original, or our archive page without one."""
+    return story.url or archive_url(settings, issue_id, story.article.id)
 
 
-def build_context(view: IssueView, settings: Settings, *, segment: str | None = None) -> dict[str, Any]:
-    """Everything the HTML and text templates need, as plain values."""
+def build_context(
+    view: IssueView,
+    settings: Settings,
+    *,
+    segment: str | None = None,
+    whole: IssueView | None = None,
+    topics: frozenset[str] | None = None,
+) -> dict[str, Any]:
+    """Everything the HTML and text templates need, as plain values.
+
+    ``view`` is the copy being rendered; ``whole`` the issue it was narrowed
+    from to ``topics`` (a copy that leaves stories out says so). Counts, the
+    preheader and the contents come from the copy's own stories.
+    """
+    from digest.wording import automatic_preheader, byline, greeting_of, join_words, narrowed_topics
+
     issue = view.issue
+    stories = view.stories()
+    numbers = {story.id: number for number, story in enumerate(stories, 1)}
 
-    def story_dict(story: Story) -> dict[str, Any]:
+    def story_dict(story: Story, section: str = "", alone: bool = False) -> dict[str, Any]:
         article = story.article
         return {
             "id": article.id,
+            "number": numbers[story.id],
+            "anchor": f"story-{numbers[story.id]}",
             "title": article.title,
             "source": article.source,
-            "author": article.author,
+            "author": byline(settings, story),
             "published": human_date(article.published),
             "published_iso": article.published.isoformat(),
             "url": story_url(settings, issue.id, story),
+            "source_url": story.url,
             "archive_url": archive_url(settings, issue.id, article.id),
             "summary": story.summary,
             "note": story.note,
             "full": story.full,
+            # A story shown in full links only to an original elsewhere, never to the same text again.
+            "more": bool(story.url) or not story.full,
             "blocks": article.body,
             "topics": [settings.topic_label(t) for t in story.topics],
             "is_lead": story.is_lead,
+            "section": section,
+            "kicker": section if alone else "",
         }
 
-    stories = view.stories()
+    narrowed = narrowed_topics(settings, whole or view, view, topics)
     content = _neutralised(
         {
             "issue": {
@@ -165,15 +189,21 @@ def build_context(view: IssueView, settings: Settings, *, segment: str | None = 
                 "date": human_date(issue.date),
                 "date_iso": issue.date.isoformat(),
                 "subject": issue.subject,
-                "preheader": issue.preheader,
+                "preheader": issue.preheader or automatic_preheader(issue.subject, stories),
                 "introduction": paragraphs(issue.introduction),
                 "editor_note": paragraphs(issue.editor_note),
             },
             "lead": story_dict(view.lead) if view.lead else None,
             "sections": [
-                {"title": section.title, "stories": [story_dict(s) for s in section.stories]}
+                {
+                    "title": section.title,
+                    # A section of one story needs no heading of its own: the story carries its name.
+                    "heading": len(section.stories) > 1,
+                    "stories": [story_dict(s, section.title, len(section.stories) == 1) for s in section.stories],
+                }
                 for section in view.sections
             ],
+            "copy": {"topics": join_words(narrowed)} if narrowed else None,
         }
     )
     return {
@@ -183,10 +213,13 @@ def build_context(view: IssueView, settings: Settings, *, segment: str | None = 
         "language": settings.language,
         "segment": segment,
         "story_count": len(stories),
+        # The editor's introduction may greet readers itself ("Dear colleague,"): greet once.
+        "greet": not greeting_of(issue.introduction),
         "links": {
             **TOKENS,
             "archive": f"{settings.base_url}/archive/",
             "issue_archive": archive_url(settings, issue.id),
+            "subscribe": f"{settings.base_url}/subscribe",
             "privacy": settings.organisation.privacy_url,
             "website": settings.organisation.website,
         },
@@ -201,16 +234,38 @@ def paragraphs(text: str) -> list[str]:
 # --- plain-text helpers used as Jinja filters -----------------------------------------
 
 
+_ASCII_SPACE = re.compile(r"[ \t\r\n\f\v]+")
+_NBSP = "\u00a0"
+_MONTH_NAMES = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DATE_RE = re.compile(rf"\b\d{{1,2}} (?:{_MONTH_NAMES})(?: \d{{4}})?\b")
+
+
+def nobreak(text: str) -> str:
+    """Text that wrapping keeps on one line (a name, a date)."""
+    return _ASCII_SPACE.sub(_NBSP, str(text).strip())
+
+
+def keep_dates(text: str) -> Markup:
+    """HTML-escaped text whose dates ("9 April 2025") never break across lines."""
+    escaped = str(escape(text))
+    # The text is escaped first, and the pattern matches only digits, spaces and month names.
+    return Markup(_DATE_RE.sub(lambda match: f'<span class="nw">{match.group()}</span>', escaped))  # noqa: S704
+
+
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None) -> str:
-    """Wrap at ``width`` columns without breaking words or URLs."""
-    return textwrap.fill(
-        " ".join(str(text).split()),
+    """Wrap at ``width`` columns without breaking words, URLs, dates or text marked with :func:`nobreak`."""
+    text = _ASCII_SPACE.sub(" ", str(text)).strip()
+    text = _DATE_RE.sub(lambda match: match.group().replace(" ", _NBSP), text)
+    # textwrap breaks only at ASCII whitespace, so the no-break spaces hold; then they go back to spaces.
+    filled = textwrap.fill(
+        text,
         width=width,
         initial_indent=indent if first is None else first,
         subsequent_indent=indent,
         break_long_words=False,
         break_on_hyphens=False,
     )
+    return filled.replace(_NBSP, " ")
 
 
 def underline(text: str, char: str = "=") -> str:
@@ -224,9 +279,17 @@ def text_blocks(blocks: Iterable[Block], refs: LinkReferences) -> str:
     out: list[str] = []
     for block in blocks:
         if block["type"] == "h":
-            out.append(underline(block["text"], "-"))
+            # Not underlined: a sub-heading inside a story must not look like the next story's title.
+            out.append(wrap(block["text"], first="## ", indent="   "))
         elif block["type"] == "p":
             out.append(wrap(_runs_as_text(block["runs"], refs)))
+        elif block["type"] == "ol":
+            out.append(
+                "\n".join(
+                    wrap(_runs_as_text(item, refs), indent="    ", first=f"{number:>2}. ")
+                    for number, item in enumerate(block["items"], 1)
+                )
+            )
         else:
             out.append("\n".join(wrap(_runs_as_text(item, refs), indent="   ", first=" * ") for item in block["items"]))
     return "\n\n".join(out)
@@ -259,7 +322,8 @@ def _environment(template_dirs: tuple[str, ...], kind: str) -> jinja2.Environmen
         )
     else:
         env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters.update(wrap=wrap, underline=underline)
+        env.filters.update(keep_dates=keep_dates)
+    env.filters.update(wrap=wrap, underline=underline, nobreak=nobreak)
     env.globals.update(text_blocks=text_blocks)
     return env
 
@@ -310,7 +374,9 @@ def mjml_to_html(mjml: str) -> str:
     return html.replace(
         "<head>",
         '<head><meta name="color-scheme" content="light dark">'
-        '<meta name="supported-color-schemes" content="light dark">',
+        '<meta name="supported-color-schemes" content="light dark">'
+        # iOS would otherwise turn phone numbers, dates and addresses into blue links.
+        '<meta name="format-detection" content="telephone=no, date=no, address=no, email=no">',
         1,
     )
 
@@ -354,7 +420,7 @@ def render_issue(
 ) -> RenderedEmail:
     """Render one variant of an issue: the stories a reader limited to ``topics`` gets."""
     variant = select_stories(view, topics)
-    context = build_context(variant, settings, segment=segment)
+    context = build_context(variant, settings, segment=segment, whole=view, topics=topics)
     html, text = render_html(context, settings), render_text(context, settings)
     unknown = unknown_placeholders(html + text)
     if unknown:

@@ -263,7 +263,13 @@ def write_html_report(settings: Settings, outcome: IssueOutcome, path: Path) -> 
     clicks = [(title, count) for title, _people, count in outcome.clicks_by_story]
     charts = [
         {"caption": "Delivery funnel", "svg": bar_chart(funnel, "People"), "rows": funnel},
-        {"caption": "Clicks per story", "svg": bar_chart(clicks or [("No clicks yet", 0)], "Clicks"), "rows": clicks},
+        # No clicks is a fact to state, not an empty axis to draw.
+        {
+            "caption": "Clicks per story",
+            "svg": bar_chart(clicks, "Clicks") if clicks else "",
+            "rows": clicks,
+            "empty": "No clicks yet.",
+        },
         {"caption": "Bounces and complaints by class", "svg": bar_chart(bounces, "People"), "rows": bounces},
     ]
     html = render_web_page(
@@ -274,6 +280,7 @@ def write_html_report(settings: Settings, outcome: IssueOutcome, path: Path) -> 
             "language": settings.language,
             "home_url": "#",
             "issue_id": outcome.issue_id,
+            "issue_date": _issue_date(settings, outcome.issue_id),
             "table": outcome_table([outcome], by_segment=True),
             "charts": charts,
         },
@@ -281,9 +288,35 @@ def write_html_report(settings: Settings, outcome: IssueOutcome, path: Path) -> 
     atomic_write_text(path, html)
 
 
+def _issue_date(settings: Settings, issue_id: str) -> str:
+    """'10 April 2025', as everything else writes dates: from the issue file, else its id."""
+    from datetime import date
+
+    from digest.errors import DigestError
+    from digest.issues import human_date, load_issue
+
+    try:
+        return human_date(load_issue(settings, issue_id).date)
+    except DigestError:
+        try:
+            return human_date(date.fromisoformat(issue_id[:10]))
+        except ValueError:
+            return issue_id
+
+
+CHART_WIDTH_INCHES = 5.2  # about 500 pixels: on a 375-pixel phone it shrinks by a third, not by half
+LABEL_CHARACTERS = 44
+
+
 def bar_chart(items: list[tuple[str, int]], unit: str) -> str:
-    """A horizontal bar chart as inline SVG (matplotlib, no JavaScript, readable without colour)."""
+    """A horizontal bar chart as inline SVG (matplotlib, no JavaScript, readable without colour).
+
+    Each label sits above its bar, wrapped, so long story titles take lines
+    rather than width, and the chart stays narrow enough to read on a phone.
+    The text stays text in the SVG (not outlines), so it can be read and searched.
+    """
     import io
+    import textwrap
 
     import matplotlib
 
@@ -291,19 +324,30 @@ def bar_chart(items: list[tuple[str, int]], unit: str) -> str:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    labels = [label if len(label) <= 60 else label[:57] + "…" for label, _ in items]
+    line, bar, gap = 0.24, 0.22, 0.16  # inches
+    labels = [textwrap.wrap(label, LABEL_CHARACTERS, max_lines=3, placeholder="…") or [""] for label, _ in items]
     values = [value for _, value in items]
-    figure, axes = plt.subplots(figsize=(7.5, 0.55 * len(items) + 1.0))
-    bars = axes.barh(labels, values, color="#12355b")
-    axes.invert_yaxis()
-    axes.set_xlabel(unit)
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # people and clicks come whole
-    axes.bar_label(bars, padding=3)
-    axes.spines[["top", "right"]].set_visible(False)
-    axes.margins(x=0.15)
-    figure.tight_layout()
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg")
-    plt.close(figure)
+    height = sum(len(lines) * line + bar + gap for lines in labels)
+    with plt.rc_context({"svg.fonttype": "none", "font.size": 14, "font.family": "DejaVu Sans"}):
+        figure = plt.figure(figsize=(CHART_WIDTH_INCHES, height + 0.7))
+        axes = figure.add_axes((0.04, 0.55 / (height + 0.7), 0.88, height / (height + 0.7)))
+        axes.set_ylim(height, 0)
+        top = max(values, default=0) or 1  # an axis of zeros still runs 0 to 1, never -0.06 to 0.06
+        axes.set_xlim(0, top * 1.12)
+        y = 0.0
+        for lines, value in zip(labels, values, strict=True):
+            axes.text(0, y + len(lines) * line - 0.04, "\n".join(lines), va="bottom", ha="left", linespacing=1.1)
+            y += len(lines) * line
+            axes.barh(y + bar / 2, value, height=bar, color="#12355b")
+            axes.text(value + top * 0.01, y + bar / 2, str(value), va="center", ha="left", fontsize=13)
+            y += bar + gap
+        axes.set_yticks([])
+        axes.set_xlabel(unit)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # people and clicks come whole
+        axes.tick_params(axis="x", labelsize=13)
+        axes.spines[["top", "right", "left"]].set_visible(False)
+        buffer = io.StringIO()
+        figure.savefig(buffer, format="svg")
+        plt.close(figure)
     svg = buffer.getvalue()
     return svg[svg.index("<svg") :]

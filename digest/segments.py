@@ -443,3 +443,50 @@ def select_subscribers(
     with engine.connect() as conn:
         for row in conn.execution_options(yield_per=2000).execute(query):
             yield row_to_subscriber(row)
+
+
+# --- the sign-up form's choices ----------------------------------------------------------------
+
+
+def sector_choices(settings: Settings) -> list[tuple[str, str]]:
+    """(value, label) for the sign-up form's Sector: the organisation's own words, which segments match.
+
+    ``[web] sectors`` lists them; otherwise they are the values the segment
+    rules name for ``sector`` (equals, one_of, word), in the file's order, a
+    plural that only adds an "s" folded into its singular. A sector typed
+    freely would rarely match a rule word for word.
+    """
+    if settings.sectors:
+        values = list(settings.sectors)
+    elif settings.segments_file.is_file():
+        values = [value for segment in load_segments(settings) for value in _sector_values(segment.rules)]
+    else:
+        values = []
+    chosen: dict[str, str] = {}
+    for value in values:
+        key = " ".join(value.split()).casefold()
+        if key and key not in chosen and not (key.endswith("s") and key[:-1] in chosen):
+            chosen[key] = " ".join(value.split())
+    return [(value, _label(value)) for value in chosen.values()]
+
+
+def _sector_values(rule: Any) -> Iterator[str]:
+    if isinstance(rule, list):
+        for item in rule:
+            yield from _sector_values(item)
+    elif isinstance(rule, dict):
+        for key, value in rule.items():
+            if key in ("any", "all", "not"):
+                yield from _sector_values(value)
+            elif key == "sector":
+                if isinstance(value, str):
+                    yield value
+                elif isinstance(value, dict):
+                    for operator in ("equals", "one_of", "word"):
+                        found = value.get(operator)
+                        yield from ([found] if isinstance(found, str) else found or [])
+
+
+def _label(value: str) -> str:
+    # Short lower-case values are initials ("nhs"); the rest read as words.
+    return value.upper() if len(value) <= 3 and value.isalpha() and value.islower() else value[:1].upper() + value[1:]

@@ -78,6 +78,15 @@ class TomlTable:
             raise ConfigError(f"{self._where(key)} must be true or false, not {value!r}")
         return value
 
+    def strings(self, key: str) -> tuple[str, ...]:
+        """A list of names, each once, in order (empty when absent)."""
+        value = self._get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+            raise ConfigError(f'{self._where(key)} must be a list of names, e.g. ["SAFE CIC"]')
+        return tuple(dict.fromkeys(item.strip() for item in value))
+
     def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
         value = self.text(key, default)
         if value not in choices:

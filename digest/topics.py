@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -228,3 +229,33 @@ def check_topics(topics: Iterable[str], rules: Sequence[TopicRule]) -> list[str]
     """The topics that no rule defines (an empty list when all are known)."""
     known = {rule.slug for rule in rules}
     return [topic for topic in topics if topic not in known]
+
+
+def configured_topics(table: Mapping[str, Any], source: str) -> tuple[TopicRule, ...]:
+    """The defaults changed by digest.toml's ``[topics.<slug>]`` tables (label, keywords; [] removes)."""
+    from digest.errors import ConfigError
+
+    rules: dict[str, TopicRule] = {rule.slug: rule for rule in DEFAULT_TOPICS}
+    for slug, entry in table.items():
+        where = f"{source}: [topics.{slug}]"
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):
+            raise ConfigError(f"{where} is not a valid topic name; use lower-case letters, digits and hyphens")
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where} must be a table")
+        unknown = sorted(set(entry) - {"label", "keywords"})
+        if unknown:
+            raise ConfigError(f"{where} {unknown[0]} is not a known setting; use label and keywords")
+        keywords = entry.get("keywords")
+        if keywords is None:
+            keywords = list(rules[slug].keywords) if slug in rules else []
+        if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+            raise ConfigError(f"{where} keywords must be a list of strings")
+        label = entry.get("label", rules[slug].label if slug in rules else slug.replace("-", " ").capitalize())
+        if not isinstance(label, str):
+            raise ConfigError(f"{where} label must be a string, not {label!r}")
+        cleaned = tuple(k.strip().lower() for k in keywords if k.strip())
+        if cleaned:
+            rules[slug] = TopicRule(slug, label.strip(), cleaned)
+        else:
+            rules.pop(slug, None)
+    return tuple(rules.values())

@@ -23,8 +23,12 @@ def main(folder: Path, out: Path) -> None:
     for path in sorted(folder.glob("[0-9]*.eml")):
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         story = next(
-            (line.split("] ", 1)[1] for line in message.get_body(preferencelist=("plain",)).get_content().splitlines()
-             if line.startswith("[1] ")), "",
+            (
+                line.split("] ", 1)[1]
+                for line in message.get_body(preferencelist=("plain",)).get_content().splitlines()
+                if line.startswith("[1] ")
+            ),
+            "",
         )
         deliveries.append((message["X-Digest-Delivery"], message["To"].addresses[0].addr_spec, story))
     now = int(time.time())
@@ -32,9 +36,18 @@ def main(folder: Path, out: Path) -> None:
 
     def add(number: int, kind: str, **extra: object) -> None:
         delivery, address, _story = deliveries[number % len(deliveries)]
-        events.append({"email": address, "timestamp": now, "event": kind, "sg_event_id": f"demo-{kind}-{number}",
-                       "sg_message_id": f"demo{delivery}.filter0.0", "delivery_id": delivery,
-                       "issue_id": folder.name, **extra})
+        events.append(
+            {
+                "email": address,
+                "timestamp": now,
+                "event": kind,
+                "sg_event_id": f"demo-{kind}-{number}",
+                "sg_message_id": f"demo{delivery}.filter0.0",
+                "delivery_id": delivery,
+                "issue_id": folder.name,
+                **extra,
+            }
+        )
 
     for number in range(len(deliveries)):
         if number == 1:

@@ -23,7 +23,7 @@ from digest import browser  # noqa: E402
 from digest.articles import import_articles  # noqa: E402
 from digest.config import load_settings  # noqa: E402
 from digest.db import open_database  # noqa: E402
-from digest.issues import new_issue  # noqa: E402
+from digest.drafting import new_issue  # noqa: E402
 from digest.studio.app import create_app  # noqa: E402
 from digest.studio.auth import Gate  # noqa: E402
 

@@ -257,7 +257,7 @@ def sample_issue(engine, settings, imported):  # type: ignore[no-untyped-def]
     """issues/2025-04-10/issue.yaml drafted from the sample."""
     from datetime import date
 
-    from digest.issues import new_issue
+    from digest.drafting import new_issue
 
     path, _ = new_issue(engine, settings, issue_date=date(2025, 4, 10))
     return path

@@ -10,7 +10,7 @@ from typing import Any
 
 from digest.articles import import_articles
 from digest.config import Settings
-from digest.issues import new_issue
+from digest.drafting import new_issue
 from tests.conftest import REPO
 
 EXAMPLES = REPO / "examples" / "articles"

@@ -34,7 +34,9 @@ def test_sending_needs_approval_of_what_renders_now(engine, strict, audience, sa
     approval = approve(engine, strict, "2025-04-10", approved_by="Editor Ed")
     assert set(approval.variants) == {"all", "segment:schools", "segment:health", "segment:everyone"}
     # An edit after approval: the approval no longer covers what would be sent.
-    sample_issue.write_text(sample_issue.read_text(encoding="utf-8").replace("come from", "are from"), encoding="utf-8")
+    sample_issue.write_text(
+        sample_issue.read_text(encoding="utf-8").replace("Here is this week", "Here is the week"), encoding="utf-8"
+    )
     with pytest.raises(StateError) as caught:
         require_approval(engine, strict, "2025-04-10")
     assert "has changed since Editor Ed approved it on" in str(caught.value)

@@ -55,7 +55,7 @@ def test_a_bad_file_imports_nothing_while_good_files_still_import(engine, settin
     report = import_articles(engine, settings, [bad, good])
     assert report.new == 1
     assert [str(f) for f in report.failures] == [
-        f"{bad}, line 9: a 'Source:' line must read 'Source: <organisation> published on this website <weekday> <day> <Month> <year> [by <author>]'"
+        f"{bad}, line 9: a 'Source:' line must read 'Source: <organisation> published on this website <weekday> <day> <Month> <year> [by <name>]'"
     ]
     assert [a.title for a in list_articles(engine)] == ["Title two"]
 

@@ -9,6 +9,7 @@ or the unsubscribe and preference pages.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -60,27 +61,130 @@ def preview(engine, settings, sample_issue):  # type: ignore[no-untyped-def]
     return write_preview(engine, settings, "2025-04-10", screenshots=False)
 
 
-def test_phone_width_has_no_horizontal_scroll_and_the_columns_stack(chromium, preview) -> None:  # type: ignore[no-untyped-def]
+def test_phone_width_has_no_horizontal_scroll_and_reads_in_order(chromium, preview) -> None:  # type: ignore[no-untyped-def]
     page = new_page(chromium, 375, 800)
     page.goto((preview.folder / "email.html").as_uri())
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    lead = page.locator(".dm-lead").bounding_box()
-    contents = page.locator(".contents").bounding_box()
-    assert contents["y"] >= lead["y"] + lead["height"] - 1  # below, not beside
-    assert lead["width"] > 300 and contents["width"] > 300
+    contents = page.locator(".contents-title").bounding_box()
+    lead = page.locator(".lead-title").bounding_box()
+    assert contents["y"] < lead["y"]  # the contents first, then the lead
+    assert lead["width"] > 300
     page.close()
 
 
-def test_desktop_layout_is_centred_and_at_most_600_wide(chromium, preview) -> None:  # type: ignore[no-untyped-def]
+def test_desktop_layout_is_centred_at_most_600_wide_and_one_column(chromium, preview) -> None:  # type: ignore[no-untyped-def]
     page = new_page(chromium, 800, 800)
     page.goto((preview.folder / "email.html").as_uri())
     box = page.locator(".dm-card").first.bounding_box()
     assert box["width"] <= 600
     assert abs(box["x"] - (800 - box["x"] - box["width"])) <= 2
-    lead = page.locator(".dm-lead").bounding_box()
-    contents = page.locator(".contents").bounding_box()
-    assert abs(contents["y"] - lead["y"]) <= 2  # side by side
+    contents = page.locator(".contents-list").bounding_box()
+    lead = page.locator(".lead-title").bounding_box()
+    # Full width, above the lead: nothing beside the lead to leave a hole when it is the taller.
+    assert contents["y"] + contents["height"] < lead["y"]
+    assert contents["width"] >= 0.9 * lead["width"]
     page.close()
+
+
+# For each visible piece of content, the distance to the next piece below it that
+# overlaps it horizontally: an empty stretch of the email, such as a column left
+# empty beside a taller one, shows up as a large gap.
+GAPS_JS = """
+() => {
+  const boxes = [...document.querySelectorAll('p, h1, h2, h3, h4, li, img, a')]
+    .map(e => ({r: e.getBoundingClientRect(), text: (e.textContent || e.tagName).trim().slice(0, 60)}))
+    .filter(b => b.r.width > 0 && b.r.height > 0);
+  let worst = {gap: 0, after: '', before: ''};
+  for (const a of boxes) {
+    let next = null;
+    for (const b of boxes) {
+      if (b.r.top >= a.r.bottom - 0.5 && b.r.left < a.r.right - 1 && b.r.right > a.r.left + 1
+          && (!next || b.r.top < next.r.top)) next = b;
+    }
+    if (next && next.r.top - a.r.bottom > worst.gap) {
+      worst = {gap: next.r.top - a.r.bottom, after: a.text, before: next.text};
+    }
+  }
+  return worst;
+}
+"""
+MAX_GAP = 48
+
+
+@pytest.mark.parametrize("segment", [None, "health"])
+def test_no_vertical_gap_over_48_pixels_at_600(chromium, engine, settings, sample_issue, audience, segment) -> None:  # type: ignore[no-untyped-def]
+    result = write_preview(engine, settings, "2025-04-10", segment=segment, screenshots=False)
+    page = new_page(chromium, 600, 900)
+    page.goto((result.folder / "email.html").as_uri())
+    worst = page.evaluate(GAPS_JS)
+    page.close()
+    print(f"\nlargest gap at 600 px ({segment or 'whole issue'}): {worst['gap']:.0f} px")
+    assert worst["gap"] <= MAX_GAP, worst
+
+
+def luminance(rgb: str) -> float:
+    channels = [int(v) / 255 for v in re.findall(r"\d+(?:\.\d+)?", rgb)[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(one: str, two: str) -> float:
+    high, low = sorted((luminance(one), luminance(two)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+DARK_JS = """
+() => {
+  const style = (selector, property) => {
+    const found = document.querySelector(selector);
+    return found ? getComputedStyle(found)[property] : null;
+  };
+  return {
+    body: style('.dm-text div p:not([class])', 'color'),
+    label: style('.label', 'color'),
+    contents: style('.contents-title', 'color'),
+    kicker: style('.kicker-topic', 'color'),
+    section: style('.section-title', 'color'),
+    title: style('.story-title', 'color'),
+    source: style('.source', 'color'),
+    meta: style('.meta', 'color'),
+    card: style('.dm-card', 'backgroundColor'),
+    page: style('body', 'backgroundColor'),
+    header: style('.dm-header', 'backgroundColor'),
+    rule: style('.dm-rule p', 'borderTopColor'),
+    ruled: style('.ruled', 'borderTopColor'),
+  };
+}
+"""
+
+
+def test_dark_mode_keeps_accents_apart_dims_dividers_and_lifts_the_header(
+    chromium, engine, settings, sample_issue
+) -> None:  # type: ignore[no-untyped-def]
+    # Two stories in one section, so a section heading is on the page too.
+    text = sample_issue.read_text(encoding="utf-8")
+    cps = "2025-04-07-father-found-guilty-of-causing-the-death-of-his-baby-son"
+    forum = "2025-04-03-online-forum-shut-down-and-details-of-40-users-passed-to-police"
+    text = re.sub(rf"\n      - {forum}[^\n]*", "", text).replace(f"      - {cps}", f"      - {cps}\n      - {forum}")
+    sample_issue.write_text(text.replace("stories:\n  - title", "stories: []\n  - title", 1), encoding="utf-8")
+    result = write_preview(engine, settings, "2025-04-10", screenshots=False)
+    page = new_page(chromium, 600, 900)
+    page.emulate_media(color_scheme="dark")
+    page.goto((result.folder / "email.html").as_uri())
+    dark = page.evaluate(DARK_JS)
+    page.emulate_media(color_scheme="light")
+    light = page.evaluate(DARK_JS)
+    page.close()
+    print("\ndark:", dark)
+    assert all(dark.values()), dark
+    assert dark != light
+    for accent in ("label", "contents", "kicker", "section", "title", "source", "meta"):
+        assert dark[accent] != dark["body"], accent  # the body colour no longer flattens them
+        assert contrast(dark[accent], dark["card"]) >= 4.5, accent
+    assert contrast(dark["header"], dark["page"]) >= 1.8  # the header stands out from the page
+    assert contrast(dark["rule"], dark["card"]) < 1.6  # dividers are dim lines, not bright ones
+    assert contrast(dark["ruled"], dark["card"]) < 1.6
+    assert contrast(light["rule"], light["card"]) < 1.6
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -136,4 +240,45 @@ def test_web_pages_have_no_serious_accessibility_problems(chromium, site, path, 
     page.goto(base + path.format(token=token))
     violations = axe(page)
     page.close()
+    assert violations == [], describe(violations)
+
+
+@pytest.fixture
+def report_page(engine, settings, audience, project):  # type: ignore[no-untyped-def]
+    from digest.report import issue_outcome, write_html_report
+    from digest.sending import start_send
+
+    start_send(engine, settings, "2025-04-10", ["health", "schools", "everyone"])
+    path = project / "report.html"
+    write_html_report(settings, issue_outcome(engine, settings, "2025-04-10"), path)
+    return path
+
+
+REPORT_JS = """
+() => ({
+  scroll: document.documentElement.scrollWidth,
+  header: document.querySelector('header.site').getBoundingClientRect().width,
+  inner: document.querySelector('header.site .inner').getBoundingClientRect().width,
+  main: document.querySelector('main').getBoundingClientRect().width,
+  footer: document.querySelector('footer.site').getBoundingClientRect().width,
+  table: document.querySelector('table.report').getBoundingClientRect().right,
+  wrap: document.querySelector('.table-wrap').getBoundingClientRect().right,
+  smallest: Math.min(...[...document.querySelectorAll('figure svg text')]
+    .map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)),
+})
+"""
+
+
+@pytest.mark.parametrize("width", [375, 1100])
+def test_the_report_fits_a_phone_with_readable_charts(chromium, report_page, width: int) -> None:  # type: ignore[no-untyped-def]
+    page = new_page(chromium, width, 900)
+    page.goto(report_page.as_uri())
+    found = page.evaluate(REPORT_JS)
+    violations = axe(page)
+    page.close()
+    print(f"\nreport at {width} px: {found}")
+    assert found["scroll"] <= width  # the page never scrolls sideways: the table scrolls inside its card
+    assert found["main"] <= found["header"] and found["main"] <= found["footer"]
+    assert found["main"] <= found["inner"] + 1 or width <= 400  # as wide as the header's content
+    assert found["smallest"] >= 11, found  # chart labels stay readable, not shrunk to 6 px
     assert violations == [], describe(violations)

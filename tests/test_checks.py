@@ -13,18 +13,32 @@ def codes(report, level):  # type: ignore[no-untyped-def]
     return [(c.code, c.message) for c in report.checks if c.level == level]
 
 
-def test_sample_issue_passes(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]
+FORUM = "2025-04-03-online-forum-shut-down-and-details-of-40-users-passed-to-police"
+
+
+def test_sample_issue_passes_and_repeats_the_import_warning(engine, settings, sample_issue, sample_copy) -> None:  # type: ignore[no-untyped-def]
     view = load_view(engine, settings, "2025-04-10")
-    report = check_rendered(view, [render_issue(view, settings)])
+    report = check_rendered(view, [render_issue(view, settings)], from_name=settings.email.from_name)
     assert report.passed
-    assert codes(report, "warning") == []
+    # The export's wrong weekday was said once at import; `digest check` says it again for the story.
+    line = next(n for n, text in enumerate(sample_copy.read_text().splitlines(), 1) if "Source: National" in text)
+    assert codes(report, "warning") == [
+        (
+            "import",
+            f"{FORUM}: {sample_copy}, line {line}: says Wednesday 3 April 2025, which was a Thursday; keeping the date",
+        )
+    ]
+
+
+def not_import(report):  # type: ignore[no-untyped-def]
+    return [code for code, _ in codes(report, "warning") if code != "import"]
 
 
 def test_size_thresholds(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]
     view = load_view(engine, settings, "2025-04-10")
     rendered = render_issue(view, settings)
     padded = replace(rendered, html=rendered.html + " " * (SIZE_WARNING_BYTES - len(rendered.html) + 10))
-    assert [c for c, _ in codes(check_rendered(view, [padded]), "warning")] == ["size"]
+    assert not_import(check_rendered(view, [padded])) == ["size"]
     clipped = replace(rendered, html=rendered.html + " " * (GMAIL_CLIP_BYTES - len(rendered.html) + 10))
     report = check_rendered(view, [clipped])
     assert not report.passed
@@ -47,13 +61,81 @@ def test_bad_links_missing_alt_and_missing_unsubscribe(engine, settings, sample_
     ]
 
 
-def test_story_outside_window_and_missing_preheader_warn(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]
+def test_story_outside_window_and_a_preheader_repeating_the_subject_warn(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]
     text = sample_issue.read_text(encoding="utf-8")
     text = text.replace("  from: 2025-04-03", "  from: 2025-04-05")
-    preheader = next(line for line in text.splitlines() if line.startswith("preheader:"))
-    sample_issue.write_text(text.replace(preheader, "preheader: ''"), encoding="utf-8")
+    sample_issue.write_text(text.replace("preheader: ''", "preheader: 'Protecting children from sexual abuse'"))
     view = load_view(engine, settings, "2025-04-10")
     report = check_rendered(view, [render_issue(view, settings)])
     warnings = codes(report, "warning")
-    assert ("preheader", "no preheader: inboxes will show the first words of the email instead") in warnings
-    assert sorted(c for c, _ in warnings) == ["preheader", "window", "window"]
+    assert ("preheader", next(m for c, m in warnings if c == "preheader")) in warnings
+    assert "the preheader repeats the subject" in next(m for c, m in warnings if c == "preheader")
+    assert sorted(c for c, _ in warnings if c != "import") == ["preheader", "window", "window"]
+
+
+def set_field(path, name: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    at = next(n for n, line in enumerate(lines) if line.startswith(f"{name}:"))
+    # A block scalar's lines go with it.
+    end = at + 1
+    while end < len(lines) and lines[end].startswith("  "):
+        end += 1
+    lines[at:end] = [f"{name}: {value}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_subject_repeating_the_senders_name_or_stacking_colons_warns(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]
+    set_field(sample_issue, "subject", "'SAFE Newsfeed: Protecting children: progress report'")
+    view = load_view(engine, settings, "2025-04-10")
+    report = check_rendered(view, [render_issue(view, settings)], from_name="SAFE Newsfeed")
+    assert [m for c, m in codes(report, "warning") if c == "subject"] == [
+        "the subject repeats the sender's name 'SAFE Newsfeed', which inboxes already show beside it; "
+        "use the room for the news",
+        "the subject has two colons; it reads better with one",
+    ]
+    set_field(sample_issue, "subject", "'Training at 10:30: book now'")  # a time is not a second colon
+    view = load_view(engine, settings, "2025-04-10")
+    assert not [c for c, _ in codes(check_rendered(view, [render_issue(view, settings)]), "warning") if c == "subject"]
+
+
+def test_an_introduction_with_its_own_greeting_is_greeted_once_and_warned(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]
+    set_field(sample_issue, "introduction", "'Dear colleague, here is the news.'")
+    view = load_view(engine, settings, "2025-04-10")
+    rendered = render_issue(view, settings)
+    assert "Dear %%greeting_name%%" not in rendered.html and "Dear %%greeting_name%%" not in rendered.text
+    assert rendered.html.count("Dear colleague,") == 1
+    report = check_rendered(view, [rendered])
+    assert [c for c, _ in codes(report, "warning") if c != "import"] == ["greeting"]
+    assert "'Dear colleague,'" in next(m for c, m in codes(report, "warning") if c == "greeting")
+
+
+def test_the_editors_words_are_checked_against_every_copy(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]
+    set_field(sample_issue, "introduction", "'Five stories this week, from the Riverside Police and others.'")
+    view = load_view(engine, settings, "2025-04-10")
+    whole = render_issue(view, settings)
+    water = replace(render_issue(view, settings, topics=frozenset({"courts-justice"})), segment="courts")
+    report = check_rendered(view, [whole, water])
+    assert [m for c, m in codes(report, "warning") if c == "copy"] == [
+        "the courts copy: the introduction says 'Five stories', but this copy has 3",
+        "the courts copy: the introduction names Riverside Police, but no story in this copy comes from it",
+    ]
+
+
+def test_links_within_the_email_must_reach_a_story(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]
+    view = load_view(engine, settings, "2025-04-10")
+    rendered = render_issue(view, settings)
+    assert 'href="#story-2"' in rendered.html and 'id="story-2"' in rendered.html
+    assert not codes(check_rendered(view, [rendered]), "error")
+    broken = replace(rendered, html=rendered.html.replace('id="story-2"', 'id="elsewhere"'))
+    assert codes(check_rendered(view, [broken]), "error") == [
+        ("links", "a link to #story-2, which is not in the email")
+    ]
+
+
+def test_what_counts_as_a_greeting() -> None:
+    from digest.wording import greeting_of
+
+    for greeting in ("Dear colleague,", "Dear all,", "Hello everyone!", "Hi all,", "Good morning,"):
+        assert greeting_of(f"{greeting} here is the news.") == greeting
+    for opening in ("Welcome to this week's SAFE Newsfeed, with news", "Dearth of places: a report.", "This week,"):
+        assert greeting_of(opening) == ""

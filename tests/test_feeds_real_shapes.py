@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from digest.articles import import_articles, list_articles
+from digest.drafting import new_issue
 from digest.errors import InputError
-from digest.issues import new_issue
 from digest.sources import feed_author, parse_feed, read_source
 
 # GOV.UK-style Atom: html titles with character references, a +01:00 offset just after midnight.

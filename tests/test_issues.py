@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from digest.drafting import new_issue
 from digest.errors import InputError, NotFoundError
-from digest.issues import issue_path, load_issue, load_view, new_issue, select_stories
+from digest.issues import issue_path, load_issue, load_view, select_stories
 
 WATER = "2025-04-08-cold-water-safety-advice-as-the-weather-warms-up"
 LEAD = "2025-04-09-protecting-children-from-sexual-abuse-and-exploitation-progress-report"
@@ -27,11 +28,30 @@ def test_draft_groups_the_weeks_articles_by_topic(sample_issue: Path) -> None:
         "Children's social care",
         "Courts and justice",
     ]
-    assert data["subject"] == "SAFE Newsfeed, 10 April 2025"
-    assert len(data["subject"]) <= 78
-    assert data["preheader"].startswith(
-        "This week: Protecting children from sexual abuse and exploitation: progress report; Online forum"
+
+
+def test_the_drafted_words_are_ones_an_editor_would_keep(sample_issue: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load(sample_issue.read_text(encoding="utf-8"))
+    # The lead's title: not the sender's name again (inboxes show it), no stacked colons.
+    assert data["subject"] == "Protecting children from sexual abuse and exploitation: progress report"
+    assert settings.email.from_name not in data["subject"] and data["subject"].count(":") <= 1
+    # Left to each copy, which names its own stories (tests/test_render.py).
+    assert data["preheader"] == ""
+    # True in every copy: it names the lead, which every copy has; no counts, no list of sources.
+    assert data["introduction"] == (
+        "Here is this week's safeguarding news. We lead with “Protecting children from sexual abuse and "
+        "exploitation: progress report” (Department for Children and Families, 9 April). Please pass on "
+        "anything useful to colleagues.\n"
     )
+
+
+def test_a_long_lead_title_is_cut_at_a_word_for_the_subject() -> None:
+    from digest.drafting import draft_subject
+
+    title = "Council publishes its learning review after the neglect of two siblings over three winters in Westbridge"
+    subject = draft_subject(title)
+    assert len(subject) <= 78 and subject.endswith("…") and title.startswith(subject[:-1])
+    assert draft_subject("Short title") == "Short title"
 
 
 def test_draft_by_source_and_a_narrow_window(engine, settings, imported) -> None:  # type: ignore[no-untyped-def]
@@ -102,6 +122,8 @@ def line_of(path: Path, needle: str, occurrence: int = 1) -> int:
         ("grouping: topic", "grouping: mood", "grouping:", "grouping must be 'topic' or 'source'"),
         ("sections:", "sections: [unclosed", "sections:", "not valid YAML"),
         ("lead: ", "lead: x\nlead: ", "lead:", "'lead' appears twice"),
+        ("date: 2025-04-10", "date: 2025-04-11", "date:", "date 2025-04-11 differs from the folder's name 2025-04-10"),
+        (f"- {CPS}", f"- {{id: {CPS}, url: 'javascript:alert(1)'}}", CPS, "url 'javascript:alert(1)' must be a web"),
     ],
 )
 def test_bad_issue_files_name_the_line(
@@ -131,11 +153,14 @@ def test_empty_subject_is_refused(engine, settings, sample_issue: Path) -> None:
 
 def test_editor_overrides_reach_the_view(engine, settings, sample_issue: Path) -> None:  # type: ignore[no-untyped-def]
     edit(
-        sample_issue, f"- {CPS}", f"- {{id: {CPS}, summary: My words., note: Read this., full: true, topics: [health]}}"
+        sample_issue,
+        f"- {CPS}",
+        f"- {{id: {CPS}, summary: My words., note: Read this., full: true, topics: [health], url: 'https://rps.example.org/a'}}",
     )
     view = load_view(engine, settings, "2025-04-10")
     story = next(s for s in view.stories() if s.id == CPS)
     assert (story.summary, story.note, story.full, story.topics) == ("My words.", "Read this.", True, ("health",))
+    assert story.url == "https://rps.example.org/a"
     assert view.lead is not None and view.lead.pin and view.lead.is_lead
 
 
@@ -145,3 +170,26 @@ def test_select_stories_keeps_pinned_and_matching_stories(engine, settings, samp
     assert [s.id for s in narrowed.stories()] == [LEAD, WATER]
     assert [s.title for s in narrowed.sections] == ["Water safety"]
     assert select_stories(view, None) is view
+
+
+def test_a_folder_not_named_by_a_date_takes_the_files_date(engine, settings, sample_issue: Path) -> None:  # type: ignore[no-untyped-def]
+    special = sample_issue.parent.parent / "spring-special"
+    sample_issue.parent.rename(special)
+    assert load_issue(settings, "spring-special").date == date(2025, 4, 10)
+
+
+def test_issue_list_says_where_each_issue_stands(invoke, engine, settings, sample_issue: Path) -> None:  # type: ignore[no-untyped-def]
+    from digest.approval import approve
+
+    listed = invoke("issue", "list")
+    assert listed.output == (
+        "2025-04-10  draft\n"
+        "            Protecting children from sexual abuse and exploitation: progress report · 5 stories\n"
+    )
+    approve(engine, settings, "2025-04-10", approved_by="Ed")
+    broken = sample_issue.parent.parent / "2025-04-17" / "issue.yaml"
+    broken.parent.mkdir()
+    broken.write_text("date: [\n", encoding="utf-8")
+    lines = invoke("issue", "list").output.splitlines()
+    assert lines[0].startswith(f"2025-04-17  broken ({broken}, line ")
+    assert lines[1].startswith("2025-04-10  approved (by Ed on ")

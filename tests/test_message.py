@@ -18,7 +18,7 @@ from digest.preview import write_preview
 def twenty_story_issue(engine, settings, project: Path) -> None:  # type: ignore[no-untyped-def]
     """The shared sample's five stories and fifteen more, in one issue."""
     from digest.articles import import_articles
-    from digest.issues import new_issue
+    from digest.drafting import new_issue
     from tests.conftest import SAMPLE
 
     body = (
@@ -68,7 +68,7 @@ def test_the_eml_is_a_well_formed_bulk_message(engine, settings, project: Path) 
     html = parts[1].get_content()
     assert "Unsubscribe: https://news.safe.example.org/unsubscribe/" in text
     assert re.search(r'<a href="https://news\.safe\.example\.org/unsubscribe/[^"]+"[^>]*>Unsubscribe</a>', html)
-    assert "This week: Protecting children from sexual abuse" in html  # the preheader
+    assert "Also: Online forum shut down and details of 40 users passed to police" in html  # the preheader
 
 
 def test_dkim_signature_covers_the_unsubscribe_headers(engine, audience, smtp_server, project: Path) -> None:  # type: ignore[no-untyped-def]

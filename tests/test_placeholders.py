@@ -36,7 +36,7 @@ def poisoned(project: Path, engine, settings, audience):  # type: ignore[no-unty
     """The sample issue with a partner item whose title, link and text carry placeholders, as its lead."""
     from datetime import date
 
-    from digest.issues import new_issue
+    from digest.drafting import new_issue
 
     (project / "partner.xml").write_text(FEED, encoding="utf-8")
     report = import_articles(engine, settings, [str(project / "partner.xml")])

@@ -30,12 +30,12 @@ def test_doctype_media_queries_and_inlined_styles_survive(rendered) -> None:  # 
     assert html.startswith("<!doctype html>")
     # MJML's column-stacking rule and our mobile rules keep their !important.
     stacking = re.search(r"@media only screen and \(min-width:480px\) \{(.*?)\}\s*\}", html, re.S)
-    assert stacking and ".mj-column-per-64 { width:64% !important; max-width:64%;" in stacking.group(1)
+    assert stacking and ".mj-column-per-100 { width:100% !important; max-width:100%;" in stacking.group(1)
     assert "@media only screen and (max-width: 479px)" in html
-    assert ".lead-text { padding-right: 24px !important; }" in html
+    assert ".lead-title { font-size: 22px !important; }" in html
     assert "@media (prefers-color-scheme: dark)" in html
     # Our class rules were inlined onto the elements (premailer did its job).
-    assert re.search(r'<h2 class="section-title" style="[^"]*font-size:20px', html)
+    assert re.search(r'<h3 class="story-title" id="story-2" style="[^"]*font-size:20px', html)
     assert re.search(r'<a href="[^"]+" class="title-link" style="[^"]*color:#12355b', html)
     # No network: no Google Fonts link, no remote stylesheet.
     assert "fonts.googleapis.com" not in html
@@ -59,15 +59,15 @@ def test_recipient_tokens_survive_mjml_and_premailer_unchanged(rendered) -> None
 
 
 def test_preheader_is_in_the_html(rendered) -> None:  # type: ignore[no-untyped-def]
-    assert "This week: Protecting children from sexual abuse" in rendered.html
-    assert re.search(r'<div style="display:none;[^"]*">This week:', rendered.html)
+    assert rendered.preheader.startswith("Also: Online forum shut down and details of 40 users passed to police;")
+    assert re.search(r'<div style="display:none;[^"]*">Also: Online forum', rendered.html)
 
 
 def test_article_text_is_never_markup(engine, settings, project) -> None:  # type: ignore[no-untyped-def]
     from datetime import date
 
     from digest.articles import import_articles
-    from digest.issues import new_issue
+    from digest.drafting import new_issue
 
     hostile = (
         "<img src=x onerror=alert(1)> title\n\nSource: Evil <b>Org</b> published on this site Friday 4 April 2025\n\n"

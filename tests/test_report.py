@@ -91,6 +91,23 @@ def test_cli_formats_and_html(invoke, engine, settings, sent, project) -> None: 
     page = (project / "report.html").read_text(encoding="utf-8")
     assert page.count("<svg") == 3
     assert "Delivery funnel" in page and "Clicks per story" in page and "Bounces and complaints by class" in page
+    # Dates as everything else writes them; chart labels are text, not outlines.
+    assert "<title>Report for the issue of 10 April 2025 · SAFE CIC</title>" in page
+    assert "<h1>What happened to the issue of 10 April 2025</h1>" in page
+    assert "Father found guilty of causing the death" in page.split("<svg", 2)[2]
+
+
+def test_an_issue_without_clicks_says_so_instead_of_drawing_an_empty_axis(  # type: ignore[no-untyped-def]
+    invoke, engine, settings, audience, project
+) -> None:
+    start_send(engine, settings, "2025-04-10", ["everyone"])
+    assert invoke("report", "2025-04-10", "--html", "report.html").exit_code == 0
+    page = (project / "report.html").read_text(encoding="utf-8")
+    clicks = page.split('id="chart-2">Clicks per story</figcaption>', 1)[1].split("</figure>", 1)[0]
+    assert "<p>No clicks yet.</p>" in clicks and "<svg" not in clicks
+    assert page.count("<svg") == 2
+    # An axis of zeros runs from 0, never to a negative number.
+    assert "−0.0" not in page and "-0.0" not in page
 
 
 def test_comparing_the_last_issues(invoke, engine, settings, sent) -> None:  # type: ignore[no-untyped-def]

@@ -257,12 +257,15 @@ def test_ctrl_c_pauses_between_batches_and_resume_finishes(engine, sg_settings, 
 
 
 def test_test_copies_never_touch_the_ledger(engine, settings, audience, project: Path) -> None:  # type: ignore[no-untyped-def]
-    accepted, failures = send_test_copies(engine, settings, "2025-04-10", ["me@example.org"], segment="health")
+    sent = send_test_copies(engine, settings, "2025-04-10", ["me@example.org"], segment="health")
+    accepted, failures = sent.accepted, sent.failures
     assert (accepted, failures) == (1, [])
     assert deliveries(engine) == [] and list_sends(engine) == []
     (path,) = (project / "outbox" / "2025-04-10").glob("test-*.eml")
     message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-    assert message["Subject"].strip().startswith("[TEST] SAFE Newsfeed")
+    assert (
+        message["Subject"].strip() == "[TEST] Protecting children from sexual abuse and exploitation: progress report"
+    )
     assert "Cold water safety advice" not in message.get_body(preferencelist=("plain",)).get_content()
 
 

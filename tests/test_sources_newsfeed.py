@@ -21,8 +21,10 @@ def line_of(path: Path, needle: str) -> int:
     return next(n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in line)
 
 
-def test_sample_has_five_articles_with_sources_dates_and_authors(sample) -> None:  # type: ignore[no-untyped-def]
-    found = [(a.source, a.published, a.author) for a in sample.articles]
+def test_sample_has_five_articles_with_sources_dates_and_who_posted_them(sample) -> None:  # type: ignore[no-untyped-def]
+    # "by <name>" in the export is the member of staff who posted the item, not its author.
+    assert all(a.author == "" for a in sample.articles)
+    found = [(a.source, a.published, a.posted_by) for a in sample.articles]
     assert found == [
         ("Department for Children and Families", date(2025, 4, 9), "Rowan Ellis"),
         ("Riverside Police", date(2025, 4, 8), "Rowan Ellis"),
@@ -38,9 +40,11 @@ def test_wrong_weekday_keeps_the_date_and_warns(sample) -> None:  # type: ignore
     unit = sample.articles[-1]
     assert unit.published == date(2025, 4, 3)
     line = line_of(SAMPLE, "Source: National Online Harms Unit")
-    assert sample.warnings == [
-        f"{SAMPLE}, line {line}: says Wednesday 3 April 2025, which was a Thursday; keeping the date"
-    ]
+    message = f"{SAMPLE}, line {line}: says Wednesday 3 April 2025, which was a Thursday; keeping the date"
+    assert sample.warnings == [message]
+    # Kept with the article too, so `digest check` can say it again later.
+    assert unit.warnings == [message]
+    assert all(a.warnings == [] for a in sample.articles[:-1])
 
 
 def test_sub_headings_and_bullets_survive(sample) -> None:  # type: ignore[no-untyped-def]
@@ -58,9 +62,31 @@ def test_sub_headings_and_bullets_survive(sample) -> None:  # type: ignore[no-un
 
 def test_bullets_separated_by_blank_lines_form_one_list(sample) -> None:  # type: ignore[no-untyped-def]
     police = sample.articles[1].body
-    lists = [b for b in police if b["type"] == "ul"]
-    assert [len(b["items"]) for b in lists] == [3, 6]
-    assert lists[1]["items"][1][0]["text"] == "Fight the urge to swim hard or thrash around."
+    lists = [b for b in police if b["type"] in ("ul", "ol")]
+    assert [(b["type"], len(b["items"])) for b in lists] == [("ul", 3), ("ol", 5)]
+    assert lists[1]["items"][0][0]["text"] == "Fight the urge to swim hard or thrash around."
+
+
+def test_a_bullet_ending_in_a_colon_before_a_list_is_its_lead_in(sample) -> None:  # type: ignore[no-untyped-def]
+    police = sample.articles[1].body
+    lead_in = "If you end up in cold water, follow the ‘float first’ steps:"
+    where = police.index({"type": "p", "runs": [{"text": lead_in}]})
+    assert police[where + 1]["type"] == "ol"  # the steps, numbered
+
+
+def test_steps_are_numbered_and_other_lists_keep_their_bullets() -> None:
+    def kinds(text: str) -> list[str]:
+        return [b["type"] for b in newsfeed_blocks(text.split("\n")) if b["type"] in ("ul", "ol")]
+
+    # The lead-in announces steps.
+    assert kinds("Follow these steps:\n\n- Stop.\n- Look.\n- Listen.") == ["ol"]
+    # An item carries on from the one before.
+    assert kinds("What to do:\n\n- Stay calm.\n- Then call for help.") == ["ol"]
+    # Measures, advice and findings are not steps.
+    assert kinds("The measures are:\n\n- a framework\n- new offences") == ["ul"]
+    assert kinds("Our advice is simple:\n\n- Swim where there are lifeguards.\n- Never swim alone.") == ["ul"]
+    # A lone bullet ending in a colon, with no list after it, stays an item.
+    assert newsfeed_blocks(["- Remember this:", "", "Next paragraph."])[0]["type"] == "ul"
 
 
 def test_lead_in_lines_ending_in_colon_are_paragraphs_not_headings(sample) -> None:  # type: ignore[no-untyped-def]
@@ -92,7 +118,7 @@ def test_the_real_export_reads_as_five_dated_articles(real_sample) -> None:  # t
         date(2025, 4, 7),
         date(2025, 4, 3),
     ]
-    assert all(a.source and a.author for a in real_sample.articles)
+    assert all(a.source and a.posted_by and not a.author for a in real_sample.articles)
     assert len(real_sample.warnings) == 1 and "which was a Thursday; keeping the date" in real_sample.warnings[0]
 
 
@@ -101,7 +127,7 @@ def test_the_real_export_keeps_its_structure(real_sample) -> None:  # type: igno
     first, second, _third, fourth, _fifth = (a.body for a in real_sample.articles)
     assert len([b for b in first if b["type"] == "h"]) == 4
     assert [len(b["items"]) for b in first if b["type"] == "ul"] == [5, 3, 2]
-    assert [len(b["items"]) for b in second if b["type"] == "ul"] == [3, 6]
+    assert [(b["type"], len(b["items"])) for b in second if b["type"] in ("ul", "ol")] == [("ul", 3), ("ol", 5)]
     assert not [b for b in fourth if b["type"] == "h"]
     assert [b for b in fourth if b["type"] == "p" and b["runs"][0]["text"].endswith("said:")]
 
@@ -123,13 +149,13 @@ def test_crlf_nbsp_extra_on_missing_author_and_ordinals() -> None:
     result = parse_newsfeed(text, origin="messy.txt")
     first, second = result.articles
     assert first.title == "First story title"
-    assert first.author == ""
+    assert first.posted_by == ""
     assert first.body == [
         {"type": "p", "runs": [{"text": "A first paragraph."}]},
         {"type": "ul", "items": [[{"text": "one"}], [{"text": "two"}]]},
     ]
     assert second.published == date(2025, 4, 3)
-    assert second.author == "A. Writer"
+    assert second.posted_by == "A. Writer"
     assert second.body == [{"type": "p", "runs": [{"text": "Body text that was hard wrapped mid-sentence."}]}]
     assert result.warnings == []
 

@@ -8,7 +8,7 @@ import subprocess
 from datetime import date
 
 from digest.articles import import_articles
-from digest.issues import new_issue
+from digest.drafting import new_issue
 from digest.preview import write_preview
 from tests.conftest import REPO, require_tool
 

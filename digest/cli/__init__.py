@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from digest.cli import admin, database, editor, events, project, sending, studio
 from digest.cli.base import cli
+from digest.cli.examples import add_examples
 
 COMMAND_MODULES = (project, editor, admin, sending, events, studio, database)
+add_examples(cli)
 
 
 def main() -> None:

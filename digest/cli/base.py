@@ -30,6 +30,17 @@ class DigestGroup(click.Group):
         kwargs.setdefault("cls", DigestGroup)
         return super().group(*args, **kwargs)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list with each first sentence whole, wrapped rather than cut off with '...'."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 class App:
     """Settings and database, loaded on first use by the commands that need them."""

@@ -27,7 +27,13 @@ def articles_import(app: App, locations: tuple[str, ...], source_name: str | Non
     """Import newsfeed text, RSS/Atom feeds (files or URLs) and Markdown files."""
     from digest.articles import import_articles
 
-    report = import_articles(app.engine, app.settings, list(locations), source_name=source_name)
+    report = import_articles(
+        app.engine,
+        app.settings,
+        list(locations),
+        source_name=source_name,
+        on_step=_import_progress if len(locations) > 1 or any("://" in loc for loc in locations) else None,
+    )
     for message in report.warnings:
         warn(message)
     click.echo(f"Imported {report.new} new, {report.updated} updated, {report.skipped} skipped.")
@@ -36,6 +42,19 @@ def articles_import(app: App, locations: tuple[str, ...], source_name: str | Non
             click.echo(f"Error: {failure}", err=True)
         noun = "file was" if len(report.failures) == 1 else "files were"
         raise click.ClickException(f"{len(report.failures)} {noun} not imported; fix and import again")
+
+
+def _import_progress(step: Any) -> None:
+    """One line per file on stderr: long imports (many files, slow feeds) are not silent."""
+    where = f"[{step.number}/{step.total}] {step.location}"
+    if not step.done:
+        if "://" in step.location:
+            click.echo(f"{where}: fetching…", err=True)
+        return
+    if step.failed:
+        click.echo(f"{where}: not imported (see below)", err=True)
+    else:
+        click.echo(f"{where}: {step.new} new, {step.updated} updated, {step.skipped} skipped", err=True)
 
 
 @articles.command("list")
@@ -72,6 +91,8 @@ def articles_show(app: App, article_id: str) -> None:
     click.echo(f"source:    {article.source}")
     click.echo(f"published: {article.published.isoformat()}")
     click.echo(f"author:    {article.author or '(none)'}")
+    if article.posted_by:
+        click.echo(f"posted by: {article.posted_by} (who put it on the site it came from; not shown to readers)")
     click.echo(f"url:       {article.url or '(none: the archive page is used)'}")
     locked = " (set by the editor)" if article.topics_locked else ""
     click.echo(f"topics:    {', '.join(article.topics) or '(none)'}{locked}")
@@ -81,6 +102,44 @@ def articles_show(app: App, article_id: str) -> None:
     click.echo(text_blocks(article.body, refs))
     for number, url in refs.items():
         click.echo(f"[{number}] {url}")
+    if article.edited:
+        click.echo(f"edited:    {', '.join(article.edited)} (kept when the file is imported again)")
+    for message in article.import_warnings:
+        click.echo(f"warning:   {message}")
+
+
+@articles.command("edit")
+@click.argument("article_id")
+@click.option("--title", help="The corrected title.")
+@click.option("--source", help="The organisation it comes from.")
+@click.option("--published", callback=parse_date, help="The date it was published (YYYY-MM-DD).")
+@click.option("--author", help="Its author, shown as 'by …' (an empty value removes it).")
+@click.option("--url", help="The original's address; 'Read the full story' goes there.")
+@click.option("--summary", help="Its summary, used by every issue unless the issue gives its own.")
+@pass_app
+def articles_edit(app: App, article_id: str, **changes: Any) -> None:
+    """Correct an imported article in place (its id stays, so issue files still name it).
+
+    Importing the same file again updates the other fields but keeps these
+    corrections. To correct the export and import it again instead would make
+    a second article.
+    """
+    from digest.corrections import edit_article
+
+    article = edit_article(app.engine, app.settings, article_id, changes)
+    click.echo(f"{article.id}: {', '.join(name for name, value in changes.items() if value is not None)} changed.")
+    click.echo(f"  {article.published.isoformat()}  {article.source}: {article.title}")
+
+
+@articles.command("delete")
+@click.argument("article_id")
+@pass_app
+def articles_delete(app: App, article_id: str) -> None:
+    """Delete an article that no issue file names; importing its file again leaves it deleted."""
+    from digest.corrections import delete_article
+
+    article = delete_article(app.engine, app.settings, article_id)
+    click.echo(f"Deleted {article.id} ({article.source}: {article.title}).")
 
 
 @articles.command("set-topics")
@@ -122,13 +181,32 @@ def issue() -> None:
 @pass_app
 def issue_new(app: App, issue_date: date | None, days: int | None, grouping: str | None, force: bool) -> None:
     """Draft a new issue from the articles of the week before DATE."""
-    from digest.issues import new_issue
+    from digest.drafting import new_issue
 
     path, count = new_issue(
         app.engine, app.settings, issue_date=issue_date or date.today(), days=days, grouping=grouping, force=force
     )
     click.echo(f"Drafted {path} with {count} {'story' if count == 1 else 'stories'}.")
     click.echo("Edit it, then run `digest preview " + path.parent.name + "`.")
+
+
+@issue.command("list")
+@pass_app
+def issue_list(app: App) -> None:
+    """List the issues, newest first: subject, stories and where each stands."""
+    from digest.catalogue import list_issues
+
+    found = list_issues(app.engine, app.settings)
+    for entry in found:
+        detail = f" ({entry.detail})" if entry.detail else ""
+        if entry.state == "broken":
+            click.echo(f"{entry.issue_id}  broken{detail}")
+            continue
+        stories = f"{entry.stories} {'story' if entry.stories == 1 else 'stories'}"
+        click.echo(f"{entry.issue_id}  {entry.state}{detail}")
+        click.echo(f"            {entry.subject} · {stories}")
+    if not found:
+        click.echo("No issues yet; draft one with `digest issue new --date YYYY-MM-DD`.")
 
 
 @issue.command("approve")
@@ -160,7 +238,7 @@ def issue_show(app: App, issue_ref: str) -> None:
     last_day = issue_.window_end.toordinal() - 1
     click.echo(f"  window:    {issue_.window_start.isoformat()} to {date.fromordinal(last_day).isoformat()}")
     click.echo(f"  subject:   {issue_.subject}")
-    click.echo(f"  preheader: {issue_.preheader or '(none)'}")
+    click.echo(f"  preheader: {issue_.preheader or '(each copy names its own stories)'}")
     if view.lead:
         click.echo(f"  lead:      {view.lead.article.title} [{view.lead.id}]")
     for section in view.sections:
@@ -203,6 +281,7 @@ def preview(
         out=Path(out) if out else None,
         segment=segment,
         screenshots=not no_screenshots,
+        on_progress=lambda line: click.echo(line, err=True),
     )
     for failed in result.checks.errors:
         click.echo(f"Check failed: {failed.message}", err=True)
@@ -219,7 +298,7 @@ def preview(
 @click.argument("issue_ref", metavar="ISSUE")
 @pass_app
 def check(app: App, issue_ref: str) -> None:
-    """Check an issue before sending; exit status 1 when an error-level check fails."""
+    """Check an issue before sending; exit status 1 when a check finds an error."""
     from digest.checks import check_issue
 
     report = check_issue(app.engine, app.settings, issue_ref)

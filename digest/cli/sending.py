@@ -28,6 +28,15 @@ def _print_plan(plan: Any) -> None:
     )
     if plan.personalised:
         click.echo(f"{plan.personalised} readers' own topic choices narrow their copy further.")
+    if plan.single_story:
+        shown = ", ".join(plan.single_story[:10]) + (
+            f" and {len(plan.single_story) - 10} more" if len(plan.single_story) > 10 else ""
+        )
+        count = len(plan.single_story)
+        who = f"{count} reader{'s get' if count != 1 else ' gets'}"
+        click.echo(f"{who} a copy of one story only (their topics leave out the rest): {shown}.")
+    if plan.approval_problem:
+        click.echo(f"Not approved: a real send would stop here: {plan.approval_problem}.")
 
 
 def _progress_printer() -> Any:
@@ -130,7 +139,7 @@ def send(
 
         if len(segment_names) > 1:
             raise click.UsageError("--test-to sends one segment's variant; give at most one --segment")
-        accepted, failures = sending.send_test_copies(
+        sent = sending.send_test_copies(
             app.engine,
             app.settings,
             issue_ref,
@@ -138,10 +147,13 @@ def send(
             segment=segment_names[0] if segment_names else None,
             provider=make_provider(app.settings, provider),
         )
-        for failure in failures:
+        for failure in sent.failures:
             click.echo(f"Failed: {failure}", err=True)
-        click.echo(f"Sent {accepted} test cop{'y' if accepted == 1 else 'ies'}; nothing was recorded in the ledger.")
-        if failures:
+        for line in sent.delivered:
+            click.echo(f"  {line}")
+        copies = f"{sent.accepted} test cop{'y' if sent.accepted == 1 else 'ies'}"
+        click.echo(f"Sent {copies} through {provider or app.settings.provider}; nothing was recorded in the ledger.")
+        if sent.failures:
             sys.exit(1)
         return
     controls = _run_controls()

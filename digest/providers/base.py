@@ -56,6 +56,7 @@ class BatchResult:
     accepted: dict[int, str] = field(default_factory=dict)
     failed: dict[int, str] = field(default_factory=dict)
     uncertain: dict[int, str] = field(default_factory=dict)  # may have been delivered; never retried blindly
+    where: dict[int, str] = field(default_factory=dict)  # where an accepted copy went, when there is more to say
 
 
 class ProviderFatal(ProviderError):

@@ -35,6 +35,7 @@ class OutboxProvider:
                 name = f"{recipient.delivery_id:08d}.eml"
             atomic_write_bytes(folder / name, message_bytes(message), durable=True)
             result.accepted[position] = str(message["Message-ID"])
+            result.where[position] = str(folder / name)
         return result
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,10 @@ class Plan:
     already_sent: int = 0
     send_id: int | None = None
     personalised: int = 0  # people whose own topic preferences narrow their copy
+    # Readers whose copy holds a single story (their topics leave out all the others): worth a look.
+    single_story: list[str] = field(default_factory=list)
+    # On a dry run: why the real send would stop at approval ('' when it would not).
+    approval_problem: str = ""
 
     @property
     def total(self) -> int:
@@ -62,10 +66,13 @@ def plan_send(
     dry_run: bool = False,
     story_counts: dict[str, int] | None = None,
     existing_send: int | None = None,
+    count_stories: Callable[[frozenset[str] | None], int] | None = None,
 ) -> Plan:
     """Work out who gets what; unless ``dry_run``, write the send and its deliveries in one transaction.
 
     ``existing_send`` plans into a send recorded earlier (a scheduled one that is now due).
+    ``count_stories`` (the stories a copy narrowed to some topics holds) lets the plan
+    name the readers who would get a single story.
     """
     from digest.segments import eligible, find_segments, first_segment_case
 
@@ -98,6 +105,8 @@ def plan_send(
                     plan.already_sent += count
                 else:
                     by_name[segments[segment_index].name].audience += count
+            if count_stories is not None:
+                plan.single_story = _single_story_readers(conn, issue_id, segments, count_stories)
             if dry_run or (plan.total == 0 and existing_send is None):
                 plan.personalised = _count_personalised(conn, segments)
                 return plan  # nothing written: no empty sends
@@ -163,6 +172,30 @@ def _serialise_planning(conn: Connection, issue_id: str, existing_send: int | No
             f"issue {issue_id} already has an unfinished send (#{other.id}, {other.state}); "
             f"continue it with `digest send {issue_id} --resume`"
         )
+
+
+def _single_story_readers(
+    conn: Connection, issue_id: str, segments: Sequence[Any], count_stories: Callable[[frozenset[str] | None], int]
+) -> list[str]:
+    """The addresses of readers this send would mail a copy of only one story."""
+    from digest.segments import decode_json, eligible, first_segment_case, variant_topics
+
+    index = first_segment_case(segments)
+    already = sa.exists().where(D.c.issue_id == issue_id, D.c.subscriber_id == S.c.id)
+    rows = conn.execute(
+        sa.select(S.c.email, index.label("segment_index"), sa.cast(S.c.topics, sa.Text).label("topics"))
+        .where(eligible(), index.is_not(None), sa.not_(already))
+        .order_by(S.c.email)
+    )
+    counts: dict[frozenset[str] | None, int] = {}
+    found = []
+    for email, segment_index, topics in rows:
+        chosen = variant_topics(segments[segment_index].topics, decode_json(topics) or [])
+        if chosen not in counts:
+            counts[chosen] = count_stories(chosen)
+        if counts[chosen] == 1:
+            found.append(email)
+    return found
 
 
 def _count_personalised(conn: Connection, segments: Sequence[Any]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
@@ -10,6 +11,15 @@ from digest.config import Settings
 from digest.errors import InputError
 from digest.providers.base import Batch, Provider, Recipient, make_provider
 from digest.sending.runner import personal_values
+
+
+@dataclass
+class TestCopies:
+    """What became of the test copies: how many the provider accepted, where they went, what failed."""
+
+    accepted: int
+    failures: list[str] = field(default_factory=list)
+    delivered: list[str] = field(default_factory=list)  # "address: where it went"
 
 
 def send_test_copies(
@@ -20,10 +30,10 @@ def send_test_copies(
     *,
     segment: str | None = None,
     provider: Provider | None = None,
-) -> tuple[int, list[str]]:
+) -> TestCopies:
     """Send a segment's variant, subject prefixed [TEST], to the given addresses only.
 
-    Nothing is recorded in the ledger. Returns (accepted, failure messages).
+    Nothing is recorded in the ledger.
     """
     from digest.emails import check_address
     from digest.issues import load_view
@@ -47,4 +57,8 @@ def send_test_copies(
     finally:
         chosen.close()
     failures = [f"{recipients[i].email}: {error}" for i, error in result.failed.items()]
-    return len(result.accepted), failures
+    delivered = [
+        f"{recipients[i].email}: {result.where.get(i) or f'accepted by {chosen.name} as {message_id}'}"
+        for i, message_id in result.accepted.items()
+    ]
+    return TestCopies(len(result.accepted), failures, delivered)

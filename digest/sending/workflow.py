@@ -8,7 +8,7 @@ all use those renderings, so what was checked and approved is what is sent.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -34,6 +34,12 @@ class PreparedIssue:
     renderings: Renderings
     story_counts: dict[str, int]
 
+    def count_stories(self, topics: frozenset[str] | None) -> int:
+        """The stories a copy narrowed to ``topics`` holds (without rendering it)."""
+        from digest.issues import select_stories
+
+        return len(select_stories(self.renderings.view, topics).stories())
+
 
 def prepare_issue(engine: Engine, settings: Settings, issue_ref: str, segment_names: Sequence[str]) -> PreparedIssue:
     """Load and render the issue once and run `digest check` on it (an error stops the send)."""
@@ -43,14 +49,13 @@ def prepare_issue(engine: Engine, settings: Settings, issue_ref: str, segment_na
 
     view = load_view(engine, settings, issue_ref)
     renderings = Renderings(view, settings)
-    report = check_rendered(view, [renderings.variant()])
+    segments = find_segments(settings, segment_names)
+    copies = [replace(renderings.variant(segment.topics), segment=segment.name) for segment in segments]
+    report = check_rendered(view, [renderings.variant(), *copies], from_name=settings.email.from_name)
     if not report.passed:
         first = report.errors[0].message
         raise DigestError(f"`digest check` found {len(report.errors)} error(s), the first: {first}; fix them first")
-    story_counts = {
-        segment.name: len(renderings.variant(segment.topics).story_ids)
-        for segment in find_segments(settings, segment_names)
-    }
+    story_counts = {segment.name: len(renderings.variant(segment.topics).story_ids) for segment in segments}
     return PreparedIssue(view.issue.id, renderings, story_counts)
 
 
@@ -89,8 +94,20 @@ def start_send(
         )
     chosen = provider_name or settings.provider
     plan = plan_send(
-        engine, settings, issue_id, segment_names, provider=chosen, dry_run=True, story_counts=prepared.story_counts
+        engine,
+        settings,
+        issue_id,
+        segment_names,
+        provider=chosen,
+        dry_run=True,
+        story_counts=prepared.story_counts,
+        count_stories=prepared.count_stories,
     )
+    if dry_run:
+        try:
+            require_approval(engine, settings, issue_ref, renderings=prepared.renderings)
+        except StateError as exc:
+            plan.approval_problem = str(exc)  # the real send would stop here: say so now
     show_plan(plan)
     if dry_run or (plan.total == 0 and at is None):
         return plan, None

@@ -6,7 +6,7 @@ import calendar
 import re
 from datetime import date
 
-from digest.content import Block, clean_text
+from digest.content import Block, block_text, clean_text, runs_text
 from digest.errors import InputError
 from digest.sources.parsed import ParsedArticle, ParseResult
 
@@ -21,7 +21,7 @@ SOURCE_LINE_RE = re.compile(
     r"(?:on\s+)?"
     r"(?:(?P<weekday>[A-Za-z]+day),?\s+)?"
     r"(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?P<month>[A-Za-z]+)\.?,?\s+(?P<year>\d{4})"
-    r"(?:\s+by\s+(?P<author>.+?))?\s*$",
+    r"(?:\s+by\s+(?P<posted_by>.+?))?\s*$",
     re.IGNORECASE,
 )
 _SOURCE_PREFIX_RE = re.compile(r"^source\s*:", re.IGNORECASE)
@@ -48,7 +48,7 @@ def parse_newsfeed(text: str, *, origin: str) -> ParseResult:
         if not match:
             raise InputError(
                 "a 'Source:' line must read 'Source: <organisation> published on this website "
-                "<weekday> <day> <Month> <year> [by <author>]'",
+                "<weekday> <day> <Month> <year> [by <name>]'",
                 path=origin,
                 line=index + 1,
             )
@@ -68,23 +68,24 @@ def parse_newsfeed(text: str, *, origin: str) -> ParseResult:
         )
     for number, (title_index, source_index, match) in enumerate(headers):
         end = headers[number + 1][0] if number + 1 < len(headers) else len(lines)
-        first_warning = len(result.warnings)
-        published = _source_date(match, origin, source_index + 1, result.warnings)
+        warnings: list[str] = []
+        published = _source_date(match, origin, source_index + 1, warnings)
         body = newsfeed_blocks(lines[source_index + 1 : end])
         title = clean_text(lines[title_index])
         if not body:
-            result.warnings.append(f"{origin}, line {source_index + 1}: {title!r} has no body text")
-        author = clean_text(match.group("author") or "")
+            warnings.append(f"{origin}, line {source_index + 1}: {title!r} has no body text")
+        result.warnings.extend(warnings)
         result.articles.append(
             ParsedArticle(
                 source=clean_text(match.group("org")),
                 title=title,
                 published=published,
-                author=author,
+                # "by <name>" names whoever posted the item on SAFE's site, not its author.
+                posted_by=clean_text(match.group("posted_by") or ""),
                 body=body,
                 origin=origin,
                 line=title_index + 1,
-                warnings=result.warnings[first_warning:],
+                warnings=warnings,
             )
         )
     return result
@@ -130,7 +131,12 @@ def _source_date(match: re.Match[str], origin: str, line: int, warnings: list[st
 
 
 def newsfeed_blocks(lines: list[str]) -> list[Block]:
-    """Paragraphs, bullet lists and sub-headings from the lines of one article body."""
+    """Paragraphs, lists and sub-headings from the lines of one article body.
+
+    A bullet that ends in a colon and is followed by more bullets is the
+    lead-in to that list ("+ If you end up in cold water, follow these steps:"
+    then "- …" lines), so it becomes a paragraph; a list of steps is numbered.
+    """
     blocks: list[Block] = []
     previous_blank = True
     for position, raw in enumerate(lines):
@@ -139,7 +145,9 @@ def newsfeed_blocks(lines: list[str]) -> list[Block]:
             previous_blank = True
             continue
         bullet = _BULLET_RE.match(line)
-        if bullet:
+        if bullet and _is_lead_in(bullet.group("text"), lines[position + 1 :]):
+            blocks.append({"type": "p", "runs": [{"text": bullet.group("text").strip()}]})
+        elif bullet:
             item = [{"text": bullet.group("text").strip()}]
             if blocks and blocks[-1]["type"] == "ul":
                 blocks[-1]["items"].append(item)
@@ -159,7 +167,38 @@ def newsfeed_blocks(lines: list[str]) -> list[Block]:
         else:
             blocks.append({"type": "p", "runs": [{"text": line}]})
         previous_blank = False
+    return number_steps(blocks)
+
+
+# A lead-in that announces steps ("follow these steps:", "in this order:"), or an
+# item that carries on from the one before ("Then shout for help"), makes a list
+# of steps, which reads best numbered.
+_STEPS_LEAD_IN_RE = re.compile(r"\b(?:steps?|stages?|in (?:this|that|the following) order|in order)\b", re.IGNORECASE)
+_SEQUENCE_START_RE = re.compile(
+    r"^(?:then|next|finally|lastly|afterwards|after that|only then|once you)\b", re.IGNORECASE
+)
+
+
+def number_steps(blocks: list[Block]) -> list[Block]:
+    """Bulleted lists that are steps to follow in order become numbered lists."""
+    for index, block in enumerate(blocks):
+        if block["type"] != "ul":
+            continue
+        before = blocks[index - 1] if index else None
+        lead_in = block_text(before) if before and before["type"] == "p" else ""
+        announces_steps = lead_in.endswith(":") and bool(_STEPS_LEAD_IN_RE.search(lead_in))
+        carries_on = any(_SEQUENCE_START_RE.match(runs_text(item)) for item in block["items"][1:])
+        if len(block["items"]) > 1 and (announces_steps or carries_on):
+            block["type"] = "ol"
     return blocks
+
+
+def _is_lead_in(text: str, following: list[str]) -> bool:
+    """A bullet ending in a colon, with more bullets after it: the list's lead-in."""
+    if not text.rstrip().endswith(":"):
+        return False
+    upcoming = next((clean_text(line) for line in following if clean_text(line)), "")
+    return bool(_BULLET_RE.match(upcoming))
 
 
 def _is_subheading(line: str, following: list[str]) -> bool:

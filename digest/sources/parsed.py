@@ -17,12 +17,16 @@ class ParsedArticle:
     published: date
     body: list[Block]
     author: str = ""
+    # Who put the item on the site it was exported from, when that is not its author:
+    # the SAFE export's "by <name>" is the member of SAFE's staff who posted it.
+    posted_by: str = ""
     url: str = ""
     summary: str = ""
     topics: list[str] | None = None  # None: tag automatically
     origin: str = ""
     line: int | None = None
-    warnings: list[str] = field(default_factory=list)  # this article's own, also in ParseResult.warnings
+    # Problems met reading this article, kept with it so `digest check` can repeat them.
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 from digest.articles import get_article, get_articles, import_articles
 from digest.config import Settings
+from digest.drafting import section_title_for, story_comment
 from digest.errors import DigestError, InputError, StateError
 from digest.issues import (
     ABSENT,
@@ -31,8 +32,6 @@ from digest.issues import (
     parse_issue_text,
     read_issue_text,
     save_issue_text,
-    section_title_for,
-    story_comment,
     text_hash,
 )
 from digest.studio import draft as moves
@@ -252,9 +251,8 @@ class Studio:
         if not addresses:
             raise InputError("give an address for the test copy")
         self._require_saved(state, "send a test copy")
-        accepted, failures = send_test_copies(
-            self.engine, self.settings, str(self.path), addresses, state.test_segment or None
-        )
+        sent = send_test_copies(self.engine, self.settings, str(self.path), addresses, state.test_segment or None)
+        accepted, failures = sent.accepted, sent.failures
         noun = "copy" if accepted == 1 else "copies"
         outcome = Outcome(
             message=f"Sent {accepted} test {noun} through {self.settings.provider}; "

@@ -217,7 +217,7 @@ class StudioSite:
         return self.render("index.html.j2", status, issues=self._issues(), outcome=outcome or Outcome())
 
     def new(self) -> AnyResponse:
-        from digest.issues import new_issue
+        from digest.drafting import new_issue
 
         text = request.form.get("date", "").strip()
         try:

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Engine
 
 from digest.config import Settings
+from digest.sending.testcopy import TestCopies
 
 
 def send_test_copies(
     engine: Engine, settings: Settings, issue_ref: str, addresses: Sequence[str], segment: str | None
-) -> tuple[int, list[str]]:
+) -> TestCopies:
     """Send the saved issue (one segment's variant) to ``addresses`` with [TEST] in the subject; no ledger."""
     from digest.providers.base import make_provider
     from digest.sending import send_test_copies as send

@@ -46,7 +46,7 @@ def _card(settings: Settings, story: StoryDraft, article: Article | None) -> Sto
         summary=story_summary(article, story.summary, settings),
         topics=[(slug, label, slug in chosen) for slug, label in labels],
         own_topics=list(article.topics),
-        warnings=article.warnings,
+        warnings=list(article.import_warnings),
     )
 
 

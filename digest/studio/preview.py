@@ -2,8 +2,8 @@
 
 The draft's text goes through the same functions as the file on disk does:
 :func:`digest.issues.parse_issue_text` checks it as ``load_issue`` checks a
-file, :func:`digest.render.render_issue` renders it, and
-:func:`digest.checks.check_rendered` runs `digest check`'s checks. Nothing here
+file, :class:`digest.render.Renderings` renders it, and
+:func:`digest.checks.check_view` runs `digest check`'s checks. Nothing here
 renders or checks anything its own way.
 """
 
@@ -14,12 +14,12 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from digest.checks import Check, check_rendered, kb
+from digest.checks import Check, check_view, kb
 from digest.config import Settings
 from digest.errors import DigestError, InputError
 from digest.issues import IssueView, parse_issue_text, resolve_issue
 from digest.personalise import personalise, preview_values
-from digest.render import render_issue
+from digest.render import Renderings
 from digest.segments import Segment, load_segments
 
 
@@ -80,8 +80,8 @@ def preview_draft(
     try:
         issue = parse_issue_text(settings, text, path)
         view = resolve_issue(engine, settings, issue)
-        whole = render_issue(view, settings)
-        rendered = render_issue(view, settings, topics=chosen.topics, segment=chosen.name) if chosen else whole
+        renderings = Renderings(view, settings)
+        rendered = renderings.variant(chosen.topics) if chosen else renderings.variant()
     except DigestError as exc:
         result.error = describe_error(exc)
         return result
@@ -93,7 +93,9 @@ def preview_draft(
     result.text = plain
     result.size = kb(len(rendered.html.encode("utf-8")))
     result.story_count = len(rendered.story_ids)
-    # Exactly `digest check`'s list: the whole issue, as check_issue renders it.
-    result.checks = check_rendered(view, [whole]).checks
-    result.warnings = {story.id: story.article.warnings for story in view.stories() if story.article.warnings}
+    # Exactly `digest check`'s list, over the same renderings.
+    result.checks = check_view(view, settings, renderings).checks
+    result.warnings = {
+        story.id: list(story.article.import_warnings) for story in view.stories() if story.article.import_warnings
+    }
     return result

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from digest import subscriptions
+from digest import segments, subscriptions
 from digest.emails import check_address
 from digest.errors import InputError
 from digest.web.context import WebContext
@@ -79,6 +79,8 @@ def register(app: Flask, context: WebContext) -> None:
             "subscribe.html.j2",
             status,
             topics=topics,
+            # The organisation's own sectors, which the segment rules match word for word.
+            sectors=segments.sector_choices(settings),
             form_token=tokens.make(nonce),
             notice=settings.privacy_notice_version,
             errors=errors,
@@ -118,6 +120,9 @@ def register(app: Flask, context: WebContext) -> None:
     def handle_signup() -> Response:
         form = request.form
         values = {key: form.get(key, "").strip()[:200] for key in FORM_FIELDS}
+        sectors = segments.sector_choices(settings)
+        if sectors and values["sector"] not in {value for value, _label in sectors}:
+            values["sector"] = ""  # only the offered choices (or none) are kept
         errors = []
         address = None
         try:
