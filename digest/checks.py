@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -93,7 +95,34 @@ def check_rendered(view: IssueView, variants: Sequence[RenderedEmail]) -> CheckR
     for variant in variants:
         _check_links_and_images(report, variant)
     _check_stories(report, view)
+    _check_placeholder_lookalikes(report, view)
     return report
+
+
+# Text that looks like a placeholder (``%%name%%``) outside the templates.
+_LOOKALIKE = re.compile(r"%%\s*[A-Za-z_]+\s*%%")
+
+
+def _check_placeholder_lookalikes(report: CheckReport, view: IssueView) -> None:
+    """Content that looks like a per-recipient placeholder: shown as text, never filled."""
+    issue = view.issue
+    places = [
+        ("the issue", name, getattr(issue, name)) for name in ("subject", "preheader", "introduction", "editor_note")
+    ]
+    for story in view.stories():
+        article = story.article
+        places += [(story.id, "title", article.title), (story.id, "summary", story.summary)]
+        places += [(story.id, "note", story.note), (story.id, "link", article.url)]
+        places += [(story.id, "text", json.dumps(article.body, ensure_ascii=False))]
+    for where, field_name, text in places:
+        found = _LOOKALIKE.search(text or "")
+        if found:
+            report.add(
+                WARNING,
+                "placeholders",
+                f"{where}: its {field_name} contains {found.group(0)!r}; placeholders come only from the templates, "
+                "so it is sent as plain text and filled for nobody",
+            )
 
 
 def _check_size(report: CheckReport, variants: Sequence[RenderedEmail]) -> None:

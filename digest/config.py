@@ -98,6 +98,8 @@ class SendGridSettings:
     webhook_public_key: str | None = None
     asm_group_id: int | None = None
     retry_base_delay: float = 1.0
+    # An uncertain batch with no event this long, while other batches had theirs, was never taken.
+    uncertain_quiet_minutes: int = 360
 
 
 @dataclass(frozen=True)
@@ -404,6 +406,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
         asm_group_id=sg_t.integer("asm_group_id", 0, minimum=0) or None,
         retry_base_delay=sg_t.number("retry_base_delay", 1.0, minimum=0.0),
+        uncertain_quiet_minutes=sg_t.integer("uncertain_quiet_minutes", 360, minimum=5, maximum=7 * 24 * 60),
     )
     sg_t.finish()
 
@@ -525,12 +528,38 @@ def _resolve_sqlite_url(url: str, project_dir: Path) -> str:
         raise ConfigError(
             f"database URL {redact_url(url)!r} is not supported; use sqlite:///PATH or postgresql://USER@HOST/NAME"
         )
+    check_database_url(url)
     return url
 
 
 def redact_url(url: str) -> str:
-    """A database URL fit for messages: any password replaced by ***."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """A database URL fit for messages: any password replaced by ***.
+
+    The password runs to the last ``@`` before the host, so one holding ``@``
+    itself (unencoded, as people do write them) is hidden whole.
+    """
+    return re.sub(r"(://[^:/@]+:)[^/]*@", r"\1***@", url)
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a URL the driver could not even parse (a port that is not a number, say)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    authority = url.partition("://")[2].partition("/")[0]
+    if authority.count("@") > 1:
+        raise ConfigError(
+            f"database URL {redact_url(url)!r} is not valid: the user name or password holds '@'; "
+            "write it as %40 in the URL"
+        )
+    try:
+        parsed = make_url(url)
+        port = parsed.port
+    except (ArgumentError, ValueError) as exc:
+        reason = "the port must be a number" if "int()" in str(exc) else "it cannot be read"
+        raise ConfigError(f"database URL {redact_url(url)!r} is not valid: {reason}") from None
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"database URL {redact_url(url)!r} is not valid: port {port} is not between 1 and 65535")
 
 
 # The templates shipped inside the package: the default look of the email and the pages.

@@ -316,6 +316,8 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode = WAL")
     # FULL: a committed ledger row survives a power cut, not just a crash.
     cursor.execute("PRAGMA synchronous = FULL")
+    # Deleted and overwritten content is zeroed, not left in free pages (the right to erasure).
+    cursor.execute("PRAGMA secure_delete = ON")
     cursor.close()
     # Segment rules compare text case-insensitively; SQLite's lower() knows
     # only ASCII, so rules use this (PostgreSQL's lower() folds Unicode).
@@ -486,6 +488,19 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     return before, current_revision(engine)
 
 
+def read_revision(engine: Engine, url: str) -> str | None:
+    """The schema revision, or a clear error when the server cannot be reached."""
+    try:
+        return current_revision(engine)
+    except sa.exc.OperationalError as exc:
+        # The driver's message names host, port and user; the password is taken out in case it echoes it.
+        message = str(exc.orig).strip()
+        password = sa.engine.make_url(url).password
+        if password:
+            message = message.replace(str(password), "***")
+        raise DigestError(f"cannot open the database {redact_url(url)}: {message}") from None
+
+
 def open_database(url: str, *, auto_upgrade: bool = True, pool: Any = None) -> Engine:
     """Connect and make sure the schema is current, migrating an older file in place.
 
@@ -500,11 +515,7 @@ def open_database(url: str, *, auto_upgrade: bool = True, pool: Any = None) -> E
             "connect_args": {"connect_timeout": pool.connect_timeout},
         }
     engine = create_db_engine(url, **options)
-    try:
-        revision = current_revision(engine)
-    except sa.exc.OperationalError as exc:
-        # The driver's message names host, port and user, never the password.
-        raise DigestError(f"cannot open the database {redact_url(url)}: {str(exc.orig).strip()}") from None
+    revision = read_revision(engine, url)
     if revision != SCHEMA_HEAD:
         if revision is not None and not _is_known_revision(revision):
             raise DigestError(

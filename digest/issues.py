@@ -359,7 +359,7 @@ def _parse_issue(doc: YamlDocument, path: Path, settings: Settings) -> Issue:
     grouping = data.get("grouping", settings.grouping)
     if grouping not in ("topic", "source"):
         raise doc.error("grouping must be 'topic' or 'source'", "grouping")
-    subject = _text(doc, data.get("subject"), "subject")
+    subject = _line(doc, data.get("subject"), "subject")
     if not subject:
         raise doc.error("subject is empty; every issue needs a subject line", "subject")
     seen: dict[str, int | None] = {}
@@ -380,7 +380,7 @@ def _parse_issue(doc: YamlDocument, path: Path, settings: Settings) -> Issue:
         window_end=until + timedelta(days=1),
         grouping=grouping,
         subject=subject,
-        preheader=_text(doc, data.get("preheader"), "preheader"),
+        preheader=_line(doc, data.get("preheader"), "preheader"),
         introduction=_text(doc, data.get("introduction"), "introduction"),
         editor_note=_text(doc, data.get("editor_note"), "editor_note"),
         lead=lead,
@@ -455,6 +455,15 @@ def _text(doc: YamlDocument, value: Any, *where: str | int) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise doc.error(f"{where[-1]} must be text", *where)
     return str(value).strip()
+
+
+def _line(doc: YamlDocument, value: Any, *where: str | int) -> str:
+    """One line of text: a subject or preheader ends up in a mail header, where a line break
+    or other control character would split or corrupt it."""
+    text = _text(doc, value, *where)
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise doc.error(f"{where[-1]} must be one line, without line breaks or control characters", *where)
+    return text
 
 
 def _date(doc: YamlDocument, value: Any, *where: str | int) -> date:

@@ -30,9 +30,11 @@ from digest.issues import IssueView, Story, human_date, select_stories
 
 TEXT_WIDTH = 78
 
-# Placeholders filled per recipient at send time. %% cannot occur in text we
-# render (the template escapes nothing into it) and passes through MJML,
-# lxml's serializer and quoted-printable untouched.
+# Placeholders filled per recipient at send time (by us, or by SendGrid's
+# substitutions over the whole message). Only the templates write them: "%%"
+# in any content (feeds, imports, the editor's own text) is broken up first, see
+# neutralise_text and neutralise_url. %% passes through MJML, lxml's serializer
+# and quoted-printable untouched.
 TOKENS = {
     "unsubscribe_url": "%%unsubscribe_url%%",
     "preferences_url": "%%preferences_url%%",
@@ -40,6 +42,41 @@ TOKENS = {
     "greeting_name": "%%greeting_name%%",
 }
 TOKEN_RE = re.compile(r"%%([a-z_]+)%%")
+# An invisible WORD JOINER between two percent signs: the text reads the same,
+# and nothing downstream can see a placeholder in it.
+_WORD_JOINER = "\u2060"
+_PERCENTS = re.compile(r"%(?=%)")
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# Context keys whose values are addresses (percent-encoded, not joined).
+_URL_KEYS = frozenset({"url", "archive_url", "href", "source_url"})
+
+
+def neutralise_text(text: str) -> str:
+    """Content that can never form a placeholder: ``%%`` becomes ``%<word joiner>%``."""
+    return _PERCENTS.sub("%" + _WORD_JOINER, text) if "%%" in text else text
+
+
+def neutralise_url(url: str) -> str:
+    """An address whose stray ``%`` (not the start of a ``%XX`` escape) is encoded as ``%25``,
+    as it should have been, so it can never hold a placeholder."""
+    return _STRAY_PERCENT.sub("%25", url) if "%" in url else url
+
+
+def _neutralised(value: Any, key: str = "") -> Any:
+    if isinstance(value, str):
+        return neutralise_url(value) if key in _URL_KEYS else neutralise_text(value)
+    if isinstance(value, dict):
+        return {k: _neutralised(v, k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_neutralised(item, key) for item in value]
+    return value
+
+
+def unknown_placeholders(rendered_text: str) -> list[str]:
+    """Placeholders in a rendering that sending would not know how to fill."""
+    return sorted({name for name in TOKEN_RE.findall(rendered_text) if name not in TOKENS})
+
+
 _DOCTYPE = "<!doctype html>"
 INLINE_MARKER = "/* digest:inline */"
 _PREHEADER_STYLE = (
@@ -121,24 +158,30 @@ def build_context(view: IssueView, settings: Settings, *, segment: str | None = 
         }
 
     stories = view.stories()
+    content = _neutralised(
+        {
+            "issue": {
+                "id": issue.id,
+                "date": human_date(issue.date),
+                "date_iso": issue.date.isoformat(),
+                "subject": issue.subject,
+                "preheader": issue.preheader,
+                "introduction": paragraphs(issue.introduction),
+                "editor_note": paragraphs(issue.editor_note),
+            },
+            "lead": story_dict(view.lead) if view.lead else None,
+            "sections": [
+                {"title": section.title, "stories": [story_dict(s) for s in section.stories]}
+                for section in view.sections
+            ],
+        }
+    )
     return {
+        **content,
         "org": settings.organisation,
         "sender": settings.email,
         "language": settings.language,
         "segment": segment,
-        "issue": {
-            "id": issue.id,
-            "date": human_date(issue.date),
-            "date_iso": issue.date.isoformat(),
-            "subject": issue.subject,
-            "preheader": issue.preheader,
-            "introduction": paragraphs(issue.introduction),
-            "editor_note": paragraphs(issue.editor_note),
-        },
-        "lead": story_dict(view.lead) if view.lead else None,
-        "sections": [
-            {"title": section.title, "stories": [story_dict(s) for s in section.stories]} for section in view.sections
-        ],
         "story_count": len(stories),
         "links": {
             **TOKENS,
@@ -312,13 +355,21 @@ def render_issue(
     """Render one variant of an issue: the stories a reader limited to ``topics`` gets."""
     variant = select_stories(view, topics)
     context = build_context(variant, settings, segment=segment)
+    html, text = render_html(context, settings), render_text(context, settings)
+    unknown = unknown_placeholders(html + text)
+    if unknown:
+        # Only a template can write one (content is neutralised): fail now, before any delivery is claimed.
+        raise DigestError(
+            f"the templates use %%{unknown[0]}%%, which sending does not fill; "
+            f"the placeholders are {', '.join('%%' + name + '%%' for name in TOKENS)}"
+        )
     return RenderedEmail(
         issue_id=view.issue.id,
         segment=segment,
-        subject=view.issue.subject,
-        preheader=view.issue.preheader,
-        html=render_html(context, settings),
-        text=render_text(context, settings),
+        subject=context["issue"]["subject"],
+        preheader=context["issue"]["preheader"],
+        html=html,
+        text=text,
         story_ids=tuple(story.id for story in variant.stories()),
     )
 

@@ -478,57 +478,6 @@ def remove_subscriber(engine: Engine, settings: Settings, raw_email: str, *, rea
     return get_subscriber(engine, address.email)
 
 
-def erase_subscriber(engine: Engine, settings: Settings, raw_email: str) -> int:
-    """Right to erasure: wipe personal data, keep only the suppression hash and the fact.
-
-    Returns the subscriber id (now holding no personal data).
-    """
-    address = check_address(raw_email)
-    hashed = email_hash(settings, address.key)
-    now = db.utcnow()
-    with db.write(engine) as conn:
-        row = _find(conn, address.key)
-        if row is None:
-            raise NotFoundError(f"no subscriber {address.email}")
-        add_suppression(conn, hashed, "erased", "right to erasure", at=now)
-        conn.execute(db.subscriber_history.delete().where(db.subscriber_history.c.subscriber_id == row.id))
-        conn.execute(
-            db.subscribers.update()
-            .where(db.subscribers.c.id == row.id)
-            .values(
-                email="",
-                email_key=f"erased:{row.id}",
-                email_hash=hashed,
-                **{name: "" for name in PROFILE_FIELDS},
-                attributes={},
-                topics=[],
-                key_contact=False,
-                status=ERASED,
-                status_reason="erased",
-                status_changed_at=now,
-                consent_source="",
-                consent_at=None,
-                consent_text="",
-                updated_at=now,
-            )
-        )
-        conn.execute(
-            db.subscriber_history.insert().values(
-                subscriber_id=row.id, at=now, old_status=None, new_status=ERASED, cause="erasure", detail=""
-            )
-        )
-        _erase_traces(conn, row.id, address.key)
-    return int(row.id)
-
-
-def _erase_traces(conn: Connection, subscriber_id: int, key: str) -> None:
-    """The address also sits in the ledger, in provider events and in sign-up requests."""
-    conn.execute(db.deliveries.update().where(db.deliveries.c.subscriber_id == subscriber_id).values(email=""))
-    mentions = sa.or_(db.events.c.subscriber_id == subscriber_id, sa.func.lower(db.events.c.email) == key)
-    conn.execute(db.events.update().where(mentions).values(email="", raw='{"erased":true}', reason="", url=""))
-    conn.execute(db.subscribe_requests.delete().where(db.subscribe_requests.c.email_key == key))
-
-
 def iter_subscribers(
     engine: Engine, *, status: str | None = None, ids: Iterable[int] | None = None
 ) -> Iterator[Subscriber]:

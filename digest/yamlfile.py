@@ -17,6 +17,31 @@ from digest.errors import InputError
 YamlPath = tuple[str | int, ...]
 
 
+class NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases (``*name``).
+
+    Hand-written settings never need them, and they are the one way a small
+    file becomes huge or endless: a few nested aliases expand to millions of
+    values, and an alias to its own anchor is a loop.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.get_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"aliases (*{event.anchor}) are not allowed here; write the value out in full",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+def safe_load(text: str) -> Any:
+    """Plain data from YAML text: the safe loader, without aliases."""
+    return yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - NoAliasLoader is a SafeLoader
+
+
 @dataclass(frozen=True)
 class YamlDocument:
     """Plain data from a YAML file, with the line of every key and list item."""
@@ -41,8 +66,8 @@ def load_yaml(text: str, origin: str | Path) -> YamlDocument:
     """Parse one YAML document safely; bad syntax and duplicate keys name their line."""
     origin = str(origin)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=NoAliasLoader)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]

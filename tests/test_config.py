@@ -83,6 +83,19 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
             "database URL 'mysql://x' is not supported; use sqlite:///PATH or postgresql://USER@HOST/NAME",
         ),
         (("[web]", "[web\n"), "digest.toml: not valid TOML"),
+        (
+            ("[web]", '[database]\nurl = "postgresql://digest@db.example.org:abc/news"\n[web]'),
+            "database URL 'postgresql://digest@db.example.org:abc/news' is not valid: the port must be a number",
+        ),
+        (
+            ("[web]", '[database]\nurl = "postgresql://digest@db.example.org:99999/news"\n[web]'),
+            "database URL 'postgresql://digest@db.example.org:99999/news' is not valid: port 99999 is not between",
+        ),
+        (
+            ("[web]", '[database]\nurl = "postgresql://digest:p@ss:w@rd@db.example.org/news"\n[web]'),
+            "database URL 'postgresql://digest:***@db.example.org/news' is not valid: the user name or password "
+            "holds '@'; write it as %40 in the URL",
+        ),
     ],
 )
 def test_bad_settings(tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -126,3 +139,30 @@ def test_organisation_time_zone_defaults_to_london_and_sending_follows_it(tmp_pa
     assert str(caught.value) == (
         "digest.toml: [organisation] timezone 'Europe/Londn' is not a time zone name (e.g. Europe/London)"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://digest:s3cret@db.example.org/news", "postgresql://digest:***@db.example.org/news"),
+        ("postgresql://digest:p@ss@db.example.org:5432/news", "postgresql://digest:***@db.example.org:5432/news"),
+        ("postgresql://digest@db.example.org/news", "postgresql://digest@db.example.org/news"),
+        ("sqlite:////srv/digest.db", "sqlite:////srv/digest.db"),
+    ],
+)
+def test_passwords_are_hidden_whole_in_messages(url: str, shown: str) -> None:
+    from digest.config import redact_url
+
+    assert redact_url(url) == shown
+
+
+def test_an_unreachable_database_is_a_clear_error_for_every_command(invoke, project: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.fakes.smtp import free_port
+
+    url = f"postgresql://digest:hunter2@127.0.0.1:{free_port()}/news"
+    (project / ".env").write_text((project / ".env").read_text() + f"DIGEST_DATABASE_URL={url}\n")
+    for command in (["db", "current"], ["articles", "list"]):
+        result = invoke(*command)
+        assert result.exit_code == 1
+        assert result.output.startswith("Error: cannot open the database postgresql://digest:***@127.0.0.1:")
+        assert "hunter2" not in result.output and "Traceback" not in result.output

@@ -193,7 +193,8 @@ def test_a_generic_file_where_a_later_row_says_the_person_left(engine, settings,
 
 
 def test_an_erased_address_in_an_unsubscribed_export_is_not_stored_again(engine, settings, project) -> None:  # type: ignore[no-untyped-def]
-    from digest.subscribers import add_subscriber, erase_subscriber
+    from digest.erasure import erase_subscriber
+    from digest.subscribers import add_subscriber
 
     add_subscriber(engine, settings, "jo.reed@westfield-college.example.ac.uk", {}, consent_source="t")
     erase_subscriber(engine, settings, "jo.reed@westfield-college.example.ac.uk")

@@ -246,7 +246,7 @@ def test_events_that_cannot_be_placed_are_kept_and_reported(engine, settings) ->
 
 
 def test_an_erased_person_stays_erased(engine, settings, person) -> None:  # type: ignore[no-untyped-def]
-    from digest.subscribers import erase_subscriber
+    from digest.erasure import erase_subscriber
 
     feed(engine, settings, event("open", sg_event_id="o1"))
     erase_subscriber(engine, settings, "lead@example.org")

@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from digest import db
+from digest.erasure import erase_subscriber
 from digest.errors import InputError, NotFoundError, StateError
 from digest.subscribers import (
     add_subscriber,
-    erase_subscriber,
     export_rows,
     get_subscriber,
     history,

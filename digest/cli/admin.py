@@ -199,12 +199,16 @@ def subscribers_export(app: App, csv_file: str, segment: str | None, status: str
 @pass_app
 def subscribers_erase(app: App, email: str, yes: bool) -> None:
     """Right to erasure: wipe someone's personal data for good (their suppression is kept)."""
-    from digest.subscribers import erase_subscriber
+    from digest.erasure import erase_person
 
     if not yes:
         click.confirm(f"Erase every personal detail of {email}? This cannot be undone", abort=True)
-    subscriber_id = erase_subscriber(app.engine, app.settings, email)
-    click.echo(f"Erased subscriber #{subscriber_id}; the address stays on the suppression list as a hash.")
+    erasure = erase_person(app.engine, app.settings, email)
+    click.echo(f"Erased subscriber #{erasure.subscriber_id}; the address stays on the suppression list as a hash.")
+    for path in erasure.files_removed:
+        click.echo(f"  removed {path}")
+    if not erasure.log_truncated:
+        warn("another process was reading the database; its write-ahead log is emptied at the next checkpoint")
 
 
 @cli.group()

@@ -54,8 +54,9 @@ def db_copy(app: App, target: str, force: bool) -> None:
 def db_current(app: App) -> None:
     """Print the database's schema revision."""
     from digest.config import redact_url
-    from digest.db import SCHEMA_HEAD, create_db_engine, current_revision
+    from digest.db import SCHEMA_HEAD, create_db_engine, read_revision
 
-    revision = current_revision(create_db_engine(app.settings.database_url))
+    url = app.settings.database_url
+    revision = read_revision(create_db_engine(url), url)
     state = "current" if revision == SCHEMA_HEAD else f"behind {SCHEMA_HEAD}; run `digest db upgrade`"
     click.echo(f"{redact_url(app.settings.database_url)}: schema {revision or '(empty)'} ({state}).")

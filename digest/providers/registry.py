@@ -12,3 +12,7 @@ PROVIDERS: dict[str, str] = {
     "sendgrid": "digest.providers.sendgrid.sending:SendGridProvider",
 }
 PROVIDER_NAMES: tuple[str, ...] = tuple(PROVIDERS)
+
+# Providers whose batch is one request: if the provider shows it took any message of a
+# batch, it took the whole batch (the ledger settles uncertain batches on that rule).
+ONE_REQUEST_PER_BATCH: frozenset[str] = frozenset({"sendgrid"})

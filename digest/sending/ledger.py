@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from digest import db
 from digest.providers.base import BatchResult
+from digest.providers.registry import ONE_REQUEST_PER_BATCH
 from digest.sending.states import OPEN_SEND_STATES, BatchState, DeliveryState, SendState
 
 D = db.deliveries
@@ -208,9 +209,18 @@ def settle_uncertain(conn: Connection, *, accepted: Mapping[int, str | None], dr
     ``accepted`` maps a delivery to the message id of an event that proves the
     provider took it; ``dropped`` maps a delivery to the provider's drop reason.
     Only rows still ``sending`` change: an event never undoes a recorded answer.
+    Where the provider takes a batch in one request (SendGrid), an event for any
+    one of its recipients proves the request arrived: the whole batch is settled.
     """
     now = db.utcnow()
     settled = 0
+    for delivery_id, reason in dropped.items():
+        result = conn.execute(
+            D.update()
+            .where(D.c.id == delivery_id, D.c.state == DeliveryState.SENDING)
+            .values(state=DeliveryState.FAILED, error=f"dropped by the provider: {reason}", updated_at=now)
+        )
+        settled += result.rowcount
     by_message: dict[str | None, list[int]] = {}
     for delivery_id, message_id in accepted.items():
         by_message.setdefault(message_id, []).append(delivery_id)
@@ -222,14 +232,83 @@ def settle_uncertain(conn: Connection, *, accepted: Mapping[int, str | None], dr
             D.update().where(D.c.id.in_(delivery_ids), D.c.state == DeliveryState.SENDING).values(**values)
         )
         settled += result.rowcount
-    for delivery_id, reason in dropped.items():
-        result = conn.execute(
-            D.update()
-            .where(D.c.id == delivery_id, D.c.state == DeliveryState.SENDING)
-            .values(state=DeliveryState.FAILED, error=f"dropped by the provider: {reason}", updated_at=now)
+    return settled + _settle_whole_batches(conn, [*accepted, *dropped], now)
+
+
+def _settle_whole_batches(conn: Connection, delivery_ids: Sequence[int], now: datetime) -> int:
+    if not delivery_ids:
+        return 0
+    batches = (
+        sa.select(D.c.batch_id)
+        .join(db.sends, db.sends.c.id == D.c.send_id)
+        .where(D.c.id.in_(list(delivery_ids)), D.c.batch_id.is_not(None))
+        .where(db.sends.c.provider.in_(sorted(ONE_REQUEST_PER_BATCH)))
+        .distinct()
+    )
+    batch_ids = list(conn.execute(batches).scalars())
+    if not batch_ids:
+        return 0
+    result = conn.execute(
+        D.update()
+        .where(D.c.batch_id.in_(batch_ids), D.c.state == DeliveryState.SENDING)
+        .values(state=DeliveryState.ACCEPTED, updated_at=now)
+    )
+    conn.execute(
+        db.send_batches.update()
+        .where(db.send_batches.c.id.in_(batch_ids), db.send_batches.c.state == BatchState.UNCERTAIN)
+        .values(state=BatchState.ACCEPTED, error="settled by the provider's events")
+    )
+    return int(result.rowcount)
+
+
+@dataclass(frozen=True)
+class SilentBatch:
+    batch_id: int
+    size: int
+
+
+def release_silent_batches(conn: Connection, send_id: int, quiet: timedelta) -> list[SilentBatch]:
+    """Uncertain batches the provider never took: their rows go back to ``pending``.
+
+    A batch counts as never taken when it is one request (SendGrid), no event
+    came for any of its recipients for ``quiet`` since it timed out, and other
+    batches of the same send did get events, so events are known to arrive.
+    Without that evidence nothing changes: the rows stay uncertain.
+    """
+    provider = conn.execute(sa.select(db.sends.c.provider).where(db.sends.c.id == send_id)).scalar()
+    if provider not in ONE_REQUEST_PER_BATCH:
+        return []
+    e, b = db.events, db.send_batches
+    heard = set(
+        conn.execute(
+            sa.select(D.c.batch_id).join(e, e.c.delivery_id == D.c.id).where(D.c.send_id == send_id).distinct()
+        ).scalars()
+    )
+    if not heard:
+        return []  # no event at all for this send: the webhook may not work; decide nothing
+    cutoff = db.utcnow() - quiet
+    candidates = conn.execute(
+        sa.select(b.c.id, b.c.size).where(
+            b.c.send_id == send_id, b.c.state == BatchState.UNCERTAIN, b.c.finished_at <= cutoff
         )
-        settled += result.rowcount
-    return settled
+    ).all()
+    released = []
+    for batch_id, size in candidates:
+        if batch_id in heard:
+            continue
+        now = db.utcnow()
+        conn.execute(
+            D.update()
+            .where(D.c.batch_id == batch_id, D.c.state == DeliveryState.SENDING)
+            .values(state=DeliveryState.PENDING, batch_id=None, updated_at=now)
+        )
+        conn.execute(
+            b.update()
+            .where(b.c.id == batch_id)
+            .values(state=BatchState.NOT_TAKEN, error=f"no event for any recipient within {quiet}")
+        )
+        released.append(SilentBatch(batch_id, size))
+    return released
 
 
 # --- sends -------------------------------------------------------------------------------------

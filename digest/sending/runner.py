@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -117,6 +118,13 @@ def run_send(
     holder = acquire_lock(engine, send.issue_id, send_id, take_over_stale=resume, on_take_over=notice)
     try:
         with db.write(engine) as conn:
+            if resume:
+                quiet = timedelta(minutes=settings.sendgrid.uncertain_quiet_minutes)
+                for silent in ledger.release_silent_batches(conn, send_id, quiet):
+                    notice(
+                        f"Batch {silent.batch_id}: no event for any of its {silent.size} recipients in {quiet}, "
+                        "while the send's other batches had theirs; the provider never took it, so it is sent again."
+                    )
             uncertain = ledger.count_uncertain(conn, send_id)
             if uncertain and resend_uncertain:
                 ledger.requeue_uncertain(conn, send_id)

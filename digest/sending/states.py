@@ -27,7 +27,8 @@ class BatchState(StrEnum):
     ACCEPTED = "accepted"
     PARTIAL = "partial"
     FAILED = "failed"
-    UNCERTAIN = "uncertain"
+    UNCERTAIN = "uncertain"  # no answer in time: the provider may or may not have taken it
+    NOT_TAKEN = "not-taken"  # uncertain, then shown never taken (see ledger.release_silent_batches)
 
 
 class SendState(StrEnum):

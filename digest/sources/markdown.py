@@ -17,8 +17,14 @@ def parse_markdown(text: str, *, origin: str) -> ParseResult:
     import frontmatter
     import yaml
 
+    from digest.yamlfile import safe_load
+
+    class FrontMatter(frontmatter.YAMLHandler):
+        def load(self, fm: str, **kwargs: Any) -> Any:
+            return safe_load(fm)
+
     try:
-        post = frontmatter.loads(text)
+        post = frontmatter.loads(text, handler=FrontMatter())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else None  # +1 for 1-based, +1 for '---'

@@ -71,7 +71,8 @@ class FakeSendGrid:
         self.validator = _validator(self.schema) if self.schema is not None else None
 
     def script(self, *answers: str) -> None:
-        """Answers for the next requests: ok, 429, 500, 400, 401, 403, hang."""
+        """Answers for the next requests: ok, 429, 500, 400, 401, 403, hang (taken, answered too late)
+        or lose (not taken, answered too late)."""
         self.answers.extend(answers)
 
     def next_answer(self) -> str:
@@ -267,6 +268,11 @@ def start(fake: FakeSendGrid) -> ThreadingHTTPServer:
             if answer == "429":
                 reset = str(int(time.time()) + 1)
                 self._answer(429, {"errors": [{"message": "too many requests"}]}, {"X-RateLimit-Reset": reset})
+                return
+            if answer == "lose":
+                # Lost on the way: nothing is taken, and the answer comes too late to matter.
+                time.sleep(fake.hang_seconds)
+                self._answer(500, {"errors": [{"message": "lost"}]})
                 return
             if answer == "500":
                 self._answer(500, {"errors": [{"message": "internal error"}]})

@@ -20,6 +20,7 @@ class Received:
 class RecordingHandler:
     messages: list[Received] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    refusal: str = "550 5.1.1 No such user here"  # may quote the address as {address}, as Postfix does
     drop_at_rcpt: int | None = None  # close the connection at the RCPT of this message (once)
     drop_after_data: int | None = None  # take this message, then close without saying so (once)
     rcpts: int = 0
@@ -39,7 +40,7 @@ class RecordingHandler:
             server.transport.close()
             return "421 closing"
         if address.lower() in self.refuse:
-            return "550 5.1.1 No such user here"
+            return self.refusal.format(address=address)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
