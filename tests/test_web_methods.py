@@ -47,9 +47,7 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 def snapshot(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table a web request could change."""
     with engine.connect() as conn:
-        return {
-            table.name: sorted(tuple(map(repr, row)) for row in conn.execute(sa.select(table))) for table in TABLES
-        }
+        return {table.name: sorted(tuple(map(repr, row)) for row in conn.execute(sa.select(table))) for table in TABLES}
 
 
 @pytest.fixture
