@@ -43,6 +43,7 @@ from digest.subscribers import (
     UNSUBSCRIBED,
     change_status,
     own_unsubscribe,
+    raise_suppression,
     remove_suppression,
 )
 
@@ -294,11 +295,18 @@ def _rule(conn: Connection, settings: Settings, row: Any) -> str:
 
 
 def _status(conn: Connection, row: Any, status: str, cause: str, detail: str) -> str:
-    current = conn.execute(sa.select(db.subscribers.c.status).where(db.subscribers.c.id == row.subscriber_id)).scalar()
+    person = conn.execute(
+        sa.select(db.subscribers.c.status, db.subscribers.c.email_hash).where(db.subscribers.c.id == row.subscriber_id)
+    ).first()
+    current = person.status if person is not None else None
     if current is None or current == "erased":
         return ""
     if current != ACTIVE and status != COMPLAINED:
-        return ""  # already out; a complaint still overrides a softer status
+        # Already out; a complaint still overrides a softer status. A hard bounce after an unsubscribe
+        # is recorded on the suppression, so the person cannot start again to a dead address.
+        if status == BOUNCED and raise_suppression(conn, person.email_hash, "bounced", f"{cause}: {detail}"):
+            return f"{current}; suppressed as bounced ({detail})"
+        return ""
     if change_status(conn, row.subscriber_id, status, cause=cause, detail=detail, event_id=row.id):
         return f"{current} → {status} ({detail})"
     return ""
