@@ -1,9 +1,9 @@
 """Does the sign-up form's answer time tell an active address from an unknown one?
 
 Starts `digest serve` (waitress, outbox provider) on a scratch project with
-ROUNDS active subscribers, then posts the sign-up form over HTTP, alternating
-an active subscriber's address and a never-seen one, and prints the median
-answer time of each. Equal medians mean the timing reveals nothing.
+ROUNDS active subscribers, then posts the sign-up form over HTTP, an active
+subscriber's address and a never-seen one in random order, and prints the
+median answer time of each. Equal medians mean the timing reveals nothing.
 
 Run: .venv/bin/python bench/signup_timing.py [ROUNDS]
 """
@@ -11,6 +11,7 @@ Run: .venv/bin/python bench/signup_timing.py [ROUNDS]
 from __future__ import annotations
 
 import http.client
+import random
 import re
 import socket
 import statistics
@@ -25,6 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import BIN, machine, remove, scratch_project
 
 LIMITS = "\n[events]\nsubscribe_rate_limit = 1000000\n"
+# Between requests: a queued confirmation is mailed in the background, and a request
+# that overlapped that work would measure the previous request's address, not its own.
+PAUSE = 0.03
 
 
 def free_port() -> int:
@@ -79,9 +83,13 @@ def main(rounds: int) -> None:
         post_signup(port, "warm-up@example.org")
         active: list[float] = []
         unknown: list[float] = []
+        order = random.Random(5)
         for n in range(rounds):
-            active.append(post_signup(port, f"reader{n}@school{n}.example.org"))
-            unknown.append(post_signup(port, f"stranger{n}@elsewhere{n}.example.org"))
+            pair = [(active, f"reader{n}@school{n}.example.org"), (unknown, f"stranger{n}@elsewhere{n}.example.org")]
+            order.shuffle(pair)  # neither kind always follows the other
+            for times, address in pair:
+                times.append(post_signup(port, address))
+                time.sleep(PAUSE)
     finally:
         server.terminate()
         server.wait(timeout=10)
