@@ -298,9 +298,9 @@ def _status(conn: Connection, row: Any, status: str, cause: str, detail: str) ->
     person = conn.execute(
         sa.select(db.subscribers.c.status, db.subscribers.c.email_hash).where(db.subscribers.c.id == row.subscriber_id)
     ).first()
-    current = person.status if person is not None else None
-    if current is None or current == "erased":
+    if person is None or person.status == "erased":
         return ""
+    current = person.status
     if current != ACTIVE and status != COMPLAINED:
         # Already out; a complaint still overrides a softer status. A hard bounce after an unsubscribe
         # is recorded on the suppression, so the person cannot start again to a dead address.
