@@ -398,3 +398,40 @@ def test_control_characters_in_a_name_never_reach_the_admins_terminal(
 def test_only_our_own_origin_may_post_the_form(client, engine, headers, status) -> None:  # type: ignore[no-untyped-def]
     assert sign_up(client, UNKNOWN, headers=headers).status_code == status
     assert len(requests(engine)) == (1 if status == 200 else 0)
+
+
+def test_requests_from_before_the_queue_keep_their_links(settings) -> None:  # type: ignore[no-untyped-def]
+    """Migration 0007 on a database that holds sign-ups mailed the old way: pending ones stay usable, once."""
+    import hashlib
+
+    engine = db.create_db_engine(settings.database_url)
+    try:
+        db.upgrade(engine, "0006")
+        created = db.utcnow() - timedelta(days=1)
+        insert = sa.text(
+            "INSERT INTO subscribe_requests (email, email_key, profile, consent_text, token_hash, created_at, "
+            "confirmed_at) VALUES (:email, :email, '{}', 'Agreed', :hash, :created, :confirmed)"
+        )
+        with engine.begin() as conn:
+            for address, token, confirmed in (("a@example.org", "old-a", None), ("b@example.org", "old-b", created)):
+                conn.execute(
+                    insert,
+                    {
+                        "email": address,
+                        "hash": hashlib.sha256(token.encode()).hexdigest(),
+                        "created": created.replace(tzinfo=None),
+                        "confirmed": confirmed.replace(tzinfo=None) if confirmed else None,
+                    },
+                )
+        db.upgrade(engine)
+        assert db.current_revision(engine) == db.SCHEMA_HEAD
+        assert [(row.email, row.state) for row in requests(engine)] == [
+            ("a@example.org", "sent"),
+            ("b@example.org", "confirmed"),
+        ]
+        assert signups.link_state(engine, "old-a") == signups.SENT
+        assert signups.link_state(engine, "old-b") == signups.USED
+        assert signups.confirm_signup(engine, settings, "old-a") == signups.SUBSCRIBED
+        assert signups.confirm_signup(engine, settings, "old-a") == signups.USED
+    finally:
+        engine.dispose()
