@@ -105,7 +105,8 @@ def sisimai_verdicts(paths: list[Path]) -> dict[tuple[str, str], Verdict]:
 
 def digest_verdicts(paths: list[Path]) -> tuple[dict[tuple[str, str], Verdict], dict[str, str], list[str]]:
     """(file name, address) → our verdict; each file's kind; files whose reading raised."""
-    from digest.bounce_parse import parse_bytes, read_message
+    from digest.bounce_parse import read_message
+    from digest.mail_decode import parse_bytes
 
     found: dict[tuple[str, str], Verdict] = {}
     kinds: dict[str, str] = {}

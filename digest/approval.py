@@ -81,6 +81,15 @@ def latest_approval(engine: Engine, issue_id: str) -> Approval | None:
     return Approval(row.issue_id, row.content_hash, dict(row.variants), row.approved_by, row.approved_at)
 
 
+def approval_state(
+    engine: Engine, settings: Settings, issue_ref: str, renderings: Renderings | None = None
+) -> tuple[Approval | None, bool]:
+    """The issue's latest approval, and whether it still matches how the issue renders now."""
+    issue_id, variants = current_variants(engine, settings, issue_ref, renderings)
+    approval = latest_approval(engine, issue_id)
+    return approval, approval is not None and approval.content_hash == combined_hash(variants)
+
+
 def require_approval(
     engine: Engine, settings: Settings, issue_ref: str, *, renderings: Renderings | None = None
 ) -> Approval | None:

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -38,6 +38,7 @@ class Article:
     topics: list[str]
     topics_locked: bool
     origin: str
+    warnings: list[str] = field(default_factory=list)  # what the import noticed about it
 
     @property
     def text(self) -> str:
@@ -102,24 +103,32 @@ def import_articles(
     locations: Sequence[str],
     *,
     source_name: str | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> ImportReport:
     """Read each path or URL and store its articles, one transaction per file.
 
     A file that fails to parse is recorded in ``failures`` and nothing from it
-    is stored; the other files are still imported.
+    is stored; the other files are still imported. ``origins`` gives a location
+    the name to use in messages and the store (an uploaded file's own name).
     """
     report = ImportReport()
     for location in locations:
+        shown = (origins or {}).get(location, location)
         try:
-            parsed = read_source(location, source_name=source_name, timezone=settings.organisation.timezone)
-            _check_explicit_topics(parsed.articles, settings, location)
+            parsed = read_source(
+                location, source_name=source_name, timezone=settings.organisation.timezone, origin=shown
+            )
+            _check_explicit_topics(parsed.articles, settings, shown)
         except InputError as exc:
             report.failures.append(exc)
             continue
         report.warnings.extend(parsed.warnings)
+        # A warning about the whole file (its encoding, a damaged feed) concerns each of its articles.
+        own = {warning for article in parsed.articles for warning in article.warnings}
+        about_file = [warning for warning in parsed.warnings if warning not in own]
         with db.write(engine) as conn:
             for article in parsed.articles:
-                outcome, article_id = _store(conn, settings, article)
+                outcome, article_id = _store(conn, settings, article, [*about_file, *article.warnings])
                 setattr(report, outcome, getattr(report, outcome) + 1)
                 report.ids.append(article_id)
                 if outcome == "new":
@@ -197,8 +206,8 @@ def _check_explicit_topics(items: Iterable[ParsedArticle], settings: Settings, l
             )
 
 
-def _store(conn: Connection, settings: Settings, parsed: ParsedArticle) -> tuple[str, str]:
-    """Insert or update one article; returns ('new'|'updated'|'skipped', id)."""
+def _store(conn: Connection, settings: Settings, parsed: ParsedArticle, warnings: list[str]) -> tuple[str, str]:
+    """Insert or update one article with the import's warnings about it; returns ('new'|'updated'|'skipped', id)."""
     key = dedupe_key(parsed.source, parsed.title, parsed.published)
     digest_hash = _content_hash(parsed)
     existing = conn.execute(
@@ -219,6 +228,7 @@ def _store(conn: Connection, settings: Settings, parsed: ParsedArticle) -> tuple
         "summary": parsed.summary,
         "origin": parsed.origin,
         "content_hash": digest_hash,
+        "import_warnings": warnings,
         "updated_at": now,
     }
     if existing is None:
@@ -267,6 +277,7 @@ def _row_to_article(row: sa.Row[tuple[object, ...]]) -> Article:
         topics=list(m["topics"]),
         topics_locked=bool(m["topics_locked"]),
         origin=m["origin"],
+        warnings=list(m["import_warnings"] or []),
     )
 
 
@@ -292,6 +303,13 @@ def list_articles(
         # Topics are a JSON list; filtering here keeps the query portable.
         found = [article for article in found if topic in article.topics]
     return found
+
+
+def list_sources(engine: Engine) -> list[str]:
+    """Every source that has articles in the store, alphabetically."""
+    with db.read(engine) as conn:
+        found = conn.execute(sa.select(db.articles.c.source).distinct()).scalars().all()
+    return sorted(found, key=str.casefold)
 
 
 def get_articles(engine: Engine, ids: Iterable[str]) -> dict[str, Article]:

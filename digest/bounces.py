@@ -43,12 +43,12 @@ from digest.bounce_parse import (
     Finding,
     Reading,
     clean_address,
-    parse_bytes,
     read_message,
 )
 from digest.config import Settings
 from digest.errors import ConfigError, ProviderError
 from digest.events import Event, IngestReport, ingest
+from digest.mail_decode import parse_bytes
 from digest.mailboxes import MailItem, open_source
 from digest.providers.smtp import verp
 

@@ -17,11 +17,11 @@ from typing import Any
 
 from digest.errors import ConfigError
 from digest.providers.registry import PROVIDER_NAMES
+from digest.tomltable import TomlTable
 from digest.topics import DEFAULT_TOPICS, TopicRule
 
 CONFIG_NAME = "digest.toml"
 MIN_SECRET_KEY_LENGTH = 32
-_EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,7 @@ class Settings:
     web: WebSettings = field(default_factory=lambda: WebSettings())
     pool: PoolSettings = field(default_factory=lambda: PoolSettings())
     imap_password: str | None = None  # IMAP_PASSWORD: for `digest bounces scan imaps://…`
+    studio_password: str | None = None  # DIGEST_STUDIO_PASSWORD: `digest studio` on an address other than localhost
 
     def require_secret_key(self) -> bytes:
         """Return the secret key, or explain how to set one that is long enough."""
@@ -172,97 +173,6 @@ class Settings:
     @property
     def topic_slugs(self) -> tuple[str, ...]:
         return tuple(rule.slug for rule in self.topics)
-
-
-class _Table:
-    """A TOML table being read: typed getters that name the file and key on error."""
-
-    def __init__(self, data: Mapping[str, Any], name: str, source: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{source}: [{name}] must be a table")
-        self.data = dict(data)
-        self.name = name
-        self.source = source
-        self.seen: set[str] = set()
-        self.missing: list[str] = []
-
-    def _where(self, key: str) -> str:
-        prefix = f"[{self.name}] " if self.name else ""
-        return f"{self.source}: {prefix}{key}"
-
-    def _get(self, key: str) -> Any:
-        self.seen.add(key)
-        return self.data.get(key)
-
-    def text(self, key: str, default: str | None = None, *, hint: str = "") -> str:
-        value = self._get(key)
-        if value is None:
-            if default is None:
-                # Reported by finish(), after unknown keys: a typo explains a gap.
-                extra = f"; {hint}" if hint else ""
-                self.missing.append(f"{self._where(key)} is missing{extra}")
-                return ""
-            return default
-        if not isinstance(value, str):
-            raise ConfigError(f"{self._where(key)} must be a string, not {value!r}")
-        return value.strip()
-
-    def integer(self, key: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
-        value = self._get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{self._where(key)} must be a whole number, not {value!r}")
-        if value < minimum or (maximum is not None and value > maximum):
-            upper = f" and at most {maximum}" if maximum is not None else ""
-            raise ConfigError(f"{self._where(key)} must be at least {minimum}{upper}, not {value}")
-        return value
-
-    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
-        value = self._get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{self._where(key)} must be a number, not {value!r}")
-        if value < minimum:
-            raise ConfigError(f"{self._where(key)} must be at least {minimum}, not {value}")
-        return float(value)
-
-    def flag(self, key: str, default: bool) -> bool:
-        value = self._get(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise ConfigError(f"{self._where(key)} must be true or false, not {value!r}")
-        return value
-
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.text(key, default)
-        if value not in choices:
-            raise ConfigError(f"{self._where(key)} is {value!r}; choose one of {', '.join(choices)}")
-        return value
-
-    def email(self, key: str, default: str | None = None, *, hint: str = "") -> str:
-        value = self.text(key, default, hint=hint)
-        if value and not _EMAIL_RE.match(value):
-            raise ConfigError(f"{self._where(key)} is not an email address: {value!r}")
-        return value
-
-    def table(self, key: str) -> _Table:
-        value = self._get(key)
-        name = f"{self.name}.{key}" if self.name else key
-        return _Table(value or {}, name, self.source)
-
-    def finish(self) -> None:
-        """Refuse keys nobody reads: a typo must not be silently ignored."""
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            key = unknown[0]
-            close = get_close_matches(key, sorted(self.seen), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{self._where(key)} is not a known setting{hint}")
-        if self.missing:
-            raise ConfigError(self.missing[0])
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -317,7 +227,7 @@ def load_settings(config_path: Path | None = None, *, env: Mapping[str, str] | N
 
 def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: Mapping[str, str]) -> Settings:
     source = path.name
-    root = _Table(raw, "", source)
+    root = TomlTable(raw, "", source)
 
     org_t = root.table("organisation")
     organisation = Organisation(
@@ -467,10 +377,11 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         web=web,
         pool=pool,
         imap_password=env.get("IMAP_PASSWORD") or None,
+        studio_password=env.get("DIGEST_STUDIO_PASSWORD") or None,
     )
 
 
-def _timezone(table: _Table, default: str) -> str:
+def _timezone(table: TomlTable, default: str) -> str:
     """An IANA time zone name, checked now so a typo fails at start, not at the first import."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -482,7 +393,7 @@ def _timezone(table: _Table, default: str) -> str:
     return name
 
 
-def _soft_bounce_scores(table: _Table) -> dict[str, int]:
+def _soft_bounce_scores(table: TomlTable) -> dict[str, int]:
     """[events.soft_bounce_scores]: reason = points, for the soft reasons only."""
     from digest.bounce_reasons import SOFT_REASONS
 
@@ -502,7 +413,7 @@ def _first(override: str | None, configured: str) -> str:
     return override.strip() if override else configured
 
 
-def _url(table: _Table, key: str, default: str | None, *, hint: str = "") -> str:
+def _url(table: TomlTable, key: str, default: str | None, *, hint: str = "") -> str:
     value = table.text(key, default, hint=hint)
     if value and not re.match(r"^https?://[^\s/]+", value):
         raise ConfigError(f"{table._where(key)} must start with https:// (got {value!r})")
@@ -574,7 +485,7 @@ def _template_dirs(own: Path) -> tuple[Path, ...]:
     return (own, PACKAGED_TEMPLATES) if own.is_dir() else (PACKAGED_TEMPLATES,)
 
 
-def _topics(table: _Table, source: str) -> tuple[TopicRule, ...]:
+def _topics(table: TomlTable, source: str) -> tuple[TopicRule, ...]:
     rules: dict[str, TopicRule] = {rule.slug: rule for rule in DEFAULT_TOPICS}
     for slug in list(table.data):
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):

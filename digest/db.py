@@ -22,7 +22,7 @@ from digest.config import redact_url
 from digest.errors import ConfigError, DigestError
 
 # The newest migration; tests check it matches the migrations folder.
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 MIGRATION_LOCK_KEY = 0x64696765  # "dige": an advisory lock id for schema upgrades on PostgreSQL
@@ -77,6 +77,8 @@ articles = sa.Table(
     sa.Column("topics_locked", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("origin", sa.String(2000), nullable=False, server_default=""),
     sa.Column("content_hash", sa.String(64), nullable=False),
+    # What the import noticed about the article (a weekday that does not match its date, no body…).
+    sa.Column("import_warnings", sa.JSON, nullable=False, server_default="[]"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -262,7 +264,7 @@ subscribe_requests = sa.Table(
     sa.Column("email_key", sa.String(320), nullable=False, index=True),
     sa.Column("profile", sa.JSON, nullable=False),
     sa.Column("consent_text", sa.Text, nullable=False),
-    # Set when the confirmation is mailed (0007): a queued request has no link yet.
+    # Set when the confirmation is mailed (0008): a queued request has no link yet.
     sa.Column("token_hash", sa.String(64), nullable=True, unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False, index=True),
     sa.Column("confirmed_at", UTCDateTime, nullable=True),

@@ -7,7 +7,9 @@ reads it back and checks everything, naming the file and line of any problem;
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,11 +22,11 @@ from sqlalchemy.engine import Engine
 
 from digest.articles import Article, get_articles, list_articles, one_per_story
 from digest.config import Settings
-from digest.errors import InputError, NotFoundError
+from digest.errors import InputError, NotFoundError, StateError
 from digest.files import atomic_write_text
 from digest.summary import summarise
 from digest.topics import check_topics
-from digest.yamlfile import YamlDocument, read_yaml
+from digest.yamlfile import YamlDocument, load_yaml, read_yaml
 
 ISSUE_FILE = "issue.yaml"
 _ISSUE_KEYS = {
@@ -38,9 +40,10 @@ _ISSUE_KEYS = {
     "sections",
     "editor_note",
 }
-_STORY_KEYS = {"id", "summary", "note", "full", "pin", "topics"}
+_STORY_KEYS = {"id", "summary", "note", "full", "pin", "topics", "url"}
 _SECTION_KEYS = {"title", "stories"}
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_URL_RE = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
 SUBJECT_PREFIX = "SAFE Newsfeed"
 SUBJECT_LIMIT = 78
 
@@ -55,6 +58,7 @@ class StoryRef:
     full: bool = False
     pin: bool = False
     topics: tuple[str, ...] | None = None
+    url: str = ""  # the editor's own link for "Read the full story", this issue only
     line: int | None = None
 
 
@@ -217,13 +221,22 @@ def _group(found: Sequence[Article], settings: Settings, grouping: str) -> list[
             groups.setdefault(article.source, []).append(article)
         ordered = sorted(groups.items(), key=lambda item: item[0].casefold())
         return [(title, items) for title, items in ordered]
-    other = "Other news"
     for article in found:
-        key = article.topics[0] if article.topics else other
+        key = article.topics[0] if article.topics else OTHER_SECTION
         groups.setdefault(key, []).append(article)
-    order = [*settings.topic_slugs, other]
+    order = [*settings.topic_slugs, OTHER_SECTION]
     ordered_keys = sorted(groups, key=lambda key: order.index(key) if key in order else len(order))
-    return [(settings.topic_label(key) if key != other else other, groups[key]) for key in ordered_keys]
+    return [(section_title_for(groups[key][0], settings, grouping), groups[key]) for key in ordered_keys]
+
+
+OTHER_SECTION = "Other news"
+
+
+def section_title_for(article: Article, settings: Settings, grouping: str) -> str:
+    """The section a drafted issue puts ``article`` in: its source, or its first topic's label."""
+    if grouping == "source":
+        return article.source
+    return settings.topic_label(article.topics[0]) if article.topics else OTHER_SECTION
 
 
 def _yaml_scalar(value: Any) -> str:
@@ -259,6 +272,7 @@ def _draft_text(
         "#       full: true      # the whole article in the email, not just the summary",
         "#       pin: true       # every segment gets it, whatever its topics",
         "#       topics: [online-safety]   # this issue only",
+        "#       url: https://…  # where 'Read the full story' goes, this issue only",
         f"date: {issue_date.isoformat()}",
         "window:",
         f"  from: {start.isoformat()}",
@@ -276,7 +290,7 @@ def _draft_text(
         out.append(f"  - title: {_yaml_scalar(title)}")
         out.append("    stories:")
         for article in items:
-            out.append(f"      - {article.id}   # {_comment(article)}")
+            out.append(f"      - {article.id}   # {story_comment(article)}")
     if duplicates:
         out.append("# Left out as likely duplicates (the same story from another source, kept above):")
         for dropped, kept in duplicates:
@@ -302,7 +316,8 @@ def draft_introduction(count: int, sources: Sequence[str]) -> str:
     )
 
 
-def _comment(article: Article) -> str:
+def story_comment(article: Article) -> str:
+    """The comment beside a story's id in the file: its date, source and title."""
     title = article.title if len(article.title) <= 60 else article.title[:57] + "…"
     return f"{article.published.isoformat()} {article.source}: {title}".replace("\n", " ")
 
@@ -322,18 +337,81 @@ def human_date(value: date) -> str:
 def load_issue(settings: Settings, ref: str, engine: Engine | None = None) -> Issue:
     """Read and check an issue file; with ``engine``, article ids are checked too."""
     path = issue_path(settings, ref)
-    doc = read_yaml(path)
-    issue = _parse_issue(doc, path, settings)
+    issue = _parse_issue(read_yaml(path), path, settings)
     if engine is not None:
-        ids = [story.article_id for story in issue.story_refs()]
-        present = get_articles(engine, ids)
-        for story in issue.story_refs():
-            if story.article_id not in present:
-                raise InputError(
-                    f"unknown article id {story.article_id!r}; `digest articles list` shows the ids",
-                    path=path,
-                    line=story.line,
-                )
+        _check_article_ids(engine, issue)
+    return issue
+
+
+def parse_issue_text(settings: Settings, text: str, path: Path, engine: Engine | None = None) -> Issue:
+    """Check the text of an issue file that is not (yet) on disk, as :func:`load_issue` checks a file.
+
+    ``path`` is where the text belongs: it names the issue (its folder) and the errors.
+    """
+    issue = _parse_issue(load_yaml(text, path), path, settings)
+    if engine is not None:
+        _check_article_ids(engine, issue)
+    return issue
+
+
+def _check_article_ids(engine: Engine, issue: Issue) -> None:
+    present = get_articles(engine, [story.article_id for story in issue.story_refs()])
+    for story in issue.story_refs():
+        if story.article_id not in present:
+            raise InputError(
+                f"unknown article id {story.article_id!r}; `digest articles list` shows the ids",
+                path=issue.path,
+                line=story.line,
+            )
+
+
+# --- saving an edited file ------------------------------------------------------------
+
+
+class IssueChangedError(StateError):
+    """The issue file changed on disk since the editor loaded it; nothing was written."""
+
+    def __init__(self, path: Path, current_text: str | None) -> None:
+        self.path = path
+        self.current_text = current_text  # None: the file is gone or unreadable
+        super().__init__(f"{path} was changed by someone or something else since you opened it; nothing was saved")
+
+
+ABSENT = "absent"  # the expected "hash" of a file that must not exist (it is written again)
+
+
+def text_hash(text: str) -> str:
+    """The fingerprint that tells whether an issue file changed since it was read."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def read_issue_text(path: Path) -> str:
+    """The issue file's text exactly as stored (UTF-8, a byte-order mark dropped)."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise NotFoundError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text; save it as UTF-8", path=path) from None
+
+
+def save_issue_text(settings: Settings, engine: Engine, path: Path, text: str, *, expected_hash: str) -> Issue:
+    """Check ``text`` as an issue file and write it over ``path``, atomically.
+
+    ``expected_hash`` is the :func:`text_hash` of the file as the editor loaded
+    it (or :data:`ABSENT` to write it again after it was deleted). If the file
+    on disk has changed since, nothing is written and
+    :class:`IssueChangedError` carries what is there now, so the change is shown
+    and never silently overwritten. Text that would not load is refused too.
+    """
+    issue = parse_issue_text(settings, text, path, engine)
+    try:
+        current: str | None = read_issue_text(path)
+    except (NotFoundError, InputError):
+        current = None
+    if (text_hash(current) if current is not None else ABSENT) != expected_hash:
+        raise IssueChangedError(path, current)
+    atomic_write_text(path, text)
     return issue
 
 
@@ -438,6 +516,9 @@ def _story(doc: YamlDocument, raw: Any, settings: Settings, seen: dict[str, int 
     for flag in ("full", "pin"):
         if flag in raw and not isinstance(raw[flag], bool):
             raise doc.error(f"{flag} must be true or false", *where, flag)
+    url = _text(doc, raw.get("url"), *where, "url")
+    if url and not _URL_RE.match(url):
+        raise doc.error(f"url {url!r} must be a web address starting with https://", *where, "url")
     return StoryRef(
         article_id=article_id,
         summary=_text(doc, raw.get("summary"), *where, "summary"),
@@ -445,6 +526,7 @@ def _story(doc: YamlDocument, raw: Any, settings: Settings, seen: dict[str, int 
         full=bool(raw.get("full", False)),
         pin=bool(raw.get("pin", where[0] == "lead")),
         topics=tuple(topics) if topics is not None else None,
+        url=url,
         line=line,
     )
 
@@ -493,7 +575,9 @@ def resolve_issue(engine: Engine, settings: Settings, issue: Issue) -> IssueView
 
     def story(ref: StoryRef, is_lead: bool = False) -> Story:
         article = found[ref.article_id]
-        summary = ref.summary or article.summary or summarise(article.body, settings.summary_words)
+        if ref.url:
+            article = dataclasses.replace(article, url=ref.url)
+        summary = story_summary(article, ref.summary, settings)
         topics = ref.topics if ref.topics is not None else tuple(article.topics)
         return Story(article, summary, ref.note, ref.full, ref.pin, topics, is_lead)
 
@@ -504,6 +588,11 @@ def resolve_issue(engine: Engine, settings: Settings, issue: Issue) -> IssueView
         if section.stories
     )
     return IssueView(issue=issue, lead=lead, sections=sections)
+
+
+def story_summary(article: Article, override: str, settings: Settings) -> str:
+    """What a story says under its title: the editor's summary, the article's own, or an automatic one."""
+    return override or article.summary or summarise(article.body, settings.summary_words)
 
 
 def load_view(engine: Engine, settings: Settings, ref: str) -> IssueView:

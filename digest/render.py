@@ -273,12 +273,12 @@ def environment(settings: Settings, kind: str = "html") -> jinja2.Environment:
 def _premailer() -> Any:
     import premailer
 
-    # premailer's defaults break MJML output: strip_important=True removes the
-    # !important that makes columns stack in the mobile media query, and
-    # allow_network=True would fetch remote stylesheets. Keeping the style tags
-    # keeps the media queries and the dark-mode rules that cannot be inlined.
+    # allow_network=True (the default) would fetch remote stylesheets. Keeping
+    # the style tags keeps the media queries and the dark-mode rules that cannot
+    # be inlined, with their !important intact: premailer's strip_important only
+    # touches the declarations it copies inline (measured: the same bytes with it
+    # on or off), and an inline !important would stop dark mode overriding it.
     return premailer.Premailer(
-        strip_important=False,
         allow_network=False,
         keep_style_tags=True,
         remove_classes=False,

@@ -25,8 +25,9 @@ import pytest
 import sqlalchemy as sa
 
 from digest import db
-from digest.bounce_parse import AUTOREPLY, DELAYED, parse_bytes, read_message
+from digest.bounce_parse import AUTOREPLY, DELAYED, read_message
 from digest.bounces import scan_mailbox
+from digest.mail_decode import parse_bytes
 from digest.mime import new_message_id
 from digest.providers.smtp.verp import return_path
 from digest.subscribers import add_subscriber

@@ -401,12 +401,12 @@ def test_only_our_own_origin_may_post_the_form(client, engine, headers, status) 
 
 
 def test_requests_from_before_the_queue_keep_their_links(settings) -> None:  # type: ignore[no-untyped-def]
-    """Migration 0007 on a database that holds sign-ups mailed the old way: pending ones stay usable, once."""
+    """Migration 0008 on a database that holds sign-ups mailed the old way: pending ones stay usable, once."""
     import hashlib
 
     engine = db.create_db_engine(settings.database_url)
     try:
-        db.upgrade(engine, "0006")
+        db.upgrade(engine, "0007")
         created = db.utcnow() - timedelta(days=1)
         insert = sa.text(
             "INSERT INTO subscribe_requests (email, email_key, profile, consent_text, token_hash, created_at, "

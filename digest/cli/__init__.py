@@ -9,10 +9,10 @@ live in one module per kind of work; importing them registers them.
 
 from __future__ import annotations
 
-from digest.cli import admin, database, editor, events, project, sending
+from digest.cli import admin, database, editor, events, project, sending, studio
 from digest.cli.base import cli
 
-COMMAND_MODULES = (project, editor, admin, sending, events, database)
+COMMAND_MODULES = (project, editor, admin, sending, events, studio, database)
 
 
 def main() -> None:

@@ -14,27 +14,32 @@ from digest.sources.newsfeed import parse_newsfeed
 from digest.sources.parsed import ParseResult
 
 
-def read_source(location: str, *, source_name: str | None = None, timezone: str = DEFAULT_TIMEZONE) -> ParseResult:
+def read_source(
+    location: str, *, source_name: str | None = None, timezone: str = DEFAULT_TIMEZONE, origin: str | None = None
+) -> ParseResult:
     """Read one path or http(s) URL, choosing the reader by content and extension.
 
     ``timezone`` is the organisation's: feed timestamps become dates there.
+    ``origin`` names the source in messages and in the store when ``location``
+    is not what the editor knows it by (an upload saved to a temporary file).
     """
+    shown = origin or location
     if re.match(r"^https?://", location, re.IGNORECASE):
         data = fetch_url(location)
-        return parse_feed(data, origin=location, source_name=source_name, timezone=timezone)
+        return parse_feed(data, origin=shown, source_name=source_name, timezone=timezone)
     path = Path(location)
     if not path.exists():
-        raise InputError("no such file", path=location)
+        raise InputError("no such file", path=shown)
     if path.is_dir():
-        raise InputError("is a folder; name the files to import (e.g. folder/*.md)", path=location)
+        raise InputError("is a folder; name the files to import (e.g. folder/*.md)", path=shown)
     data = path.read_bytes()
     suffix = path.suffix.lower()
     if suffix in (".md", ".markdown"):
-        return parse_markdown(decode_text(data, location)[0], origin=location)
+        return parse_markdown(decode_text(data, shown)[0], origin=shown)
     if suffix in (".xml", ".rss", ".atom") or _looks_like_xml(data):
-        return parse_feed(data, origin=location, source_name=source_name, timezone=timezone)
-    text, warnings = decode_text(data, location)
-    result = parse_newsfeed(text, origin=location)
+        return parse_feed(data, origin=shown, source_name=source_name, timezone=timezone)
+    text, warnings = decode_text(data, shown)
+    result = parse_newsfeed(text, origin=shown)
     result.warnings[:0] = warnings
     return result
 

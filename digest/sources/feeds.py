@@ -68,9 +68,11 @@ def parse_feed(
             result.warnings.append(f"{origin}: entry {number} has no title; skipped")
             continue
         published = _entry_date(entry, zone)
+        own: list[str] = []
         if published is None:
             published = feed_date or datetime.now(zone).date()
-            result.warnings.append(f"{origin}: entry {number} ({title!r}) has no date; using {published.isoformat()}")
+            own.append(f"{origin}: entry {number} ({title!r}) has no date; using {published.isoformat()}")
+            result.warnings.extend(own)
         source_detail = entry.get("source") or {}
         source = source_name or feed_text(source_detail, "title") or feed_title
         result.articles.append(
@@ -82,6 +84,7 @@ def parse_feed(
                 url=safe_href(entry.get("link")) or "",
                 body=_entry_blocks(entry),
                 origin=origin,
+                warnings=own,
             )
         )
     return result

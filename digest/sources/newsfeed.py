@@ -68,6 +68,7 @@ def parse_newsfeed(text: str, *, origin: str) -> ParseResult:
         )
     for number, (title_index, source_index, match) in enumerate(headers):
         end = headers[number + 1][0] if number + 1 < len(headers) else len(lines)
+        first_warning = len(result.warnings)
         published = _source_date(match, origin, source_index + 1, result.warnings)
         body = newsfeed_blocks(lines[source_index + 1 : end])
         title = clean_text(lines[title_index])
@@ -83,6 +84,7 @@ def parse_newsfeed(text: str, *, origin: str) -> ParseResult:
                 body=body,
                 origin=origin,
                 line=title_index + 1,
+                warnings=result.warnings[first_warning:],
             )
         )
     return result

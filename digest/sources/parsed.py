@@ -22,6 +22,7 @@ class ParsedArticle:
     topics: list[str] | None = None  # None: tag automatically
     origin: str = ""
     line: int | None = None
+    warnings: list[str] = field(default_factory=list)  # this article's own, also in ParseResult.warnings
 
 
 @dataclass

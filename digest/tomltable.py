@@ -1,0 +1,107 @@
+"""A TOML table being read: typed getters that name the file, table and key of any problem.
+
+Every key read is remembered, so :meth:`TomlTable.finish` can refuse a key
+nobody asked for (a typo) with a "did you mean" hint.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from difflib import get_close_matches
+from typing import Any
+
+from digest.errors import ConfigError
+
+_EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+class TomlTable:
+    """A TOML table being read: typed getters that name the file and key on error."""
+
+    def __init__(self, data: Mapping[str, Any], name: str, source: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+        self.data = dict(data)
+        self.name = name
+        self.source = source
+        self.seen: set[str] = set()
+        self.missing: list[str] = []
+
+    def _where(self, key: str) -> str:
+        prefix = f"[{self.name}] " if self.name else ""
+        return f"{self.source}: {prefix}{key}"
+
+    def _get(self, key: str) -> Any:
+        self.seen.add(key)
+        return self.data.get(key)
+
+    def text(self, key: str, default: str | None = None, *, hint: str = "") -> str:
+        value = self._get(key)
+        if value is None:
+            if default is None:
+                # Reported by finish(), after unknown keys: a typo explains a gap.
+                extra = f"; {hint}" if hint else ""
+                self.missing.append(f"{self._where(key)} is missing{extra}")
+                return ""
+            return default
+        if not isinstance(value, str):
+            raise ConfigError(f"{self._where(key)} must be a string, not {value!r}")
+        return value.strip()
+
+    def integer(self, key: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{self._where(key)} must be a whole number, not {value!r}")
+        if value < minimum or (maximum is not None and value > maximum):
+            upper = f" and at most {maximum}" if maximum is not None else ""
+            raise ConfigError(f"{self._where(key)} must be at least {minimum}{upper}, not {value}")
+        return value
+
+    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{self._where(key)} must be a number, not {value!r}")
+        if value < minimum:
+            raise ConfigError(f"{self._where(key)} must be at least {minimum}, not {value}")
+        return float(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self._where(key)} must be true or false, not {value!r}")
+        return value
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(key, default)
+        if value not in choices:
+            raise ConfigError(f"{self._where(key)} is {value!r}; choose one of {', '.join(choices)}")
+        return value
+
+    def email(self, key: str, default: str | None = None, *, hint: str = "") -> str:
+        value = self.text(key, default, hint=hint)
+        if value and not _EMAIL_RE.match(value):
+            raise ConfigError(f"{self._where(key)} is not an email address: {value!r}")
+        return value
+
+    def table(self, key: str) -> TomlTable:
+        value = self._get(key)
+        name = f"{self.name}.{key}" if self.name else key
+        return TomlTable(value or {}, name, self.source)
+
+    def finish(self) -> None:
+        """Refuse keys nobody reads: a typo must not be silently ignored."""
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            key = unknown[0]
+            close = get_close_matches(key, sorted(self.seen), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{self._where(key)} is not a known setting{hint}")
+        if self.missing:
+            raise ConfigError(self.missing[0])
