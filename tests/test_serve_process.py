@@ -10,7 +10,11 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.serving import digest_serve
+
+pytestmark = pytest.mark.slow  # each test starts `digest serve` (a second or two) and waits on the network
 
 
 def healthz_seconds(port: int, timeout: float) -> float:

@@ -122,6 +122,7 @@ def test_no_method_but_post_changes_anything_through_flask(state, engine) -> Non
         assert answer.status_code < 400 and snapshot(engine) != changed_before, path
 
 
+@pytest.mark.slow  # starts `digest serve`
 def test_no_method_but_post_changes_anything_over_http(state, engine, project: Path) -> None:  # type: ignore[no-untyped-def]
     with digest_serve(project) as port:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
