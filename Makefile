@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test fuzz lint bench clean
+.PHONY: demo test fuzz mutate lint bench clean
 
 # The accessibility tests inject axe-core (an npm package) into Chromium.
 node_modules/.installed: package.json package-lock.json
@@ -31,6 +31,14 @@ test: $(VENV)/.installed node_modules/.installed
 fuzz: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -m fuzz
 
+# Mutation testing of the modules that decide a person's status (see [tool.mutmut] in
+# pyproject.toml); the survivors and why they survive are in docs/mutation.md.
+mutate: $(VENV)/.installed node_modules/.installed
+	$(BIN)/python -m pip install --quiet "mutmut>=3.2"
+	rm -rf mutants
+	$(BIN)/mutmut run
+	$(BIN)/mutmut results
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check digest tests bench
 	$(BIN)/mypy
@@ -39,4 +47,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) demo preview outbox digest.db digest.db-wal digest.db-shm
+	rm -rf $(VENV) demo mutants preview outbox digest.db digest.db-wal digest.db-shm

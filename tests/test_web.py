@@ -332,3 +332,15 @@ def test_through_a_real_http_server(project, engine, keypair, reader) -> None:  
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("key", ["not-base64!", "bm90IGEga2V5", "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"])
+def test_a_malformed_webhook_key_is_a_clear_error_at_start(invoke, project, key: str) -> None:  # type: ignore[no-untyped-def]
+    from digest.errors import ConfigError
+    from digest.web import create_app
+
+    with (project / ".env").open("a", encoding="utf-8") as env:
+        env.write(f"SENDGRID_WEBHOOK_PUBLIC_KEY={key}\n")
+    with pytest.raises(ConfigError) as caught:
+        create_app(load_settings(project / "digest.toml"))
+    assert str(caught.value).startswith("SENDGRID_WEBHOOK_PUBLIC_KEY is not a valid verification key")
