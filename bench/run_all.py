@@ -9,7 +9,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = [["render.py"], ["subscribers.py"], ["send.py", "10000", "100000", "1000000"], ["events.py"]]
+SCRIPTS = [
+    ["render.py"],
+    ["subscribers.py"],
+    ["send.py", "10000", "100000", "1000000"],
+    ["events.py"],
+    ["signup_timing.py"],
+]
 
 
 def main() -> None:

@@ -72,8 +72,20 @@ class EventSettings:
     webhook_max_age_seconds: int = 600
     webhook_max_bytes: int = 8 * 1024 * 1024
     subscribe_rate_limit: int = 5  # sign-ups per client address per hour
+    subscribe_address_limit: int = 3  # confirmation mails per target address per day
     # Points a soft bounce adds, by reason (digest.bounce_reasons.SOFT_REASONS); 1 when not named.
     soft_bounce_scores: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """How `digest serve` meets the network (waitress, and the proxies in front of it)."""
+
+    # Proxies in front whose X-Forwarded-For is believed: 0 = clients connect directly.
+    trusted_proxies: int = 0
+    # Open connections waitress keeps (idle ones included) and how long an idle one may stay.
+    connection_limit: int = 500
+    channel_timeout: int = 20
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,7 @@ class Settings:
     timezone: str = "Europe/London"
     events: EventSettings = field(default_factory=lambda: EventSettings())
     privacy_notice_version: str = ""
+    web: WebSettings = field(default_factory=lambda: WebSettings())
     pool: PoolSettings = field(default_factory=lambda: PoolSettings())
     imap_password: str | None = None  # IMAP_PASSWORD: for `digest bounces scan imaps://…`
     studio_password: str | None = None  # DIGEST_STUDIO_PASSWORD: `digest studio` on an address other than localhost
@@ -256,6 +269,11 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     base_url = _url(web_t, "base_url", None, hint="set it to the public address of `digest serve`").rstrip("/")
     privacy_notice_version = web_t.text("privacy_notice_version", "")
     sectors = web_t.strings("sectors")
+    web = WebSettings(
+        trusted_proxies=web_t.integer("trusted_proxies", 0, minimum=0, maximum=10),
+        connection_limit=web_t.integer("connection_limit", 500, minimum=10, maximum=10_000),
+        channel_timeout=web_t.integer("channel_timeout", 20, minimum=2, maximum=3600),
+    )
     web_t.finish()
 
     db_t = root.table("database")
@@ -334,6 +352,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         webhook_max_age_seconds=events_t.integer("webhook_max_age_seconds", 600, minimum=10),
         webhook_max_bytes=events_t.integer("webhook_max_bytes", 8 * 1024 * 1024, minimum=1024),
         subscribe_rate_limit=events_t.integer("subscribe_rate_limit", 5, minimum=1),
+        subscribe_address_limit=events_t.integer("subscribe_address_limit", 3, minimum=1),
         soft_bounce_scores=_soft_bounce_scores(events_t.table("soft_bounce_scores")),
     )
     events_t.finish()
@@ -364,6 +383,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         timezone=timezone,
         events=events,
         privacy_notice_version=privacy_notice_version,
+        web=web,
         pool=pool,
         imap_password=env.get("IMAP_PASSWORD") or None,
         studio_password=env.get("DIGEST_STUDIO_PASSWORD") or None,

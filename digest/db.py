@@ -22,7 +22,7 @@ from digest.config import redact_url
 from digest.errors import ConfigError, DigestError
 
 # The newest migration; tests check it matches the migrations folder.
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 MIGRATION_LOCK_KEY = 0x64696765  # "dige": an advisory lock id for schema upgrades on PostgreSQL
@@ -270,9 +270,25 @@ subscribe_requests = sa.Table(
     sa.Column("email_key", sa.String(320), nullable=False, index=True),
     sa.Column("profile", sa.JSON, nullable=False),
     sa.Column("consent_text", sa.Text, nullable=False),
-    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("created_at", UTCDateTime, nullable=False),
+    # Set when the confirmation is mailed (0008): a queued request has no link yet.
+    sa.Column("token_hash", sa.String(64), nullable=True, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
     sa.Column("confirmed_at", UTCDateTime, nullable=True),
+    # queued | sending | sent | confirmed | skipped | limited | failed (see digest.signups)
+    sa.Column("state", sa.String(16), nullable=False, server_default="sent", index=True),
+    sa.Column("outcome", sa.Text, nullable=False, server_default=""),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+)
+
+# Rate limits shared by every `digest serve` process: one row per counted request,
+# in buckets named by a keyed hash (of a client address, or of a target address).
+rate_limit_hits = sa.Table(
+    "rate_limit_hits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("bucket", sa.String(80), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_rate_limit_hits_bucket_at", "bucket", "at"),
 )
 
 approvals = sa.Table(

@@ -17,7 +17,7 @@ Rules (thresholds in digest.toml ``[events]``):
   not set), which resets after ``soft_bounce_reset_days`` without one; at
   ``soft_bounce_threshold`` → bounced. Deferrals and auto-replies never count;
 * spam complaint → complained; unsubscribe of any kind → unsubscribed;
-  group resubscribe restores only an unsubscribed person;
+  group resubscribe undoes only the person's own unsubscribe;
 * dropped for "Bounced Address", "Unsubscribed Address" or "Spam Reporting
   Address" → the matching status; other drop reasons are reported;
 * any event for a delivery left uncertain by a crashed send settles it.
@@ -36,7 +36,16 @@ from sqlalchemy.engine import Connection, Engine
 
 from digest import db
 from digest.config import Settings
-from digest.subscribers import ACTIVE, BOUNCED, COMPLAINED, UNSUBSCRIBED, change_status, remove_suppression
+from digest.subscribers import (
+    ACTIVE,
+    BOUNCED,
+    COMPLAINED,
+    UNSUBSCRIBED,
+    change_status,
+    own_unsubscribe,
+    raise_suppression,
+    remove_suppression,
+)
 
 EVENT_TYPES = (
     "processed",
@@ -286,11 +295,18 @@ def _rule(conn: Connection, settings: Settings, row: Any) -> str:
 
 
 def _status(conn: Connection, row: Any, status: str, cause: str, detail: str) -> str:
-    current = conn.execute(sa.select(db.subscribers.c.status).where(db.subscribers.c.id == row.subscriber_id)).scalar()
-    if current is None or current == "erased":
+    person = conn.execute(
+        sa.select(db.subscribers.c.status, db.subscribers.c.email_hash).where(db.subscribers.c.id == row.subscriber_id)
+    ).first()
+    if person is None or person.status == "erased":
         return ""
+    current = person.status
     if current != ACTIVE and status != COMPLAINED:
-        return ""  # already out; a complaint still overrides a softer status
+        # Already out; a complaint still overrides a softer status. A hard bounce after an unsubscribe
+        # is recorded on the suppression, so the person cannot start again to a dead address.
+        if status == BOUNCED and raise_suppression(conn, person.email_hash, "bounced", f"{cause}: {detail}"):
+            return f"{current}; suppressed as bounced ({detail})"
+        return ""
     if change_status(conn, row.subscriber_id, status, cause=cause, detail=detail, event_id=row.id):
         return f"{current} → {status} ({detail})"
     return ""
@@ -326,8 +342,8 @@ def _soft_bounce(conn: Connection, settings: Settings, row: Any, detail: str) ->
 def _resubscribe(conn: Connection, row: Any) -> str:
     s = db.subscribers
     person = conn.execute(sa.select(s.c.status, s.c.email_hash).where(s.c.id == row.subscriber_id)).first()
-    if person is None or person.status != UNSUBSCRIBED:
-        return ""  # only someone who unsubscribed is restored; never a bounced or complained address
+    if person is None or not own_unsubscribe(conn, row.subscriber_id):
+        return ""  # only the person's own unsubscribe is undone; never an admin's, a bounce or a complaint
     remove_suppression(conn, person.email_hash, f"group resubscribe event {row.id}")
     change_status(
         conn,

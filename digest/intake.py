@@ -7,6 +7,7 @@ into :class:`digest.events.Event` records, which go through the one ingest path
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +16,35 @@ from sqlalchemy.engine import Engine
 from digest import db
 from digest.config import Settings
 from digest.errors import InputError
-from digest.events import IngestReport, ingest
+from digest.events import Event, IngestReport, ingest
 from digest.providers.sendgrid.events import normalise_sendgrid, parse_sendgrid_body
 
 CHUNK = 2000
 
 
 def ingest_webhook_body(engine: Engine, settings: Settings, payload: str) -> IngestReport:
-    """A verified Event Webhook body: read it, store its events once and apply the rules."""
+    """A verified Event Webhook body: read it, store its events once and apply the rules.
+
+    A body that is not JSON events raises :class:`InputError`; one odd event in
+    a good body is skipped and reported, and the others are stored.
+    """
     objects = parse_sendgrid_body(payload)
-    received_at = db.utcnow()
-    return ingest(engine, settings, [normalise_sendgrid(o, received_at=received_at) for o in objects])
+    events, skipped = _normalised(objects, db.utcnow())
+    report = ingest(engine, settings, events)
+    report.received += len(skipped)
+    report.reported.extend(skipped)
+    return report
+
+
+def _normalised(objects: list[Any], received_at: datetime, first: int = 1) -> tuple[list[Event], list[str]]:
+    events: list[Event] = []
+    skipped: list[str] = []
+    for position, obj in enumerate(objects, start=first):
+        try:
+            events.append(normalise_sendgrid(obj, received_at=received_at))
+        except Exception as exc:  # meant never to happen; if it does, it costs this event only
+            skipped.append(f"event {position} of the body skipped: unreadable ({type(exc).__name__})")
+    return events, skipped
 
 
 def import_events_file(engine: Engine, settings: Settings, path: str, *, chunk: int = CHUNK) -> IngestReport:
@@ -37,8 +56,10 @@ def import_events_file(engine: Engine, settings: Settings, path: str, *, chunk: 
     report = IngestReport()
     received_at = db.utcnow()
     for start in range(0, len(objects), chunk):
-        events = [normalise_sendgrid(obj, received_at=received_at) for obj in objects[start : start + chunk]]
+        events, skipped = _normalised(objects[start : start + chunk], received_at, first=start + 1)
         report.merge(ingest(engine, settings, events))
+        report.received += len(skipped)
+        report.reported.extend(skipped)
     return report
 
 

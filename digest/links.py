@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-_TOKEN_RE = re.compile(r"^(\d{1,12})\.(\d{1,12})\.([A-Za-z0-9_-]{22})$")
+# One spelling per token: ASCII digits without leading zeros (a subscriber id is never 0),
+# matched whole (``$`` would also match before a trailing newline).
+_TOKEN_RE = re.compile(r"([1-9][0-9]{0,11})\.(0|[1-9][0-9]{0,11})\.([A-Za-z0-9_-]{22})", re.ASCII)
 _PURPOSE = b"digest-link:"
 
 
@@ -47,7 +49,7 @@ def make_token(secret: bytes, subscriber_id: int, delivery_id: int = 0) -> str:
 
 def read_token(secret: bytes, token: str) -> LinkToken | None:
     """The token's subscriber and delivery, or None if it is malformed or forged."""
-    match = _TOKEN_RE.match(token or "")
+    match = _TOKEN_RE.fullmatch(token or "")
     if not match:
         return None
     subscriber_id, delivery_id = int(match.group(1)), int(match.group(2))

@@ -23,12 +23,20 @@ from digest.config import Settings
 from digest.emails import Address, check_address, keyed_hash
 from digest.errors import InputError, NotFoundError, StateError
 from digest.files import atomic_text_writer
+from digest.plaintext import one_line
 from digest.topics import check_topics
 
 ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED, ERASED = "active", "unsubscribed", "bounced", "complained", "erased"
 STATUSES = (ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED, ERASED)
 # Statuses that put the address on the suppression list, with the reason recorded there.
 SUPPRESSING = {UNSUBSCRIBED: "unsubscribed", BOUNCED: "bounced", COMPLAINED: "complained", ERASED: "erased"}
+# When a suppressed address is suppressed again for a graver reason, the graver one is recorded
+# (an admin's "never contact again" after the person's own unsubscribe must not read as theirs).
+SUPPRESSION_GRAVITY = {"unsubscribed": 0, "bounced": 1, "complained": 2, "manual": 3, "erased": 4}
+# Unsubscribes the person made themselves: the only suppression they may lift themselves.
+OWN_UNSUBSCRIBE_CAUSES = frozenset(
+    {"unsubscribe-link", "one-click", "preferences", "provider-unsubscribe", "group-unsubscribe"}
+)
 PROFILE_FIELDS = ("first_name", "last_name", "organisation", "role", "sector", "region")
 EXPORT_COLUMNS = (
     "email",
@@ -175,7 +183,7 @@ def change_status(
         )
     )
     if new_status in SUPPRESSING:
-        add_suppression(
+        raise_suppression(
             conn, row.email_hash, SUPPRESSING[new_status], f"{cause}: {detail}" if detail else cause, at=now
         )
     return True
@@ -200,6 +208,55 @@ def add_suppression(conn: Connection, hashed: str, reason: str, detail: str, *, 
     return True
 
 
+def raise_suppression(conn: Connection, hashed: str, reason: str, detail: str, *, at: datetime | None = None) -> bool:
+    """Suppress an address, or record a graver reason on its suppression; False when nothing changed."""
+    if add_suppression(conn, hashed, reason, detail, at=at):
+        return True
+    current = conn.execute(sa.select(db.suppressions.c.reason).where(db.suppressions.c.email_hash == hashed)).scalar()
+    if current is None or SUPPRESSION_GRAVITY.get(reason, 0) <= SUPPRESSION_GRAVITY.get(current, 0):
+        return False
+    now = at or db.utcnow()
+    conn.execute(
+        db.suppressions.update()
+        .where(db.suppressions.c.email_hash == hashed)
+        .values(reason=reason, detail=detail, created_at=now)
+    )
+    conn.execute(
+        db.suppression_log.insert().values(email_hash=hashed, action="raised", reason=reason, detail=detail, at=now)
+    )
+    return True
+
+
+def own_unsubscribe(conn: Connection, subscriber_id: int) -> bool:
+    """True when the person is out only by their own unsubscribe, which they may then undo themselves.
+
+    Their status is ``unsubscribed``, the change that made it was theirs (a link,
+    one-click, the preferences page, the provider's unsubscribe), and nothing
+    graver was recorded since: an admin's suppression, a bounce or a complaint
+    each leave another status or another reason on the suppression.
+    """
+    person = conn.execute(
+        sa.select(db.subscribers.c.status, db.subscribers.c.email_hash).where(db.subscribers.c.id == subscriber_id)
+    ).first()
+    if person is None or person.status != UNSUBSCRIBED:
+        return False
+    h = db.subscriber_history
+    last = conn.execute(
+        sa.select(h.c.new_status, h.c.cause, h.c.at)
+        .where(h.c.subscriber_id == subscriber_id)
+        .order_by(h.c.at.desc(), h.c.id.desc())
+        .limit(1)
+    ).first()
+    if last is None or last.new_status != UNSUBSCRIBED or last.cause not in OWN_UNSUBSCRIBE_CAUSES:
+        return False
+    suppression = conn.execute(
+        sa.select(db.suppressions.c.reason, db.suppressions.c.created_at).where(
+            db.suppressions.c.email_hash == person.email_hash
+        )
+    ).first()
+    return suppression is None or (suppression.reason == "unsubscribed" and suppression.created_at <= last.at)
+
+
 def is_suppressed(conn: Connection, hashed: str) -> bool:
     query = sa.select(db.suppressions.c.email_hash).where(db.suppressions.c.email_hash == hashed)
     return conn.execute(query).first() is not None
@@ -216,7 +273,8 @@ def suppress_address(engine: Engine, settings: Settings, raw_email: str, *, reas
         if row is not None and row.status == ACTIVE:
             change_status(conn, row.id, UNSUBSCRIBED, cause="admin", detail=f"suppressed: {reason}")
             return True
-        return add_suppression(conn, hashed, "manual", reason)
+        # Already out (say by their own unsubscribe): the admin's suppression is recorded over it.
+        return raise_suppression(conn, hashed, "manual", reason)
 
 
 def lift_suppression(engine: Engine, settings: Settings, raw_email: str, *, reason: str) -> Subscriber | None:
@@ -314,8 +372,8 @@ def normalise_profile(profile: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _one_line(value: Any) -> str:
-    # No NUL (PostgreSQL text cannot hold it) and no runs of whitespace.
-    return " ".join(str(value or "").replace("\x00", "").split())
+    # No control characters (NUL, terminal escapes) and no runs of whitespace.
+    return one_line(value)
 
 
 def new_subscriber_values(
@@ -413,7 +471,10 @@ def remove_subscriber(engine: Engine, settings: Settings, raw_email: str, *, rea
             raise NotFoundError(f"no subscriber {address.email}")
         if row.status == ERASED:
             raise StateError(f"{address.email} was erased")
-        change_status(conn, row.id, UNSUBSCRIBED, cause="admin", detail=reason or "removed by admin command")
+        detail = reason or "removed by admin command"
+        if not change_status(conn, row.id, UNSUBSCRIBED, cause="admin", detail=detail):
+            # Already unsubscribed (perhaps by their own hand, which they could undo): record the admin's word.
+            raise_suppression(conn, row.email_hash, "manual", f"admin: {detail}")
     return get_subscriber(engine, address.email)
 
 

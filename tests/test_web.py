@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from digest import db
+from digest import db, signups
 from digest.config import load_settings
 from digest.errors import NotFoundError
 from digest.links import make_token
@@ -36,7 +36,7 @@ def web(project: Path, keypair, engine):  # type: ignore[no-untyped-def]
     with (project / ".env").open("a") as env:
         env.write(f"SENDGRID_WEBHOOK_PUBLIC_KEY={keypair[1]}\n")
     settings = load_settings(project / "digest.toml")
-    app = create_app(settings, engine)
+    app = create_app(settings, engine, background=False)  # the tests send queued confirmations themselves
     app.testing = True
     return app.test_client(), settings
 
@@ -224,6 +224,7 @@ def test_double_opt_in_sign_up(web, engine, project) -> None:  # type: ignore[no
     assert answer.status_code == 200 and b"Check your email" in answer.data
     with pytest.raises(NotFoundError):
         get_subscriber(engine, "new.lead@school.example.org")
+    assert signups.send_queued(engine, _settings) == 1
     (path,) = (project / "outbox" / "subscribe").glob("*.eml")
     message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     link = next(

@@ -14,6 +14,7 @@ from digest.csvimport.summary import ImportSummary
 from digest.csvimport.values import TopicMatcher, json_attributes, split_name, split_tags
 from digest.emails import Address, check_address
 from digest.errors import InputError
+from digest.plaintext import one_line
 from digest.subscribers import ACTIVE, PROFILE_FIELDS
 
 MAX_PROFILE_FIELD = 300
@@ -57,7 +58,7 @@ class ProfileMapper:
             cell = cells[index].strip() if index < len(cells) else ""
             if target.startswith("attr:"):
                 if cell:
-                    attributes[target[5:]] = " ".join(cell.split())
+                    attributes[target[5:]] = one_line(cell)
             elif target == "evidence":
                 if cell:
                     evidence.append(f"{plan.columns[index].header} {_shown(cell)}")
@@ -68,7 +69,7 @@ class ProfileMapper:
             values["first_name"], values["last_name"] = split_name(values["name"], address.email)
         profile: dict[str, Any] = {}
         for name in PROFILE_FIELDS:
-            value = " ".join(values.get(name, "").split())
+            value = one_line(values.get(name, ""))
             if len(value) > MAX_PROFILE_FIELD:
                 raise InputError(f"{name} is longer than {MAX_PROFILE_FIELD} characters")
             profile[name] = value

@@ -1,13 +1,14 @@
 """The outbox: one .eml file per recipient, the exact bytes SMTP would send.
 
 The default provider, so the whole routine runs without an account. Files are
-written atomically and fsynced, named by delivery id (no addresses in names).
+written atomically and fsynced, named by delivery id (no addresses in names);
+copies without one (tests, sign-up confirmations) by time and a random part.
 """
 
 from __future__ import annotations
 
-import itertools
 import time
+import uuid
 
 from digest.config import Settings
 from digest.files import atomic_write_bytes
@@ -22,7 +23,6 @@ class OutboxProvider:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._test_counter = itertools.count(1)
 
     def send(self, batch: Batch) -> BatchResult:
         folder = self.settings.outbox_dir / batch.issue_id
@@ -30,7 +30,9 @@ class OutboxProvider:
         for position, recipient in enumerate(batch.recipients):
             message = recipient_message(self.settings, batch, recipient)
             if recipient.delivery_id is None:
-                name = f"test-{int(time.time())}-{next(self._test_counter)}.eml"
+                # Test copies and sign-up confirmations have no delivery id; a random part keeps
+                # two from the same second (or from two processes) from overwriting each other.
+                name = f"test-{int(time.time())}-{uuid.uuid4().hex[:16]}.eml"
             else:
                 name = f"{recipient.delivery_id:08d}.eml"
             atomic_write_bytes(folder / name, message_bytes(message), durable=True)

@@ -2,9 +2,10 @@
 
 A Flask application: ``app`` builds it, and each group of routes is a module
 of thin views over library functions (``webhook``, ``reader``, ``signup``,
-``archive``); none of them touches a table. In production run
-``waitress-serve --host 127.0.0.1 --port 8000 --call digest.web:create_app``
-(with DIGEST_CONFIG naming digest.toml) behind a TLS-terminating proxy.
+``archive``); none of them touches a table, and only a POST changes anything.
+``queue`` mails sign-up confirmations in the background. In production run
+``digest serve`` (waitress with the connection limits of ``[web]``) behind a
+TLS-terminating proxy; ``create_app`` is the WSGI application for other servers.
 """
 
 from __future__ import annotations

@@ -6,14 +6,19 @@ from typing import Any
 
 from flask import Flask, Response
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from digest.config import Settings
 from digest.web import archive, reader, signup, webhook
 from digest.web.context import WebContext
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
-    """The application; with no arguments, settings come from DIGEST_CONFIG or ./digest.toml."""
+def create_app(settings: Settings | None = None, engine: Engine | None = None, *, background: bool = True) -> Flask:
+    """The application; with no arguments, settings come from DIGEST_CONFIG or ./digest.toml.
+
+    ``background=False`` leaves the sign-up confirmations queued for the caller
+    to send (:func:`digest.signups.send_queued`); otherwise a thread mails them.
+    """
     if settings is None:
         from digest.config import load_settings
 
@@ -24,7 +29,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         engine = open_engine(settings)
     app = Flask("digest", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.events.webhook_max_bytes
-    context = WebContext(settings, engine)
+    context = WebContext(settings, engine, background=background)
+    hops = settings.web.trusted_proxies
+    if hops:
+        # Only the addresses our own proxies appended are believed; a client's own
+        # X-Forwarded-For entries are further left and ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0, x_port=0, x_prefix=0)  # type: ignore[method-assign]
     app.add_url_rule("/healthz", "health", lambda: Response("ok\n", mimetype="text/plain"))
     for routes in (webhook, reader, signup, archive):
         routes.register(app, context)
@@ -53,7 +63,27 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
 
 def serve(settings: Settings, host: str, port: int, *, threads: int = 8) -> None:
-    """Run the application under waitress until interrupted."""
+    """Run the application under waitress until interrupted.
+
+    Idle connections count against ``[web] connection_limit`` until
+    ``channel_timeout`` closes them; waitress looks for them every few seconds
+    (``cleanup_interval``), so a crowd of idle or slow clients cannot keep
+    /healthz and the webhook waiting for long.
+    """
     import waitress
 
-    waitress.serve(create_app(settings), host=host, port=port, threads=threads, ident="digest")
+    app = create_app(settings)
+    app.extensions["digest"].confirmations.start()  # mail what other processes queued, purge expired requests
+    web = settings.web
+    waitress.serve(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="digest",
+        connection_limit=web.connection_limit,
+        channel_timeout=web.channel_timeout,
+        cleanup_interval=max(1, min(10, web.channel_timeout // 2)),
+        # poll(), not select(): select() cannot watch file descriptors above 1023.
+        asyncore_use_poll=True,
+    )

@@ -13,10 +13,13 @@ from digest.config import Settings
 class WebContext:
     """One project's settings and database, bound to the application."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: Engine, *, background: bool = True) -> None:
+        from digest.web.queue import ConfirmationQueue
+
         self.settings = settings
         self.engine = engine
         self.secret = settings.require_secret_key()
+        self.confirmations = ConfirmationQueue(engine, settings, enabled=background)
 
     def page(self, template: str, status: int = 200, **context: Any) -> Response:
         """A page from ``templates/web/`` with the organisation's details."""

@@ -1,8 +1,9 @@
 """The links in every email: /unsubscribe/<token> and /preferences/<token>.
 
-A GET never unsubscribes (mail scanners follow links): it shows a button. The
-RFC 8058 one-click POST (body ``List-Unsubscribe=One-Click``) does. A forged
-or altered token changes nothing and shows a plain error.
+Only a POST changes anything: a GET or HEAD (mail scanners follow links, some
+with HEAD) shows a button. The RFC 8058 one-click POST (body
+``List-Unsubscribe=One-Click``) unsubscribes at once. A forged or altered token
+changes nothing and shows a plain error.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def register(app: Flask, context: WebContext) -> None:
         link = subscriptions.resolve_link(engine, context.secret, token)
         if link is None:
             return context.bad_link()
-        if request.method == "GET":
+        if request.method != "POST":  # GET and HEAD (link scanners) only look
             return context.page(
                 "unsubscribe.html.j2",
                 token=token,
@@ -42,7 +43,7 @@ def register(app: Flask, context: WebContext) -> None:
         if link is None:
             return context.bad_link()
         saved = ""
-        if request.method == "POST":
+        if request.method == "POST":  # only a POST changes anything; GET and HEAD only look
             action = request.form.get("action", "save")
             if action == "save":
                 if subscriptions.save_topics(engine, settings, link.subscriber_id, request.form.getlist("topics")):
@@ -61,6 +62,7 @@ def register(app: Flask, context: WebContext) -> None:
             topics=[{"slug": rule.slug, "label": rule.label} for rule in settings.topics],
             chosen=set(person.topics) or known,
             status_now=person.status,
+            can_resubscribe=subscriptions.may_resubscribe(engine, link.subscriber_id),
             saved=saved,
             first_name=person.first_name,
         )

@@ -1,9 +1,11 @@
 """/subscribe and /subscribe/confirm/<token>: double opt-in sign-up.
 
-Rate-limited per client, protected against cross-site posting by a signed form
-token bound to a cookie and an Origin check, and answering the same whether or
-not the address is known. Confirming takes a press of a button: a link scanner
-must not subscribe anyone.
+Protected against cross-site posting by a signed form token bound to a cookie
+and an exact Origin check; rate-limited per client and per target address in
+the database (:mod:`digest.signups`); answering the same, after the same work,
+whether or not the address is known: the confirmation is mailed later, by the
+queue (:mod:`digest.web.queue`). Only a POST changes anything: confirming takes
+a press of a button, so a link scanner (GET or HEAD) subscribes nobody.
 """
 
 from __future__ import annotations
@@ -11,14 +13,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import time
-from collections import defaultdict, deque
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
-from digest import segments, subscriptions
+from digest import segments, signups
 from digest.emails import check_address
 from digest.errors import InputError
 from digest.web.context import WebContext
@@ -27,25 +28,29 @@ FORM_TTL_SECONDS = 2 * 3600
 FORM_FIELDS = ("email", "first_name", "last_name", "organisation", "role", "sector")
 
 
-class RateLimiter:
-    """A sliding window per client address, in this process's memory."""
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, lower-cased, default ports dropped; '' when it has none."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return ""
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    default = {"http": 80, "https": 443}[parts.scheme]
+    netloc = parts.hostname if port in (None, default) else f"{parts.hostname}:{port}"
+    return f"{parts.scheme}://{netloc}"
 
-    def __init__(self, limit: int, window_seconds: float) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self.hits: dict[str, deque[float]] = defaultdict(deque)
-        self.lock = threading.Lock()
 
-    def allow(self, client: str) -> bool:
-        now = time.monotonic()
-        with self.lock:
-            hits = self.hits[client]
-            while hits and now - hits[0] > self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(now)
-            return True
+def same_origin(origin: str, referer: str, allowed: set[str]) -> bool:
+    """Whether a POST came from one of our own pages: its Origin (else its Referer) names exactly our origin.
+
+    Compared as whole origins, so ``https://news.example.org.evil.example`` is not ``https://news.example.org``.
+    """
+    claimed = origin or referer
+    if not claimed:
+        return True  # some privacy tools strip both; the form token still has to match the cookie
+    return origin_of(claimed) in allowed
 
 
 class FormTokens:
@@ -60,7 +65,9 @@ class FormTokens:
 
     def check(self, nonce: str, token: str) -> bool:
         stamp, _, mac = token.partition(".")
-        if not nonce or not stamp.isdigit() or time.time() - int(stamp) > FORM_TTL_SECONDS:
+        if not nonce or not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+            return False
+        if time.time() - int(stamp) > FORM_TTL_SECONDS:
             return False
         return hmac.compare_digest(self._mac(nonce, stamp), mac)
 
@@ -70,9 +77,9 @@ class FormTokens:
 
 def register(app: Flask, context: WebContext) -> None:
     settings = context.settings
-    limiter = RateLimiter(settings.events.subscribe_rate_limit, 3600)
     tokens = FormTokens(context.secret)
     topics = [{"slug": rule.slug, "label": rule.label} for rule in settings.topics]
+    known_topics = {rule.slug for rule in settings.topics}
 
     def form_page(status: int, nonce: str, errors: list[str], values: dict[str, str]) -> Response:
         return context.page(
@@ -87,15 +94,8 @@ def register(app: Flask, context: WebContext) -> None:
             values=values,
         )
 
-    def same_origin() -> bool:
-        origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
-        if not origin:
-            return True  # some privacy tools strip both; the form token still has to match the cookie
-        allowed = {settings.base_url, request.host_url.rstrip("/")}
-        return any(origin == base or origin.startswith(base + "/") for base in allowed)
-
     def subscribe() -> Response:
-        if request.method == "GET":
+        if request.method != "POST":  # GET and HEAD: the form
             nonce = secrets.token_urlsafe(16)
             response = form_page(200, nonce, [], {})
             response.set_cookie(
@@ -107,14 +107,13 @@ def register(app: Flask, context: WebContext) -> None:
                 max_age=FORM_TTL_SECONDS,
             )
             return response
-        if not same_origin() or not tokens.check(
-            request.cookies.get("digest_form", ""), request.form.get("form_token", "")
-        ):
+        allowed = {origin_of(settings.base_url), origin_of(request.host_url)} - {""}
+        origin_ok = same_origin(request.headers.get("Origin", ""), request.headers.get("Referer", ""), allowed)
+        token_ok = tokens.check(request.cookies.get("digest_form", ""), request.form.get("form_token", ""))
+        if not origin_ok or not token_ok:
             return context.error(
                 403, "Please try again", "The form had expired or came from another site. Open the sign-up page again."
             )
-        if not limiter.allow(request.remote_addr or "unknown"):
-            return context.error(429, "Too many sign-ups", "Please wait an hour before trying again.")
         return handle_signup()
 
     def handle_signup() -> Response:
@@ -133,20 +132,37 @@ def register(app: Flask, context: WebContext) -> None:
             errors.append("Please tick the box to agree to receive the digest.")
         if errors or address is None:
             return form_page(400, request.cookies.get("digest_form", ""), errors, values)
-        chosen = [t for t in form.getlist("topics") if t in {rule.slug for rule in settings.topics}]
+        chosen = [t for t in form.getlist("topics") if t in known_topics]
         profile: dict[str, Any] = {**{k: v for k, v in values.items() if k != "email"}, "topics": chosen}
-        subscriptions.request_signup(context.engine, settings, address, profile)
-        # The same answer whether the address is new, known or suppressed.
+        # remote_addr is the client's address: ProxyFix (app.py) sets it from trusted proxies only.
+        if not signups.request_signup(context.engine, settings, address, profile, client=request.remote_addr):
+            return context.error(429, "Too many sign-ups", "Please wait an hour before trying again.")
+        context.confirmations.wake()
+        # The same answer, after the same work, whether the address is new, known or suppressed.
         return context.page("subscribe_sent.html.j2")
 
     def confirm(token: str) -> Response:
-        signup = subscriptions.pending_signup(context.engine, token)
-        if signup is None:
-            return context.bad_link()
-        if request.method == "GET":
-            return context.page("confirm.html.j2", token=token)
-        subscriptions.confirm_signup(context.engine, settings, signup)
-        return context.page("subscribe_confirmed.html.j2")
+        if request.method != "POST":  # GET and HEAD (link scanners) only show the button
+            state = signups.link_state(context.engine, token)
+            if state == signups.SENT:
+                return context.page("confirm.html.j2", token=token)
+            return used_link() if state == signups.USED else context.bad_link()
+        outcome = signups.confirm_signup(context.engine, settings, token)
+        if outcome in (signups.SUBSCRIBED, signups.ALREADY):
+            return context.page("subscribe_confirmed.html.j2")
+        if outcome == signups.REFUSED:
+            return context.error(
+                409,
+                "We cannot subscribe this address",
+                "Nothing has changed: this address has left the SAFE Newsfeed or cannot receive it, and a "
+                "sign-up link does not change that. Please contact us if you would like to receive it again.",
+            )
+        return used_link() if outcome == signups.USED else context.bad_link()
+
+    def used_link() -> Response:
+        return context.error(
+            400, "This link has already been used", "Each confirmation link works once. Nothing has changed."
+        )
 
     app.add_url_rule("/subscribe", "subscribe", subscribe, methods=["GET", "POST"])
     app.add_url_rule("/subscribe/confirm/<token>", "confirm", confirm, methods=["GET", "POST"])

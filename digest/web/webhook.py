@@ -1,8 +1,10 @@
 """POST /webhooks/sendgrid: SendGrid's signed Event Webhook.
 
 2xx only once the events are stored, so SendGrid retries a failure; a bad or
-missing signature (or a stale timestamp) is refused with nothing stored;
-bodies are size-limited; bad JSON is a 400, never a 500.
+missing signature (or a timestamp too old or in the future) is refused with
+nothing stored; bodies are size-limited; a body that is not JSON events is a
+400, and an odd event inside a good body is skipped and named in the answer
+while the rest are stored: body content never causes a 500.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def register(app: Flask, context: WebContext) -> None:
             report = ingest_webhook_body(context.engine, context.settings, payload)
         except InputError as exc:
             return plain(f"bad request: {exc.reason}", 400)
-        return plain(f"stored {report.stored} of {report.received} events", 200)
+        lines = [f"stored {report.stored} of {report.received} events", *report.reported[:20]]
+        return plain("\n".join(lines), 200)
 
     app.add_url_rule("/webhooks/sendgrid", "webhook", webhook, methods=["POST"])

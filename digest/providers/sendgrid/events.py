@@ -33,6 +33,7 @@ SENDGRID_TYPES = {
     "group_resubscribe": "group-resubscribed",
 }
 MAX_FIELD = 2000
+MAX_EVENT_ID = 200  # events.provider_event_id
 
 
 def parse_sendgrid_body(data: bytes | str, *, origin: str = "the request") -> list[Any]:
@@ -48,9 +49,15 @@ def parse_sendgrid_body(data: bytes | str, *, origin: str = "the request") -> li
         if len(lines) > 1:
             try:
                 return [json.loads(line) for line in lines]
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 pass
         raise InputError(f"not valid JSON ({exc.msg})", path=origin, line=exc.lineno) from None
+    except RecursionError:
+        # json.loads recurses once per level: a body nested thousands deep cannot be read (nor is it SendGrid's).
+        raise InputError("nested too deeply to read as events", path=origin) from None
+    except ValueError as exc:
+        # Python refuses to convert integers of more than 4300 digits.
+        raise InputError(f"not readable as events ({exc})", path=origin) from None
     if isinstance(parsed, dict) and isinstance(parsed.get("events"), list):
         parsed = parsed["events"]
     if isinstance(parsed, dict):
@@ -64,11 +71,23 @@ def text_field(value: Any, limit: int = MAX_FIELD) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        # PostgreSQL's text cannot hold NUL; nothing legitimate needs it.
-        return value.replace("\x00", "")[:limit]
+        # PostgreSQL's text cannot hold NUL, nor either database a lone surrogate ("\ud800" in JSON).
+        return storable(value.replace("\x00", "")[:limit])
     if isinstance(value, bool | int | float):
-        return str(value)[:limit]
+        try:
+            return str(value)[:limit]
+        except ValueError:  # an integer of more than 4300 digits
+            return ""
     return ""
+
+
+def storable(text: str) -> str:
+    """``text`` as UTF-8 can hold it: a lone surrogate becomes U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
 
 
 # Our ids are 32-bit integer columns on PostgreSQL: anything larger cannot be ours,
@@ -92,7 +111,7 @@ def _int(value: Any) -> int | None:
 def timestamp(value: Any, fallback: datetime) -> datetime:
     try:
         seconds = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of hundreds of digits
         return fallback
     if seconds > 100_000_000_000:  # some marketing events give milliseconds
         seconds /= 1000
@@ -102,7 +121,11 @@ def timestamp(value: Any, fallback: datetime) -> datetime:
 
 
 def canonical(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
+    """The event as stored: sorted keys, no spaces; escaped where UTF-8 cannot hold it (lone surrogates)."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
+    if storable(text) != text:
+        text = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), sort_keys=True, default=str)
+    return text
 
 
 def normalise_sendgrid(obj: Any, *, received_at: datetime | None = None) -> Event:
@@ -126,6 +149,8 @@ def normalise_sendgrid(obj: Any, *, received_at: datetime | None = None) -> Even
     if event_id:
         # The event type too: SendGrid's documented samples reuse one placeholder id.
         event_id = f"{event_id}/{raw_type.strip().lower()}"
+        if len(event_id) > MAX_EVENT_ID:  # the column's width; SendGrid's own ids are about 22 characters
+            event_id = "sha256:" + hashlib.sha256(event_id.encode("utf-8")).hexdigest()
     else:
         event_id = "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
     message_id = text_field(obj.get("sg_message_id"), 300).split(".", 1)[0] or None

@@ -120,15 +120,13 @@ class SendGridProvider:
             custom_args["send_id"] = str(batch.send_id)
         if recipient.delivery_id is not None:
             custom_args["delivery_id"] = str(recipient.delivery_id)
-        return {
-            "to": [to],
-            "substitutions": substitutions,
-            "custom_args": custom_args,
-            "headers": {
-                "List-Unsubscribe": list_unsubscribe_header(self.settings, recipient.personal.unsubscribe_url),
+        found: dict[str, Any] = {"to": [to], "substitutions": substitutions, "custom_args": custom_args}
+        if personal.unsubscribe_url:  # a sign-up confirmation is not list mail and has none
+            found["headers"] = {
+                "List-Unsubscribe": list_unsubscribe_header(self.settings, personal.unsubscribe_url),
                 "List-Unsubscribe-Post": LIST_UNSUBSCRIBE_POST,
-            },
-        }
+            }
+        return found
 
     @staticmethod
     def _too_big(personalization: dict[str, Any]) -> str | None:
