@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import CommentMark, YAMLError
+from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import (
     DoubleQuotedScalarString,
     FoldedScalarString,
@@ -37,14 +37,23 @@ from ruamel.yaml.scalarstring import (
     ScalarString,
     SingleQuotedScalarString,
 )
-from ruamel.yaml.tokens import CommentToken
 
 from digest.errors import InputError
+from digest.studio.comments import (
+    DEFAULT_GAP,
+    OwnComment,
+    add_head,
+    add_tail,
+    cut_before,
+    cut_end,
+    cut_tail,
+    own_comment,
+    put_own,
+)
 from digest.studio.draft import Draft, StoryDraft
 
 _STORY_ORDER = ("summary", "note", "full", "pin", "topics", "url")
 _ISSUE_ORDER = ("date", "window", "grouping", "subject", "preheader", "introduction", "editor_note", "lead", "sections")
-DEFAULT_GAP = 3  # spaces between a value and its comment, as `digest issue new` writes them
 
 
 @dataclass(frozen=True)
@@ -106,178 +115,6 @@ def dump_document(doc: Any, layout: Layout) -> str:
     out = io.StringIO()
     _yaml(layout).dump(doc, out)
     return out.getvalue()
-
-
-# --- comment slots ------------------------------------------------------------------------
-# A slot is where ruamel keeps the comment that follows a value: position 2 of a mapping
-# key's entry, position 0 of a sequence item's.
-
-
-def _end_slot(container: Any, key: Any) -> tuple[Any, Any]:
-    """The (container, key) whose comment slot holds what follows ``container[key]``, however deep.
-
-    A flow collection (``topics: [a, b]``) is not entered: a comment inside
-    its brackets would break it; it goes after the closing bracket.
-    """
-    value = container[key]
-    if isinstance(value, CommentedMap | CommentedSeq) and len(value) and not value.fa.flow_style():
-        return _end_slot(value, list(value)[-1] if isinstance(value, CommentedMap) else len(value) - 1)
-    return container, key
-
-
-def _position(container: Any) -> int:
-    return 0 if isinstance(container, CommentedSeq) else 2
-
-
-def _get_token(container: Any, key: Any) -> CommentToken | None:
-    entry = container.ca.items.get(key)
-    return entry[_position(container)] if entry else None
-
-
-def _set_token(container: Any, key: Any, token: CommentToken | None) -> None:
-    position = _position(container)
-    entry = container.ca.items.get(key)
-    if entry is None:
-        if token is None:
-            return
-        entry = container.ca.items[key] = [None, None, None, None] if position else [None, None]
-    entry[position] = token
-    if not any(entry):
-        del container.ca.items[key]
-
-
-def _split(value: str) -> tuple[str, str]:
-    """A token's text as (the comment on the value's own line or "", the lines after it)."""
-    first, newline, rest = value.partition("\n")
-    if not newline:
-        return first, ""
-    return first, rest
-
-
-def _tokens_text(tokens: list[Any]) -> str:
-    """Comment tokens kept as separate lines, back into text with their indentation."""
-    text = ""
-    for token in tokens:
-        if token is None:
-            continue
-        column = getattr(token, "column", 0) or 0
-        value = token.value
-        text += (" " * column + value) if value.strip() else value
-    return text
-
-
-def _cut_before(seq: CommentedSeq, index: int) -> str:
-    """Remove and return the comments ruamel keeps in front of item ``index`` (after a flow value)."""
-    entry = seq.ca.items.get(index)
-    if not entry or len(entry) < 2 or not entry[1]:
-        return ""
-    text = _tokens_text(entry[1])
-    entry[1] = None
-    return text
-
-
-def _cut_end(seq: CommentedSeq) -> str:
-    """Remove and return the comments ruamel keeps after a sequence's last item."""
-    text = _tokens_text(seq.ca.end or [])
-    seq.ca.end = []
-    return text
-
-
-def _is_block(container: Any, key: Any) -> bool:
-    """Whether the value is a ``|`` or ``>`` block, after which a comment is a whole line of its own."""
-    return isinstance(container[key], LiteralScalarString | FoldedScalarString)
-
-
-def _cut_tail(container: Any, key: Any) -> str:
-    """Remove and return the full-line comments after ``container[key]``."""
-    slot = _end_slot(container, key)
-    token = _get_token(*slot)
-    if token is None:
-        return ""
-    if _is_block(*slot):
-        _set_token(*slot, None)
-        return " " * (getattr(token, "column", 0) or 0) + token.value
-    own, tail = _split(token.value)
-    if not tail:
-        return ""
-    if own:
-        token.value = own + "\n"
-    else:
-        _set_token(*slot, None)
-    return tail
-
-
-def _add_tail(container: Any, key: Any, tail: str) -> None:
-    """Put full-line comments after ``container[key]``."""
-    if not tail:
-        return
-    slot = _end_slot(container, key)
-    token = _get_token(*slot)
-    if _is_block(*slot):
-        # An indented line straight after a block would be read as part of its text.
-        flush = "".join(line.lstrip(" ") + "\n" for line in tail.splitlines())
-        if token is None:
-            _set_token(*slot, CommentToken(flush, CommentMark(0)))
-        else:
-            token.value += flush
-    elif token is None:
-        _set_token(*slot, CommentToken("\n" + tail, CommentMark(0)))
-    else:
-        own, rest = _split(token.value)
-        token.value = (own + "\n" if own else "\n") + rest + tail
-
-
-def _add_head(seq: CommentedSeq, lines: str, parent: CommentedMap, key: str) -> None:
-    """Put full-line comments before the first item of ``parent[key]``, after any that are there already."""
-    if not lines:
-        return
-    tokens = []
-    for line in lines.splitlines():
-        text = line.strip()
-        indent = len(line) - len(line.lstrip(" "))
-        tokens.append(CommentToken(f"{text}\n", CommentMark(indent if text else 0)))
-    # ruamel keeps these in the sequence and, when the key has an entry, in that entry too
-    # (and then writes that one): keep both pointing at one list.
-    entry = parent.ca.items.get(key)
-    head = seq.ca.comment[1] if seq.ca.comment and isinstance(seq.ca.comment[1], list) else None
-    if head is None and entry is not None and isinstance(entry[3], list):
-        head = entry[3]
-    head = head if head is not None else []
-    head.extend(tokens)
-    seq.ca.comment = [seq.ca.comment[0] if seq.ca.comment else None, head]
-    if entry is not None:
-        entry[3] = head
-
-
-@dataclass
-class _Own:
-    """A comment on a story's id line, and how many spaces stood before it."""
-
-    text: str
-    gap: int
-
-
-def _own_comment(container: Any, key: Any, lines: list[str]) -> _Own | None:
-    token = _get_token(container, key)
-    if token is None:
-        return None
-    own, rest = _split(token.value)
-    if rest:
-        raise AssertionError("tails are cut before comments are taken")  # pragma: no cover
-    _set_token(container, key, None)
-    if not own:
-        return None
-    gap = DEFAULT_GAP
-    mark = getattr(token, "start_mark", None)
-    if mark is not None and 0 <= mark.line < len(lines):
-        line = lines[mark.line]
-        gap = max(1, mark.column - len(line[: mark.column].rstrip()))
-    return _Own(own.strip(), gap)
-
-
-def _put_own(container: Any, key: Any, own: _Own | None, column: int) -> None:
-    if own is not None:
-        _set_token(container, key, CommentToken(own.text + "\n", CommentMark(column + own.gap)))
 
 
 # --- values ---------------------------------------------------------------------------------
@@ -346,7 +183,7 @@ class _Piece:
     """A story's node as it was in the file, with its comments cut loose."""
 
     node: Any
-    own: _Own | None
+    own: OwnComment | None
     before: str
 
 
@@ -354,7 +191,7 @@ def _story_id(node: Any) -> str:
     return str(node["id"] if isinstance(node, CommentedMap) else node).strip()
 
 
-def _story_node(piece: _Piece | None, story: StoryDraft, *, is_lead: bool) -> tuple[Any, _Own | None]:
+def _story_node(piece: _Piece | None, story: StoryDraft, *, is_lead: bool) -> tuple[Any, OwnComment | None]:
     """The node for ``story``: the old one updated, a bare id, or a mapping; and its id-line comment."""
     node = piece.node if piece else None
     own = piece.own if piece else None
@@ -397,12 +234,12 @@ def _story_node(piece: _Piece | None, story: StoryDraft, *, is_lead: bool) -> tu
     return mapping, own
 
 
-def _place_story(container: Any, key: Any, node: Any, own: _Own | None, column: int) -> None:
+def _place_story(container: Any, key: Any, node: Any, own: OwnComment | None, column: int) -> None:
     """Attach a story's id-line comment where ruamel looks for it for this kind of node."""
     if isinstance(node, CommentedMap):
-        _put_own(node, "id", own, column + len("id: ") + len(_story_id(node)))
+        put_own(node, "id", own, column + len("id: ") + len(_story_id(node)))
     else:
-        _put_own(container, key, own, column + len(str(node)))
+        put_own(container, key, own, column + len(str(node)))
 
 
 # --- the whole document ------------------------------------------------------------------------
@@ -422,9 +259,9 @@ def _cut(doc: CommentedMap, lines: list[str]) -> _Cut:
     sections: dict[str, tuple[CommentedMap, str]] = {}
     lead_tail = ""
     if doc.get("lead") not in (None, ""):
-        lead_tail = _cut_tail(doc, "lead")
+        lead_tail = cut_tail(doc, "lead")
         node = doc["lead"]
-        own = _own_comment(node, "id", lines) if isinstance(node, CommentedMap) else _own_comment(doc, "lead", lines)
+        own = own_comment(node, "id", lines) if isinstance(node, CommentedMap) else own_comment(doc, "lead", lines)
         stories[_story_id(node)] = _Piece(node, own, "")
     # ruamel keeps a comment after the thing before it (or, after a flow value, in front of
     # the next item, or at the end of the sequence); each ends up as the "before" of its owner.
@@ -432,24 +269,24 @@ def _cut(doc: CommentedMap, lines: list[str]) -> _Cut:
     raw_sections = doc.get("sections")
     all_sections = raw_sections if isinstance(raw_sections, CommentedSeq) else CommentedSeq()
     for index, section in enumerate(all_sections):
-        sections[f"s{index}"] = (section, pending + _cut_before(all_sections, index))
+        sections[f"s{index}"] = (section, pending + cut_before(all_sections, index))
         pending = ""
         items = section.get("stories") if isinstance(section, CommentedMap) else None
         if isinstance(items, CommentedSeq) and len(items):
             for position, node in enumerate(items):
-                before = pending + _cut_before(items, position)
-                pending = _cut_tail(items, position)
+                before = pending + cut_before(items, position)
+                pending = cut_tail(items, position)
                 if isinstance(node, CommentedMap):
-                    own = _own_comment(node, "id", lines)
+                    own = own_comment(node, "id", lines)
                 else:
-                    own = _own_comment(items, position, lines)
+                    own = own_comment(items, position, lines)
                 stories[_story_id(node)] = _Piece(node, own, before)
-            pending += _cut_end(items)
+            pending += cut_end(items)
         elif isinstance(section, CommentedMap) and len(section):
-            pending = _cut_tail(section, list(section)[-1])
+            pending = cut_tail(section, list(section)[-1])
             if isinstance(items, CommentedSeq):
-                pending += _cut_end(items)
-    return _Cut(stories, sections, lead_tail, pending + _cut_end(all_sections))
+                pending += cut_end(items)
+    return _Cut(stories, sections, lead_tail, pending + cut_end(all_sections))
 
 
 def apply_draft(text: str, draft: Draft, new_comments: Mapping[str, str] | None = None) -> str:
@@ -471,7 +308,7 @@ def apply_draft(text: str, draft: Draft, new_comments: Mapping[str, str] | None 
     def piece(story: StoryDraft) -> _Piece | None:
         found = cut.stories.get(story.id)
         if found is None and story.id in new_comments:
-            return _Piece(None, _Own(f"# {new_comments[story.id]}", DEFAULT_GAP), "")
+            return _Piece(None, OwnComment(f"# {new_comments[story.id]}", DEFAULT_GAP), "")
         return found
 
     for key, value in (
@@ -493,14 +330,14 @@ def apply_draft(text: str, draft: Draft, new_comments: Mapping[str, str] | None 
         _place_story(doc, "lead", node, own, layout.mapping if isinstance(node, CommentedMap) else len("lead: "))
         keys = list(doc)
         if lead_piece is not None and lead_piece.before and keys.index("lead"):
-            _add_tail(doc, keys[keys.index("lead") - 1], lead_piece.before)
-        _add_tail(doc, "lead", cut.lead_tail)
+            add_tail(doc, keys[keys.index("lead") - 1], lead_piece.before)
+        add_tail(doc, "lead", cut.lead_tail)
     elif "lead" in doc:
         keys = list(doc)
         index = keys.index("lead")
         del doc["lead"]
         if cut.lead_tail and index > 0:
-            _add_tail(doc, keys[index - 1], cut.lead_tail)
+            add_tail(doc, keys[index - 1], cut.lead_tail)
 
     # The sections, rebuilt in the draft's order from the old nodes where there are any.
     if "sections" not in doc:
@@ -517,9 +354,9 @@ def apply_draft(text: str, draft: Draft, new_comments: Mapping[str, str] | None 
         old = cut.sections.get(draft_section.key)
         node, before = old if old else (CommentedMap(), "")
         if before and not len(sections):
-            _add_head(sections, before, doc, "sections")
+            add_head(sections, before, doc, "sections")
         elif before and previous is not None:
-            _add_tail(previous[0], previous[1], before)
+            add_tail(previous[0], previous[1], before)
         if "title" in node:
             _set_text(node, "title", draft_section.title, ("title", "stories"), keep_empty=True)
         else:
@@ -547,14 +384,14 @@ def apply_draft(text: str, draft: Draft, new_comments: Mapping[str, str] | None 
         previous = None
         for story_node, own, before in placed:
             if before and not len(items):
-                _add_head(items, before, node, "stories")
+                add_head(items, before, node, "stories")
             elif before and previous is not None:
-                _add_tail(previous[0], previous[1], before)
+                add_tail(previous[0], previous[1], before)
             items.append(story_node)
             _place_story(items, len(items) - 1, story_node, own, story_column)
             previous = (items, len(items) - 1)
     if previous is None:
         previous = (doc, list(doc)[-1])
-    _add_tail(previous[0], previous[1], cut.end_tail)
+    add_tail(previous[0], previous[1], cut.end_tail)
     written = dump_document(doc, layout)
     return written.replace("\n", "\r\n") if crlf else written
