@@ -223,7 +223,7 @@ def site(project: Path, engine):  # type: ignore[no-untyped-def]
 
     settings = load_settings(project / "digest.toml")
     person = add_subscriber(engine, settings, "reader@example.org", {"first_name": "Rita"}, consent_source="test")
-    server = make_server("127.0.0.1", 0, create_app(settings, engine), threaded=True)
+    server = make_server("127.0.0.1", 0, create_app(settings, engine, background=False), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", make_token(SECRET.encode(), person.id, 0)

@@ -18,7 +18,7 @@ from tests.conftest import DATA
 def client(project: Path, engine):  # type: ignore[no-untyped-def]
     from digest.web import create_app
 
-    app = create_app(load_settings(project / "digest.toml"), engine)
+    app = create_app(load_settings(project / "digest.toml"), engine, background=False)
     app.testing = True
     return app.test_client()
 
@@ -60,6 +60,11 @@ def sign_up(client, project: Path, address: str, sector: str) -> None:  # type: 
     token = re.search(rb'name="form_token" value="([^"]+)"', page.data).group(1).decode()
     answer = client.post("/subscribe", data={"form_token": token, "email": address, "consent": "yes", "sector": sector})
     assert answer.status_code == 200
+    from digest.project import open_engine
+    from digest.signups import send_queued
+
+    settings = load_settings(project / "digest.toml")
+    send_queued(open_engine(settings), settings)  # what the server's mail thread does
     newest = max((project / "outbox" / "subscribe").glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
     text = email.message_from_bytes(newest.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
     link = re.search(r"https://news\.safe\.example\.org(/subscribe/confirm/\S+)", text).group(1)
