@@ -121,25 +121,36 @@ def child_env(**extra: str) -> dict[str, str]:
 @dataclasses.dataclass
 class Measured:
     seconds: float
-    peak_mb: float  # this process's own peak resident set, from wait4
+    peak_mb: float | None  # this process's own peak resident set (VmHWM), when asked for
     stdout: str
     stderr: str
 
 
 def measure_process(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Measured:
-    """Run a process; its wall-clock time and its own peak RSS (never a running maximum over children)."""
+    """Run a process; its wall-clock time (start-up included)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        process = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=err, env=env or child_env())
-        _pid, status, usage = os.wait4(process.pid, 0)
+        process = subprocess.run(args, cwd=cwd, stdout=out, stderr=err, env=env or child_env(), check=False)
         seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited with {process.returncode}:\n{stdout}\n{stderr}")
-    return Measured(seconds, usage.ru_maxrss / 1024, stdout, stderr)
+    return Measured(seconds, None, stdout, stderr)
+
+
+def measure_python(args: list[str], cwd: Path) -> Measured:
+    """Run ``python ARGS`` (``-m module …`` or ``script.py …``); its time and its own peak RSS.
+
+    The peak comes from the process itself (bench/peak.py), not from the
+    parent's rusage, which Linux inflates with the launcher's own size.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".peak") as peak:
+        measured = measure_process([sys.executable, str(REPO / "bench" / "peak.py"), peak.name, *args], cwd)
+        text = Path(peak.name).read_text().strip()
+    measured.peak_mb = int(text) / 1024 if text else None
+    return measured
 
 
 def load_average() -> str:

@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BIN, Measured, load_average, machine, measure_process, remove, scratch_project
+from bench.common import BIN, Measured, load_average, machine, measure_process, measure_python, remove, scratch_project
 from bench.snapshots import PostgresStore, SqliteStore, Store
 
 HERE = Path(__file__).resolve().parent
@@ -50,18 +50,20 @@ class Row:
     digest: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)
     digest_rss: list[float] = field(default_factory=list)
+    floor_rss: list[float] = field(default_factory=list)
     note: str = ""
     absolute_aim: float | None = None  # for start-up: an aim in seconds, not a ratio
 
-    def add(self, digest: float, floor: float, rss: float | None = None) -> None:
+    def add(self, digest: float, floor: float, rss: float | None = None, floor_rss: float | None = None) -> None:
         self.digest.append(digest)
         self.floor.append(floor)
-        if rss is not None:
+        if rss is not None and floor_rss is not None:
             self.digest_rss.append(rss)
+            self.floor_rss.append(floor_rss)
         ratio = digest / floor
         print(
             f"  [{self.backend}] {self.measure}: digest {_shown(digest, self.unit)}, floor {_shown(floor, self.unit)}, "
-            f"ratio {ratio:.2f}x" + (f", digest peak RSS {rss:.0f} MB" if rss is not None else ""),
+            f"ratio {ratio:.2f}x" + (f", peak RSS digest {rss:.0f} MB, floor {floor_rss:.0f} MB" if rss else ""),
             flush=True,
         )
 
@@ -74,7 +76,9 @@ class Row:
         return self.ratio() <= float(self.aim.strip("≤ ×"))
 
     def cells(self) -> list[str]:
-        rss = f"{statistics.median(self.digest_rss):.0f} MB" if self.digest_rss else "—"
+        rss = "—"
+        if self.digest_rss:
+            rss = f"{statistics.median(self.digest_rss):.0f} / {statistics.median(self.floor_rss):.0f} MB"
         return [
             f"{self.measure} ({self.backend})",
             f"**{self.ratio():.2f}×**",
@@ -92,7 +96,16 @@ def _shown(value: float, unit: str) -> str:
 
 
 def table(rows: list[Row], repeat: int) -> str:
-    head = ["measure", f"ratio (median of {repeat})", "aim", "met", "floor", "digest", "digest peak RSS", "note"]
+    head = [
+        "measure",
+        f"ratio (median of {repeat})",
+        "aim",
+        "met",
+        "floor",
+        "digest",
+        "peak RSS digest / floor",
+        "note",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
     return "\n".join(lines)
@@ -127,8 +140,8 @@ def send_project(size: int, kind: str, postgres: str | None, server_url: str) ->
 
 
 def digest_send(folder: Path) -> Measured:
-    return measure_process(
-        [str(BIN / "digest"), "send", ISSUE, "--segment", "everyone", "--provider", "sendgrid", "--yes"], folder
+    return measure_python(
+        ["-m", "digest", "send", ISSUE, "--segment", "everyone", "--provider", "sendgrid", "--yes"], folder
     )
 
 
@@ -177,12 +190,12 @@ def measure_send(kind: str, size: int, repeat: int, postgres: str | None, server
                 "from_address": settings.email.from_address,
                 "from_name": settings.email.from_name,
             }
-            floor = measure_process([PYTHON, str(HERE / "floors.py"), "send", json.dumps(config)], folder)
+            floor = measure_python([str(HERE / "floors.py"), "send", json.dumps(config)], folder)
             done = json.loads(floor.stdout)
             if done["recipients"] != size:
                 raise RuntimeError(f"the floor sent {done}")
             _check_server(server, size, "floor")
-            row.add(ours.seconds, floor.seconds, ours.peak_mb)
+            row.add(ours.seconds, floor.seconds, ours.peak_mb, floor.peak_mb)
     finally:
         store.drop()
         remove(folder)
@@ -283,15 +296,15 @@ def measure_ingest(kind: str, events: int, stored_before: list[int], repeat: int
                     encoding="utf-8",
                 )
                 store.restore()
-                ours = measure_process([PYTHON, str(HERE / "digest_ingest.py"), str(folder), str(bodies)], folder)
+                ours = measure_python([str(HERE / "digest_ingest.py"), str(folder), str(bodies)], folder)
                 mine = json.loads(ours.stdout)
                 store.restore()
                 config = {"db": store.url, "bodies": str(bodies), "public_key": public}
-                floor = measure_process([PYTHON, str(HERE / "floors.py"), "ingest", json.dumps(config)], folder)
+                floor = measure_python([str(HERE / "floors.py"), "ingest", json.dumps(config)], folder)
                 theirs = json.loads(floor.stdout)
                 if mine["events"] != events or theirs["events"] != events:
                     raise RuntimeError(f"stored: digest {mine}, floor {theirs}")
-                row.add(mine["seconds"], theirs["seconds"], ours.peak_mb)
+                row.add(mine["seconds"], theirs["seconds"], ours.peak_mb, floor.peak_mb)
             rate = events / statistics.median(row.digest)
             row.note += f"; digest {rate:,.0f} events/s"
             rows.append(row)
@@ -319,11 +332,11 @@ def measure_import(kind: str, count: int, repeat: int, postgres: str | None) -> 
         write_csv(path, count)
         for _ in range(repeat):
             store.restore()
-            ours = measure_process([str(BIN / "digest"), "subscribers", "import", str(path)], folder)
+            ours = measure_python(["-m", "digest", "subscribers", "import", str(path)], folder)
             store.restore()
             config = {"db": store.url, "csv": str(path), "secret": "b" * 48}
-            floor = measure_process([PYTHON, str(HERE / "floors.py"), "import", json.dumps(config)], folder)
-            row.add(ours.seconds, floor.seconds, ours.peak_mb)
+            floor = measure_python([str(HERE / "floors.py"), "import", json.dumps(config)], folder)
+            row.add(ours.seconds, floor.seconds, ours.peak_mb, floor.peak_mb)
     finally:
         store.drop()
         remove(folder)
@@ -346,7 +359,7 @@ def measure_preview(repeat: int) -> Row:
         for _ in range(repeat):
             ours = [measure_process(preview, folder) for _ in range(5)]
             python = [measure_process([PYTHON, "-c", "pass"], folder).seconds for _ in range(5)]
-            row.add(statistics.median(m.seconds for m in ours), statistics.median(python), ours[0].peak_mb)
+            row.add(statistics.median(m.seconds for m in ours), statistics.median(python))
     finally:
         remove(folder)
     return row
