@@ -124,20 +124,23 @@ class Measured:
     peak_mb: float | None  # this process's own peak resident set (VmHWM), when asked for
     stdout: str
     stderr: str
+    cpu: float = 0.0  # user + system seconds of the process (steadier than wall-clock on a busy machine)
 
 
 def measure_process(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Measured:
     """Run a process; its wall-clock time (start-up included)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        process = subprocess.run(args, cwd=cwd, stdout=out, stderr=err, env=env or child_env(), check=False)
+        process = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=err, env=env or child_env())
+        _pid, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited with {process.returncode}:\n{stdout}\n{stderr}")
-    return Measured(seconds, None, stdout, stderr)
+    return Measured(seconds, None, stdout, stderr, usage.ru_utime + usage.ru_stime)
 
 
 def measure_python(args: list[str], cwd: Path) -> Measured:

@@ -54,7 +54,14 @@ class Row:
     note: str = ""
     absolute_aim: float | None = None  # for start-up: an aim in seconds, not a ratio
 
-    def add(self, digest: float, floor: float, rss: float | None = None, floor_rss: float | None = None) -> None:
+    def add(
+        self,
+        digest: float,
+        floor: float,
+        rss: float | None = None,
+        floor_rss: float | None = None,
+        cpu: tuple[float, float] | None = None,
+    ) -> None:
         self.digest.append(digest)
         self.floor.append(floor)
         if rss is not None and floor_rss is not None:
@@ -195,7 +202,7 @@ def measure_send(kind: str, size: int, repeat: int, postgres: str | None, server
             if done["recipients"] != size:
                 raise RuntimeError(f"the floor sent {done}")
             _check_server(server, size, "floor")
-            row.add(ours.seconds, floor.seconds, ours.peak_mb, floor.peak_mb)
+            row.add(ours.seconds, floor.seconds, ours.peak_mb, floor.peak_mb, (ours.cpu, floor.cpu))
     finally:
         store.drop()
         remove(folder)
@@ -304,7 +311,7 @@ def measure_ingest(kind: str, events: int, stored_before: list[int], repeat: int
                 theirs = json.loads(floor.stdout)
                 if mine["events"] != events or theirs["events"] != events:
                     raise RuntimeError(f"stored: digest {mine}, floor {theirs}")
-                row.add(mine["seconds"], theirs["seconds"], ours.peak_mb, floor.peak_mb)
+                row.add(mine["seconds"], theirs["seconds"], ours.peak_mb, floor.peak_mb, (ours.cpu, floor.cpu))
             rate = events / statistics.median(row.digest)
             row.note += f"; digest {rate:,.0f} events/s"
             rows.append(row)
@@ -336,7 +343,7 @@ def measure_import(kind: str, count: int, repeat: int, postgres: str | None) -> 
             store.restore()
             config = {"db": store.url, "csv": str(path), "secret": "b" * 48}
             floor = measure_python([str(HERE / "floors.py"), "import", json.dumps(config)], folder)
-            row.add(ours.seconds, floor.seconds, ours.peak_mb, floor.peak_mb)
+            row.add(ours.seconds, floor.seconds, ours.peak_mb, floor.peak_mb, (ours.cpu, floor.cpu))
     finally:
         store.drop()
         remove(folder)

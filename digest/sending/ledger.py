@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from digest import db
+from digest.errors import StateError
 from digest.providers.base import BatchResult
 from digest.providers.registry import ONE_REQUEST_PER_BATCH
 from digest.sending.states import OPEN_SEND_STATES, BatchState, DeliveryState, SendState
@@ -46,16 +47,9 @@ def add_planned(conn: Connection, rows: sa.Select[Any]) -> None:
 # --- claiming and recording batches ---------------------------------------------------------------
 
 
-def claim_batch(conn: Connection, send_id: int, variant: str, size: int) -> tuple[int, list[Any]] | None:
-    """Mark the next pending rows of a variant ``sending`` (committed before the provider is called).
-
-    Rows whose subscriber has since unsubscribed, bounced or been suppressed
-    are skipped here, with the reason: the plan is honoured, the news too.
-    Returns None when no pending rows are left, and (0, []) when every row of
-    this lot was skipped.
-    """
+def _next_pending(send_id: int, variant: str, size: int) -> sa.Select[Any]:
     suppressed = S.c.email_hash.in_(sa.select(db.suppressions.c.email_hash))
-    query = (
+    return (
         sa.select(
             D.c.id,
             D.c.subscriber_id,
@@ -71,16 +65,38 @@ def claim_batch(conn: Connection, send_id: int, variant: str, size: int) -> tupl
         .order_by(D.c.id)
         .limit(size)
     )
+
+
+def next_pending(conn: Connection, send_id: int, variant: str, size: int) -> list[Any]:
+    """The rows :func:`claim_batch` would take next, read without claiming them (to prepare ahead)."""
+    return list(conn.execute(_next_pending(send_id, variant, size)).all())
+
+
+def claim_batch(conn: Connection, send_id: int, variant: str, size: int) -> tuple[int, list[Any]] | None:
+    """Mark the next pending rows of a variant ``sending`` (committed before the provider is called).
+
+    Rows whose subscriber has since unsubscribed, bounced or been suppressed
+    are skipped here, with the reason: the plan is honoured, the news too.
+    Returns None when no pending rows are left, and (0, []) when every row of
+    this lot was skipped.
+    """
+    query = _next_pending(send_id, variant, size)
     now = db.utcnow()
     rows = conn.execute(query).all()
     if not rows:
         return None
-    for row in rows:
-        if row.status != "active" or row.suppressed:
-            reason = f"{row.status} since the send was planned" if row.status != "active" else "suppressed"
-            conn.execute(
-                D.update().where(D.c.id == row.id).values(state=DeliveryState.SKIPPED, error=reason, updated_at=now)
-            )
+    skipped = [
+        {"d": row.id, "e": f"{row.status} since the send was planned" if row.status != "active" else "suppressed"}
+        for row in rows
+        if row.status != "active" or row.suppressed
+    ]
+    if skipped:
+        conn.execute(
+            D.update()
+            .where(D.c.id == sa.bindparam("d"))
+            .values(state=DeliveryState.SKIPPED, error=sa.bindparam("e"), updated_at=now),
+            skipped,
+        )
     claimed = [row for row in rows if row.status == "active" and not row.suppressed]
     if not claimed:
         return 0, []
@@ -89,11 +105,21 @@ def claim_batch(conn: Connection, send_id: int, variant: str, size: int) -> tupl
         .values(send_id=send_id, state=BatchState.SENDING, size=len(claimed), started_at=now)
         .returning(db.send_batches.c.id)
     ).scalar_one()
-    conn.execute(
+    # The rows read above were the variant's first pending ones by id, and the skipped ones are
+    # no longer pending: so the pending rows up to the last id are exactly the claimed ones. One
+    # range UPDATE (a few bound values) instead of a list of a thousand ids; the count proves it.
+    moved_to_sending = conn.execute(
         D.update()
-        .where(D.c.id.in_([row.id for row in claimed]), D.c.state == DeliveryState.PENDING)
+        .where(
+            D.c.send_id == send_id,
+            D.c.state == DeliveryState.PENDING,
+            D.c.variant == variant,
+            D.c.id.between(claimed[0].id, claimed[-1].id),
+        )
         .values(state=DeliveryState.SENDING, batch_id=batch_id, attempts=D.c.attempts + 1, updated_at=now)
-    )
+    ).rowcount
+    if moved_to_sending != len(claimed):
+        raise StateError(f"the ledger changed while batch {batch_id} was claimed; run `digest send --resume`")
     moved = [{"d": row.id, "e": row.email} for row in claimed if row.email != row.planned_email]
     if moved:
         # An admin corrected the address after planning: record the one we mail.
@@ -112,11 +138,15 @@ def record_result(conn: Connection, batch_id: int, claimed: Sequence[Any], resul
     answered = set(result.accepted) | set(result.failed) | set(result.uncertain)
     if accepted:
         message_ids = {item["m"] for item in accepted}
-        if len(message_ids) == 1:
-            # One message id for the whole request (SendGrid): one UPDATE.
+        if len(message_ids) == 1 and len(accepted) == len(claimed):
+            # The whole batch in one request (SendGrid): one UPDATE of the batch's rows by their id range.
             conn.execute(
                 D.update()
-                .where(D.c.id.in_([item["d"] for item in accepted]), D.c.state == DeliveryState.SENDING)
+                .where(
+                    D.c.batch_id == batch_id,
+                    D.c.state == DeliveryState.SENDING,
+                    D.c.id.between(claimed[0].id, claimed[-1].id),
+                )
                 .values(state=DeliveryState.ACCEPTED, provider_message_id=message_ids.pop(), updated_at=now)
             )
         else:
@@ -133,8 +163,8 @@ def record_result(conn: Connection, batch_id: int, claimed: Sequence[Any], resul
             .values(state=DeliveryState.FAILED, error=sa.bindparam("e"), updated_at=now),
             failed,
         )
-    unanswered = [row.id for index, row in enumerate(claimed) if index not in answered]
-    uncertain = bool(result.uncertain) or bool(unanswered)
+    unanswered = len(claimed) > len(answered)
+    uncertain = bool(result.uncertain) or unanswered
     if not failed and not uncertain:
         state = BatchState.ACCEPTED
     else:
