@@ -70,7 +70,9 @@ class Row:
         ratio = digest / floor
         print(
             f"  [{self.backend}] {self.measure}: digest {_shown(digest, self.unit)}, floor {_shown(floor, self.unit)}, "
-            f"ratio {ratio:.2f}x" + (f", peak RSS digest {rss:.0f} MB, floor {floor_rss:.0f} MB" if rss else ""),
+            f"ratio {ratio:.2f}x"
+            + (f", peak RSS digest {rss:.0f} MB, floor {floor_rss:.0f} MB" if rss else "")
+            + (f"; CPU digest {cpu[0]:.2f} s, floor {cpu[1]:.2f} s" if cpu else ""),
             flush=True,
         )
 

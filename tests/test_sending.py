@@ -54,6 +54,24 @@ def test_plan_makes_one_row_per_person_whatever_the_segments(engine, settings, a
     assert [s.state for s in list_sends(engine)] == ["done"]
 
 
+def test_a_plan_shown_then_changed_is_counted_again_before_it_is_written(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]
+    shown = plan_send(engine, settings, "2025-04-10", SEGMENTS, provider="outbox", dry_run=True)
+    assert shown.total == 12
+    same = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="outbox", dry_run=True)
+    # Written as shown: the counts shown stand.
+    remove_subscriber(engine, settings, "person3@example.org")  # while the operator reads the plan
+    plan = plan_send(engine, settings, "2025-04-10", SEGMENTS, provider="outbox", shown=shown)
+    assert plan.send_id is not None
+    assert plan.total == len(deliveries(engine)) == 11
+    assert [(s.name, s.audience) for s in plan.segments] == [("health", 3), ("schools", 6), ("everyone", 2)]
+    assert dict(plan.not_active) == {"unsubscribed": 1} and plan.already_sent == 0
+    run_send(engine, settings, plan.send_id)
+    # Nobody left to mail since it was shown: nothing is written, no empty send.
+    later = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="outbox", shown=same)
+    assert (later.total, later.send_id) == (0, None)
+    assert len(list_sends(engine)) == 1
+
+
 def test_outbox_send_writes_one_message_per_recipient(engine, settings, audience, project: Path) -> None:  # type: ignore[no-untyped-def]
     plan, outcome = start_send(engine, settings, "2025-04-10", SEGMENTS)
     assert outcome is not None and outcome.state == "done"
