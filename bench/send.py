@@ -31,6 +31,7 @@ SEGMENTS = "segments:\n  - name: everyone\n    description: Everyone\n"
 def project_with_subscribers(count: int, extra_toml: str = "", database_url: str | None = None) -> Path:
     """An issue of 12 stories and ``count`` active subscribers (inserted in bulk)."""
     from digest import db
+    from digest.bulk import bulk_insert
     from digest.config import load_settings
     from digest.emails import keyed_hash
 
@@ -83,7 +84,7 @@ def project_with_subscribers(count: int, extra_toml: str = "", database_url: str
                         "last_soft_bounce_at": None,
                     }
                 )
-            db.bulk_insert(conn, db.subscribers, rows)
+            bulk_insert(conn, db.subscribers, rows)
     engine.dispose()
     return folder
 

@@ -1,6 +1,8 @@
 """The subscriber store: people, their status history, consent and the suppression list.
 
-Every status change goes through :func:`change_status`, which records the
+Every status change goes through :func:`change_status` (or, for many people
+in one transaction, :class:`digest.statusbook.StatusBook`, which does the
+same in bulk), which records the
 cause in the history (so an admin can answer "why did this person stop
 getting the digest?") and adds the address to the suppression list when the
 new status means "never mail again".
@@ -129,6 +131,11 @@ def email_hash(settings: Settings, key: str) -> str:
 # --- status changes and suppressions -------------------------------------------------
 
 
+def status_reason(cause: str, detail: str) -> str:
+    """The reason stored with a status (and a suppression): the cause, and what it said."""
+    return f"{cause}: {detail}" if detail else cause
+
+
 def change_status(
     conn: Connection,
     subscriber_id: int,
@@ -158,7 +165,7 @@ def change_status(
         .where(db.subscribers.c.id == subscriber_id)
         .values(
             status=new_status,
-            status_reason=f"{cause}: {detail}" if detail else cause,
+            status_reason=status_reason(cause, detail),
             status_changed_at=now,
             updated_at=now,
         )
@@ -175,9 +182,7 @@ def change_status(
         )
     )
     if new_status in SUPPRESSING:
-        add_suppression(
-            conn, row.email_hash, SUPPRESSING[new_status], f"{cause}: {detail}" if detail else cause, at=now
-        )
+        add_suppression(conn, row.email_hash, SUPPRESSING[new_status], status_reason(cause, detail), at=now)
     return True
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from digest import db
+from digest.bulk import bulk_insert
 from digest.config import Settings
 from digest.csvimport.layout import NOT_SUBSCRIBED
 from digest.csvimport.profile import ImportRow
@@ -152,7 +153,7 @@ class BatchWriter:
         self, inserts: list[tuple[dict[str, Any], ImportRow]], updates: list[dict[str, Any]], now: datetime
     ) -> None:
         if inserts:
-            db.bulk_insert(self.conn, db.subscribers, [values for values, _ in inserts])
+            bulk_insert(self.conn, db.subscribers, [values for values, _ in inserts])
             keys = [values["email_key"] for values, _ in inserts]
             ids = dict(
                 self.conn.execute(

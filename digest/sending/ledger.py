@@ -242,6 +242,11 @@ def settle_uncertain(conn: Connection, *, accepted: Mapping[int, str | None], dr
     Where the provider takes a batch in one request (SendGrid), an event for any
     one of its recipients proves the request arrived: the whole batch is settled.
     """
+    # A row is only ever `sending` inside a batch not yet recorded as wholly accepted; most events
+    # are about batches that were, and then there is nothing to settle (one look-up by id).
+    open_batches = _open_batches(conn, [*accepted, *dropped])
+    if not open_batches:
+        return 0
     now = db.utcnow()
     settled = 0
     for delivery_id, reason in dropped.items():
@@ -262,30 +267,46 @@ def settle_uncertain(conn: Connection, *, accepted: Mapping[int, str | None], dr
             D.update().where(D.c.id.in_(delivery_ids), D.c.state == DeliveryState.SENDING).values(**values)
         )
         settled += result.rowcount
-    return settled + _settle_whole_batches(conn, [*accepted, *dropped], now)
+    return settled + _settle_whole_batches(conn, open_batches, now)
 
 
-def _settle_whole_batches(conn: Connection, delivery_ids: Sequence[int], now: datetime) -> int:
+def _open_batches(conn: Connection, delivery_ids: Sequence[int]) -> list[int]:
+    """The batches of these deliveries that may still hold rows in ``sending``."""
     if not delivery_ids:
-        return 0
-    batches = (
+        return []
+    b = db.send_batches
+    query = (
         sa.select(D.c.batch_id)
-        .join(db.sends, db.sends.c.id == D.c.send_id)
-        .where(D.c.id.in_(list(delivery_ids)), D.c.batch_id.is_not(None))
-        .where(db.sends.c.provider.in_(sorted(ONE_REQUEST_PER_BATCH)))
+        .join(b, b.c.id == D.c.batch_id)
+        .where(D.c.id.in_(list(delivery_ids)), b.c.state != BatchState.ACCEPTED)
         .distinct()
     )
-    batch_ids = list(conn.execute(batches).scalars())
-    if not batch_ids:
+    return list(conn.execute(query).scalars())
+
+
+def _settle_whole_batches(conn: Connection, batch_ids: Sequence[int], now: datetime) -> int:
+    b = db.send_batches
+    whole = list(
+        conn.execute(
+            sa.select(b.c.id, b.c.send_id)
+            .join(db.sends, db.sends.c.id == b.c.send_id)
+            .where(b.c.id.in_(list(batch_ids)), db.sends.c.provider.in_(sorted(ONE_REQUEST_PER_BATCH)))
+        ).all()
+    )
+    if not whole:
         return 0
     result = conn.execute(
         D.update()
-        .where(D.c.batch_id.in_(batch_ids), D.c.state == DeliveryState.SENDING)
+        .where(
+            D.c.send_id.in_(sorted({send_id for _, send_id in whole})),  # the (send, state) index finds them
+            D.c.state == DeliveryState.SENDING,
+            D.c.batch_id.in_([batch_id for batch_id, _ in whole]),
+        )
         .values(state=DeliveryState.ACCEPTED, updated_at=now)
     )
     conn.execute(
-        db.send_batches.update()
-        .where(db.send_batches.c.id.in_(batch_ids), db.send_batches.c.state == BatchState.UNCERTAIN)
+        b.update()
+        .where(b.c.id.in_([batch_id for batch_id, _ in whole]), b.c.state == BatchState.UNCERTAIN)
         .values(state=BatchState.ACCEPTED, error="settled by the provider's events")
     )
     return int(result.rowcount)

@@ -101,8 +101,13 @@ def timestamp(value: Any, fallback: datetime) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+# One encoder for every event: json.dumps with options builds a new one per call.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
+
+
 def canonical(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
+    """The payload as kept: compact, keys sorted, non-ASCII as is (so erasure can find an address in it)."""
+    return _CANONICAL.encode(obj)
 
 
 def normalise_sendgrid(obj: Any, *, received_at: datetime | None = None) -> Event:
