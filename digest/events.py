@@ -29,13 +29,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from digest import db
-from digest.bulk import insert_returning
+from digest.bulk import insert_returning, select_in
 from digest.config import Settings
 from digest.statusbook import StatusBook
 from digest.subscribers import ACTIVE, BOUNCED, COMPLAINED, UNSUBSCRIBED
@@ -69,7 +69,7 @@ DROP_STATUS = {
 NOT_PROOF_OF_ACCEPTANCE = frozenset({"dropped", "unknown"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     """One provider event, normalised; ``raw`` keeps the payload as received."""
 
@@ -182,7 +182,9 @@ def ingest(engine: Engine, settings: Settings, events: Sequence[Event]) -> Inges
         report.stored = len(stored)
         report.duplicates = len(events) - len(stored)
         report.unplaced = sum(1 for row in stored if not row.placed)
-        report.reconciled = _reconcile(conn, stored)
+        # The batch of each delivery, as placing read it: settling needs no second look-up.
+        batch_of = {place[0]: place[3] for place in placed if place[0] is not None}
+        report.reconciled = _reconcile(conn, stored, batch_of)
         _apply_rules(conn, settings, stored, report)
     return report
 
@@ -214,8 +216,7 @@ _EVENT_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Stored:
+class _Stored(NamedTuple):
     """A stored event as the settling and the rules read it (what the row in the table now holds)."""
 
     id: int
@@ -233,7 +234,7 @@ class _Stored:
     parser: str
 
     @classmethod
-    def of(cls, number: int, event: Event, place: tuple[int | None, int | None, str | None]) -> _Stored:
+    def of(cls, number: int, event: Event, place: tuple[int | None, int | None, str | None, int | None]) -> _Stored:
         return cls(
             number,
             event.type,
@@ -251,42 +252,41 @@ class _Stored:
         )
 
 
-def _place(conn: Connection, events: Sequence[Event]) -> list[tuple[int | None, int | None, str | None]]:
-    """(delivery id, subscriber id, issue id) of each event, from our custom args, else message id and email."""
+def _place(conn: Connection, events: Sequence[Event]) -> list[tuple[int | None, int | None, str | None, int | None]]:
+    """(delivery id, subscriber id, issue id, delivery's batch id) of each event: from our custom args,
+    else the message id and the address."""
     d = db.deliveries
+    Place = tuple[int | None, int | None, str | None, int | None]
     ids = {event.delivery_id for event in events if event.delivery_id}
-    by_id: dict[int, Any] = {}
+    by_id: dict[int, Place] = {}
     if ids:
-        for found_row in conn.execute(sa.select(d.c.id, d.c.subscriber_id, d.c.issue_id).where(d.c.id.in_(list(ids)))):
-            by_id[found_row.id] = found_row
+        found_ids = select_in(conn, d, ("id", "subscriber_id", "issue_id", "batch_id"), "id", list(ids))
+        by_id = {number: (number, subscriber, issue, batch) for number, subscriber, issue, batch in found_ids}
     message_ids = {event.message_id for event in events if event.message_id and event.delivery_id not in by_id}
-    by_message: dict[tuple[str, str], Any] = {}
+    by_message: dict[tuple[str, str], Place] = {}
     if message_ids:
-        query = sa.select(d.c.id, d.c.subscriber_id, d.c.issue_id, d.c.email, d.c.provider_message_id).where(
-            d.c.provider_message_id.in_(list(message_ids))
-        )
-        for message_row in conn.execute(query):
-            by_message[(message_row.provider_message_id, message_row.email.lower())] = message_row
+        message_query = sa.select(
+            d.c.id, d.c.subscriber_id, d.c.issue_id, d.c.batch_id, d.c.email, d.c.provider_message_id
+        ).where(d.c.provider_message_id.in_(list(message_ids)))
+        for number, subscriber, issue, batch, email, message_id in conn.execute(message_query):
+            by_message[(message_id, email.lower())] = (number, subscriber, issue, batch)
     emails = {event.email.lower() for event in events if event.email and event.delivery_id not in by_id}
     by_email: dict[str, int] = {}
     if emails:
-        query = sa.select(db.subscribers.c.id, db.subscribers.c.email_key).where(
+        email_query = sa.select(db.subscribers.c.email_key, db.subscribers.c.id).where(
             db.subscribers.c.email_key.in_(list(emails))
         )
-        by_email = {row.email_key: row.id for row in conn.execute(query)}
-    found: list[tuple[int | None, int | None, str | None]] = []
+        by_email = {key: number for key, number in conn.execute(email_query)}
+    found: list[Place] = []
     for event in events:
-        row: Any = by_id.get(event.delivery_id) if event.delivery_id else None
-        if row is None and event.message_id:
-            row = by_message.get((event.message_id, event.email.lower()))
-        if row is not None:
-            found.append((row.id, row.subscriber_id, row.issue_id))
-        else:
-            found.append((None, by_email.get(event.email.lower()), event.issue_id))
+        place = by_id.get(event.delivery_id) if event.delivery_id else None
+        if place is None and event.message_id:
+            place = by_message.get((event.message_id, event.email.lower()))
+        found.append(place or (None, by_email.get(event.email.lower()), event.issue_id, None))
     return found
 
 
-def _reconcile(conn: Connection, stored: Sequence[Any]) -> int:
+def _reconcile(conn: Connection, stored: Sequence[Any], batch_of: dict[int, int | None]) -> int:
     """Settle deliveries left uncertain by a crash or a timeout, from the provider's own word."""
     from digest.sending.ledger import settle_uncertain
 
@@ -294,7 +294,7 @@ def _reconcile(conn: Connection, stored: Sequence[Any]) -> int:
         row.delivery_id: row.message_id for row in stored if row.delivery_id and row.type not in NOT_PROOF_OF_ACCEPTANCE
     }
     dropped = {row.delivery_id: row.reason for row in stored if row.delivery_id and row.type == "dropped"}
-    return settle_uncertain(conn, accepted=accepted, dropped=dropped)
+    return settle_uncertain(conn, accepted=accepted, dropped=dropped, batches=batch_of)
 
 
 # Events that can change a subscriber (the rest are only counted in reports).

@@ -16,16 +16,19 @@ from digest import db
 from digest.config import Settings
 from digest.errors import InputError
 from digest.events import IngestReport, ingest
-from digest.providers.sendgrid.events import normalise_sendgrid, parse_sendgrid_body
+from digest.providers.sendgrid.events import normalise_sendgrid, read_sendgrid_body
 
 CHUNK = 2000
 
 
 def ingest_webhook_body(engine: Engine, settings: Settings, payload: str) -> IngestReport:
     """A verified Event Webhook body: read it, store its events once and apply the rules."""
-    objects = parse_sendgrid_body(payload)
     received_at = db.utcnow()
-    return ingest(engine, settings, [normalise_sendgrid(o, received_at=received_at) for o in objects])
+    return ingest(
+        engine,
+        settings,
+        [normalise_sendgrid(obj, received_at=received_at, raw=raw) for obj, raw in read_sendgrid_body(payload)],
+    )
 
 
 def import_events_file(engine: Engine, settings: Settings, path: str, *, chunk: int = CHUNK) -> IngestReport:
@@ -33,11 +36,13 @@ def import_events_file(engine: Engine, settings: Settings, path: str, *, chunk: 
     file = Path(path)
     if not file.is_file():
         raise InputError("no such file", path=path)
-    objects = parse_sendgrid_body(file.read_bytes(), origin=path)
+    objects = read_sendgrid_body(file.read_bytes(), origin=path)
     report = IngestReport()
     received_at = db.utcnow()
     for start in range(0, len(objects), chunk):
-        events = [normalise_sendgrid(obj, received_at=received_at) for obj in objects[start : start + chunk]]
+        events = [
+            normalise_sendgrid(obj, received_at=received_at, raw=raw) for obj, raw in objects[start : start + chunk]
+        ]
         report.merge(ingest(engine, settings, events))
     return report
 

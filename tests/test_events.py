@@ -348,3 +348,21 @@ def test_a_bounce_then_a_complaint_leave_the_trail_change_status_leaves(engine, 
         ("active", "bounced"),
         ("bounced", "complained"),
     ]
+
+
+def test_each_event_keeps_its_text_as_received_and_escapes_are_written_out(engine, settings) -> None:  # type: ignore[no-untyped-def]
+    from digest.intake import ingest_webhook_body
+
+    plain = '{"sg_event_id":"p1","event":"open","email":"lead@example.org","timestamp":1700000000}'
+    escaped = '{"sg_event_id":"e1","event":"open","email":"jos\\u00e9@example.org","timestamp":1700000000}'
+    report = ingest_webhook_body(engine, settings, f"[{plain},\n {escaped}]")
+    assert report.stored == 2
+    with engine.connect() as conn:
+        raws = {email: raw for email, raw in conn.execute(sa.select(db.events.c.email, db.events.c.raw))}
+    assert raws["lead@example.org"] == plain  # not re-encoded: SendGrid's own text, in its own order
+    # An escaped address is kept written out, so erasure can find it as the person wrote it.
+    assert "josé@example.org" in raws["josé@example.org"] and "\\u" not in raws["josé@example.org"]
+    assert json.loads(raws["josé@example.org"])["sg_event_id"] == "e1"
+    # The same events again, however they are spaced, are the same events.
+    again = ingest_webhook_body(engine, settings, f"[ {escaped} , {plain} ]")
+    assert (again.stored, again.duplicates) == (0, 2)

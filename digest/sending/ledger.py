@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from digest import db
+from digest.bulk import select_in
 from digest.errors import StateError
 from digest.providers.base import BatchResult
 from digest.providers.registry import ONE_REQUEST_PER_BATCH
@@ -233,7 +234,13 @@ def requeue_uncertain(conn: Connection, send_id: int) -> int:
     return int(result.rowcount)
 
 
-def settle_uncertain(conn: Connection, *, accepted: Mapping[int, str | None], dropped: Mapping[int, str]) -> int:
+def settle_uncertain(
+    conn: Connection,
+    *,
+    accepted: Mapping[int, str | None],
+    dropped: Mapping[int, str],
+    batches: Mapping[int, int | None] | None = None,
+) -> int:
     """Settle uncertain deliveries from the provider's own word; returns how many changed.
 
     ``accepted`` maps a delivery to the message id of an event that proves the
@@ -241,10 +248,11 @@ def settle_uncertain(conn: Connection, *, accepted: Mapping[int, str | None], dr
     Only rows still ``sending`` change: an event never undoes a recorded answer.
     Where the provider takes a batch in one request (SendGrid), an event for any
     one of its recipients proves the request arrived: the whole batch is settled.
+    ``batches`` gives each delivery's batch when the caller has just read it.
     """
     # A row is only ever `sending` inside a batch not yet recorded as wholly accepted; most events
     # are about batches that were, and then there is nothing to settle (one look-up by id).
-    open_batches = _open_batches(conn, [*accepted, *dropped])
+    open_batches = _open_batches(conn, [*accepted, *dropped], batches)
     if not open_batches:
         return 0
     now = db.utcnow()
@@ -270,17 +278,16 @@ def settle_uncertain(conn: Connection, *, accepted: Mapping[int, str | None], dr
     return settled + _settle_whole_batches(conn, open_batches, now)
 
 
-def _open_batches(conn: Connection, delivery_ids: Sequence[int]) -> list[int]:
+def _open_batches(conn: Connection, delivery_ids: Sequence[int], known: Mapping[int, int | None] | None) -> list[int]:
     """The batches of these deliveries that may still hold rows in ``sending``."""
-    if not delivery_ids:
+    if known is not None and all(delivery_id in known for delivery_id in delivery_ids):
+        batch_ids = {known[delivery_id] for delivery_id in delivery_ids} - {None}
+    else:
+        batch_ids = {batch for (batch,) in select_in(conn, D, ("batch_id",), "id", list(delivery_ids)) if batch}
+    if not batch_ids:
         return []
     b = db.send_batches
-    query = (
-        sa.select(D.c.batch_id)
-        .join(b, b.c.id == D.c.batch_id)
-        .where(D.c.id.in_(list(delivery_ids)), b.c.state != BatchState.ACCEPTED)
-        .distinct()
-    )
+    query = sa.select(b.c.id).where(b.c.id.in_(sorted(batch_ids)), b.c.state != BatchState.ACCEPTED)
     return list(conn.execute(query).scalars())
 
 
