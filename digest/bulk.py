@@ -82,8 +82,22 @@ def insert_returning(
         tail += f" ON CONFLICT ({', '.join(quote(c) for c in ignore_conflicts)}) DO NOTHING"
     tail += f" RETURNING {', '.join(quote(c) for c in returning)}"
     convert = _converters(table, columns, dialect)
-    per_statement = max(1, MAX_BOUND_VALUES.get(dialect.name, 30_000) // len(columns))
     found: list[tuple[Any, ...]] = []
+    if dialect.name == "postgresql":
+        # psycopg parses a statement's placeholders in Python, afresh for a long one: one row's
+        # statement, run for every row in pipeline mode (as its executemany does), returns as much.
+        cursor = conn.connection.cursor()
+        try:
+            each = [tuple(convert(list(row))) for row in rows]
+            cursor.executemany(head + one + tail, each, returning=True)  # type: ignore[call-arg]
+            while True:
+                found.extend(tuple(item) for item in cursor.fetchall())
+                if not cursor.nextset():
+                    break
+            return found
+        finally:
+            cursor.close()
+    per_statement = max(1, MAX_BOUND_VALUES.get(dialect.name, 30_000) // len(columns))
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
         params: list[Any] = []
@@ -109,7 +123,7 @@ def select_in(
     dialect = conn.dialect
     quote = dialect.identifier_preparer.quote
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    head = f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} WHERE {quote(key)} IN ("  # noqa: S608
+    head = f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} WHERE {quote(key)}"  # noqa: S608
     processors = [
         (index, processor)
         for index, name in enumerate(columns)
@@ -119,7 +133,10 @@ def select_in(
     found: list[tuple[Any, ...]] = []
     for start in range(0, len(values), per_statement):
         chunk = tuple(values[start : start + per_statement])
-        rows = conn.exec_driver_sql(head + ", ".join([mark] * len(chunk)) + ")", chunk).all()
+        if dialect.name == "postgresql":  # one array, not thousands of placeholders psycopg would parse
+            rows = conn.exec_driver_sql(head + " = ANY(%s)", (list(chunk),)).all()
+        else:
+            rows = conn.exec_driver_sql(head + " IN (" + ", ".join([mark] * len(chunk)) + ")", chunk).all()
         if processors:
             for row in rows:
                 item = list(row)
