@@ -38,6 +38,9 @@ def bulk_insert(
         return
     keys = list(rows[0])
     dialect = conn.dialect
+    if not ignore_conflicts:
+        insert_rows(conn, table, keys, [[row[key] for key in keys] for row in rows])
+        return
     statement: Any = table.insert()
     if ignore_conflicts:
         statement = dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(ignore_conflicts))
@@ -52,6 +55,16 @@ def bulk_insert(
         values = convert([row[key] for key in order])
         params.append(tuple(values) if compiled.positional else dict(zip(order, values, strict=True)))
     conn.exec_driver_sql(str(compiled), params)
+
+
+def insert_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert rows given as tuples in the order of ``columns``: COPY on PostgreSQL, executemany on SQLite."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        _copy(conn, table, columns, rows)
+    else:
+        _executemany(conn, table, columns, rows)
 
 
 def insert_returning(
@@ -83,6 +96,12 @@ def insert_returning(
     tail += f" RETURNING {', '.join(quote(c) for c in returning)}"
     convert = _converters(table, columns, dialect)
     found: list[tuple[Any, ...]] = []
+    if not ignore_conflicts and _numbered(table, columns, returning):
+        # Every row goes in: number them first, then insert them the fastest way, ids and all.
+        numbered = [[number, *row] for number, row in zip(_new_ids(conn, table, len(rows)), rows, strict=True)]
+        insert_rows(conn, table, ["id", *columns], numbered)
+        where = {name: index for index, name in enumerate(["id", *columns])}
+        return [tuple(row[where[name]] for name in returning) for row in numbered]
     if dialect.name == "postgresql":
         # psycopg parses a statement's placeholders in Python, afresh for a long one: one row's
         # statement, run for every row in pipeline mode (as its executemany does), returns as much.
@@ -106,6 +125,55 @@ def insert_returning(
         sql = head + ", ".join([one] * len(chunk)) + tail
         found.extend(tuple(item) for item in conn.exec_driver_sql(sql, tuple(params)).all())
     return found
+
+
+def _new_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
+    """``count`` new ids for a table, in order: drawn from its sequence on PostgreSQL; on SQLite the
+    ones it would give itself (one more than the largest), which no other writer can take while this
+    transaction holds the database's write lock (a deferred one that lost it fails, never duplicates)."""
+    if conn.dialect.name == "postgresql":
+        sequence = sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id"))
+        query = sa.select(sequence).select_from(sa.func.generate_series(1, count))
+        return [int(number) for number in conn.execute(query).scalars()]
+    largest = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+    return list(range(largest + 1, largest + 1 + count))
+
+
+def _numbered(table: sa.Table, columns: Sequence[str], returning: Sequence[str]) -> bool:
+    """Whether the table numbers its rows with an ``id`` sequence that the rows leave to it."""
+    key = table.c.get("id")
+    return (
+        key is not None
+        and key.primary_key
+        and isinstance(key.type, sa.Integer)
+        and "id" not in columns
+        and set(returning) <= {"id", *columns}
+    )
+
+
+def _executemany(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A plain INSERT of every row (lists in the order of ``columns``), one executemany through the driver."""
+    dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608 - our names
+        f"VALUES ({', '.join([mark] * len(columns))})"
+    )
+    conn.exec_driver_sql(statement, _converted(table, columns, dialect, rows))
+
+
+def _copy(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """PostgreSQL's COPY: the fastest way in for rows that need no ON CONFLICT (constraints still hold)."""
+    quote = conn.dialect.identifier_preparer.quote
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    cursor = conn.connection.cursor()
+    try:
+        with cursor.copy(statement) as copy:
+            for row in _converted(table, columns, conn.dialect, rows):
+                copy.write_row(row)
+    finally:
+        cursor.close()
 
 
 def select_in(
@@ -169,19 +237,59 @@ def _converters(table: sa.Table, order: Sequence[str], dialect: sa.Dialect) -> A
     return convert
 
 
+def _converted(
+    table: sa.Table, columns: Sequence[str], dialect: sa.Dialect, rows: Sequence[Sequence[Any]]
+) -> list[tuple[Any, ...]]:
+    """The rows as the driver takes them. A column holding the very same object in every row (a
+    batch's timestamp, an empty list) is converted once; only the others are converted row by row."""
+    varying = []
+    constants: dict[int, Any] = {}
+    for index, key in enumerate(columns):
+        column_type = table.c[key].type
+        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is None:
+            continue
+        first = rows[0][index]
+        if all(row[index] is first for row in rows):
+            constants[index] = processor(first)
+        else:
+            underlying = column_type.impl if isinstance(column_type, sa.TypeDecorator) else column_type
+            repeated = isinstance(underlying, sa.DateTime | sa.JSON)
+            varying.append((index, _memoised(processor) if repeated else processor))
+    if not varying and not constants:
+        return [tuple(row) for row in rows]
+    out = []
+    for row in rows:
+        values = list(row)
+        for index, step in varying:
+            values[index] = step(values[index])
+        for index, value in constants.items():
+            values[index] = value
+        out.append(tuple(values))
+    return out
+
+
 def _memoised(processor: Any) -> Any:
     cache: dict[Any, Any] = {}
+    last: list[Any] = [object(), None]  # the value seen last and what it became: a batch's one timestamp
 
     def process(value: Any) -> Any:
+        if value is last[0]:
+            return last[1]
         if isinstance(value, datetime):
             if value not in cache:
                 cache[value] = processor(value)
-            return cache[value]
-        if not value and isinstance(value, list | dict):
-            empty = type(value)
-            if empty not in cache:
-                cache[empty] = processor(value)
-            return cache[empty]
+            last[0], last[1] = value, cache[value]
+            return last[1]
+        if isinstance(value, list | dict):
+            # JSON of text: small values repeat across rows (no topics; the same attribute): each encoded
+            # once. Only text, so that equal-looking keys are equal JSON (1 == True, but not in JSON).
+            texts = value.values() if isinstance(value, dict) else value
+            if all(type(item) is str for item in texts):
+                key = (type(value), tuple(value.items()) if isinstance(value, dict) else tuple(value))
+                if key not in cache:
+                    cache[key] = processor(value)
+                return cache[key]
         return processor(value)
 
     return process
