@@ -30,7 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import BIN, Measured, load_average, machine, measure_process, measure_python, remove, scratch_project
-from bench.snapshots import PostgresStore, SqliteStore, Store
+from bench.snapshots import PostgresStore, SqliteStore, Store, prefill_events
 
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
@@ -224,50 +224,6 @@ def _signed(key: Any, events: list[dict[str, Any]], batch: int) -> list[dict[str
     return posts
 
 
-def _prefill_events(store: Store, deliveries: list[tuple[int, str]], count: int) -> None:
-    """``count`` events already stored (delivered and opened, as a past year's issues leave them)."""
-    from datetime import UTC, datetime, timedelta
-
-    from bench.floors import Database
-
-    db = Database(store.url)
-    when = datetime(2025, 1, 1, tzinfo=UTC)
-    columns = (
-        "provider, provider_event_id, type, raw_type, occurred_at, received_at, email, delivery_id, "
-        "subscriber_id, issue_id, message_id, status, reason, url, machine_open, placed, outcome, ingest_batch, "
-        "bounce_reason, parser, matched_by, raw"
-    )
-
-    def rows(first: int, last: int) -> list[tuple[Any, ...]]:
-        out = []
-        for number in range(first, last):
-            delivery_id, email = deliveries[number % len(deliveries)]
-            kind = ("delivered", "open")[number % 2]
-            moment = db.time(when + timedelta(seconds=number))
-            raw = json.dumps({"email": email, "event": kind, "sg_event_id": f"past-{number}"})
-            out.append(
-                ("sendgrid", f"past-{number}/{kind}", ("delivered", "opened")[number % 2], kind, moment, moment,
-                 email, delivery_id, None, ISSUE, f"past{number // 1000}", "", "", "", False, True, "",
-                 f"past{number // 2000}", "", "", "", raw)
-            )  # fmt: skip
-        return out
-
-    chunk = 50_000
-    if store.label == "PostgreSQL":
-        with db.conn.cursor() as cursor, cursor.copy(f"COPY events ({columns}) FROM STDIN") as copy:
-            for first in range(0, count, chunk):
-                for item in rows(first, min(count, first + chunk)):
-                    copy.write_row(item)
-    else:
-        insert = f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * 22)})"  # noqa: S608
-        cursor = db.begin()
-        for first in range(0, count, chunk):
-            cursor.executemany(insert, rows(first, min(count, first + chunk)))
-        db.commit(cursor)
-    db.conn.close()
-    store.settle()
-
-
 def measure_ingest(kind: str, events: int, stored_before: list[int], repeat: int, postgres: str | None,
                    server: Any) -> list[Row]:  # fmt: skip
     """Signed webhook bodies through digest's ingest (in one process) against the ingest floor."""
@@ -295,7 +251,8 @@ def measure_ingest(kind: str, events: int, stored_before: list[int], repeat: int
         for before in stored_before:
             if before:
                 store.restore()
-                _prefill_events(store, deliveries, before)
+                prefill_events(store.url, deliveries, before, ISSUE)
+                store.settle()
                 store.save()
             label = f"webhook ingest of {events:,} events in one process, {before:,} stored before"
             row = Row(label, kind, "≤ 1.5×", note=f"{BATCH:,} events a body")

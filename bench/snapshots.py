@@ -7,6 +7,7 @@ from ``CREATE DATABASE … TEMPLATE`` it (a file-level copy on the server).
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import uuid
@@ -86,3 +87,46 @@ class PostgresStore:
 
 
 Store = SqliteStore | PostgresStore
+
+
+def prefill_events(url: str, deliveries: list[tuple[int, str]], count: int, issue_id: str) -> None:
+    """``count`` events already stored (delivered and opened, as a past year's issues leave them)."""
+    from datetime import UTC, datetime, timedelta
+
+    from bench.floors import Database
+
+    db = Database(url)
+    when = datetime(2025, 1, 1, tzinfo=UTC)
+    columns = (
+        "provider, provider_event_id, type, raw_type, occurred_at, received_at, email, delivery_id, "
+        "subscriber_id, issue_id, message_id, status, reason, url, machine_open, placed, outcome, ingest_batch, "
+        "bounce_reason, parser, matched_by, raw"
+    )
+
+    def rows(first: int, last: int) -> list[tuple[Any, ...]]:
+        out = []
+        for number in range(first, last):
+            delivery_id, email = deliveries[number % len(deliveries)]
+            kind = ("delivered", "open")[number % 2]
+            moment = db.time(when + timedelta(seconds=number))
+            raw = json.dumps({"email": email, "event": kind, "sg_event_id": f"past-{number}"})
+            out.append(
+                ("sendgrid", f"past-{number}/{kind}", ("delivered", "opened")[number % 2], kind, moment, moment,
+                 email, delivery_id, None, issue_id, f"past{number // 1000}", "", "", "", False, True, "",
+                 f"past{number // 2000}", "", "", "", raw)
+            )  # fmt: skip
+        return out
+
+    chunk = 50_000
+    if not db.sqlite:
+        with db.conn.cursor() as cursor, cursor.copy(f"COPY events ({columns}) FROM STDIN") as copy:
+            for first in range(0, count, chunk):
+                for item in rows(first, min(count, first + chunk)):
+                    copy.write_row(item)
+    else:
+        insert = f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * 22)})"  # noqa: S608
+        cursor = db.begin()
+        for first in range(0, count, chunk):
+            cursor.executemany(insert, rows(first, min(count, first + chunk)))
+        db.commit(cursor)
+    db.conn.close()

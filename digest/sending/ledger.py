@@ -68,18 +68,14 @@ def _next_pending(send_id: int, variant: str, size: int) -> sa.Select[Any]:
     )
 
 
-def next_pending(conn: Connection, send_id: int, variant: str, size: int) -> list[Any]:
-    """The rows :func:`claim_batch` would take next, read without claiming them (to prepare ahead)."""
-    return list(conn.execute(_next_pending(send_id, variant, size)).all())
-
-
 def claim_batch(conn: Connection, send_id: int, variant: str, size: int) -> tuple[int, list[Any]] | None:
     """Mark the next pending rows of a variant ``sending`` (committed before the provider is called).
 
     Rows whose subscriber has since unsubscribed, bounced or been suppressed
     are skipped here, with the reason: the plan is honoured, the news too.
     Returns None when no pending rows are left, and (0, []) when every row of
-    this lot was skipped.
+    this lot was skipped. Each claimed row is (id, subscriber_id, email,
+    first_name, last_name, status, suppressed, planned_email), in that order.
     """
     query = _next_pending(send_id, variant, size)
     now = db.utcnow()

@@ -33,7 +33,7 @@ from digest.providers.base import (
     Recipient,
     make_provider,
 )
-from digest.render import RenderedEmail, Renderings
+from digest.render import Renderings
 from digest.sending import ledger
 from digest.sending.lock import acquire_lock, heartbeat, release_lock
 from digest.sending.states import DeliveryState, SendState
@@ -140,11 +140,9 @@ def run_send(
         started = time.perf_counter()
         done = 0
         uncertain_batches = 0
-        pipeline = _Pipeline(engine, settings, secret, send, chosen)
         # An answer is recorded in the same commit as the next claim: one commit per batch.
         answered: tuple[int, list[Any], BatchResult] | None = None
         for key, variant in variants.items():
-            ahead: _Ahead | None = None
             while True:
                 if controls.stop.is_set():
                     _flush(engine, answered)
@@ -162,12 +160,16 @@ def run_send(
                 batch_id, claimed = rows
                 if not claimed:
                     continue
-                # Only now, with the claim committed, does the batch go to the provider (in a thread);
-                # meanwhile the next rows are read and prepared, and used if the claim finds them unchanged.
-                flight = _InFlight(pipeline.deliver, pipeline.take(ahead, variant, claimed))
-                ahead = pipeline.read_ahead(key, variant)
+                batch = Batch(
+                    issue_id=send.issue_id,
+                    send_id=send_id,
+                    variant=variant,
+                    recipients=_recipients(settings, secret, send.issue_id, claimed),
+                    send_at=send.scheduled_at if send.provider_batch_id else None,
+                    provider_batch_id=send.provider_batch_id,
+                )
                 try:
-                    result = flight.result()
+                    result = chosen.send(batch)
                 except ProviderUncertain as exc:
                     uncertain_batches += 1
                     with db.write(engine) as conn:
@@ -217,98 +219,12 @@ def _recipients(settings: Settings, secret: bytes, issue_id: str, rows: Sequence
     view = view_url(settings, issue_id)
     sign = token_maker(secret)
     out = []
-    for row in rows:
-        first, last = row.first_name, row.last_name
-        token = sign(row.subscriber_id, row.id)
+    # Unpacked, not read by name: a thousand rows' attribute look-ups cost more than their tokens.
+    for delivery_id, subscriber_id, email, first, last, *_rest in rows:
+        token = sign(subscriber_id, delivery_id)
         personal = Personal(unsubscribe + token, preferences + token, view, greeting_name(first), token)
-        out.append(Recipient(row.id, row.email, f"{first} {last}".strip() if last else first, personal))
+        out.append(Recipient(delivery_id, email, f"{first} {last}".strip() if last else first, personal))
     return out
-
-
-@dataclass
-class _Ahead:
-    """The next rows of a variant, read (not claimed) and prepared while the provider works."""
-
-    rows: list[tuple[Any, ...]]
-    prepared: Any
-
-
-class _Pipeline:
-    """Batches made ready for the provider: from claimed rows, or ahead of the claim."""
-
-    def __init__(self, engine: Engine, settings: Settings, secret: bytes, send: Any, provider: Provider) -> None:
-        self.engine = engine
-        self.settings = settings
-        self.secret = secret
-        self.send = send
-        self.provider = provider
-        prepare, deliver = getattr(provider, "prepare", None), getattr(provider, "deliver", None)
-        # A provider that splits its work (SendGrid: the body, then the request) is prepared ahead
-        # in full; any other gets its recipients ready and does all of its sending in the thread.
-        self.pipelined = callable(prepare) and callable(deliver)
-
-    def batch(self, variant: RenderedEmail, rows: Sequence[Any]) -> Batch:
-        send = self.send
-        return Batch(
-            issue_id=send.issue_id,
-            send_id=send.id,
-            variant=variant,
-            recipients=_recipients(self.settings, self.secret, send.issue_id, rows),
-            send_at=send.scheduled_at if send.provider_batch_id else None,
-            provider_batch_id=send.provider_batch_id,
-        )
-
-    def prepare(self, batch: Batch) -> Any:
-        return self.provider.prepare(batch) if self.pipelined else batch  # type: ignore[attr-defined]
-
-    def deliver(self, prepared: Any) -> BatchResult:
-        if self.pipelined:
-            return self.provider.deliver(prepared)  # type: ignore[attr-defined]
-        return self.provider.send(prepared)
-
-    def take(self, ahead: _Ahead | None, variant: RenderedEmail, claimed: list[Any]) -> Any:
-        """The prepared batch for the claimed rows: the one made ahead if the rows are the same."""
-        if ahead is not None and ahead.rows == [tuple(row) for row in claimed]:
-            return ahead.prepared
-        return self.prepare(self.batch(variant, claimed))
-
-    def read_ahead(self, key: str, variant: RenderedEmail) -> _Ahead | None:
-        """The rows the next claim will most likely take, prepared; None if there are none (or no read)."""
-        try:
-            with db.read(self.engine) as conn:
-                rows = ledger.next_pending(conn, self.send.id, key, self.provider.batch_size)
-        except sa.exc.SQLAlchemyError:
-            return None  # only a head start: the claim reads again, and reports any error
-        usable = [row for row in rows if row.status == "active" and not row.suppressed]
-        if not usable:
-            return None
-        return _Ahead([tuple(row) for row in usable], self.prepare(self.batch(variant, usable)))
-
-
-class _InFlight:
-    """One provider call in a thread of its own, so the runner can prepare the next batch meanwhile.
-
-    A daemon thread: a second Ctrl-C ends the process at once, as before, leaving this batch uncertain.
-    """
-
-    def __init__(self, call: Callable[[Any], BatchResult], prepared: Any) -> None:
-        self._result: BatchResult | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(call, prepared), name="digest-send", daemon=True)
-        self._thread.start()
-
-    def _run(self, call: Callable[[Any], BatchResult], prepared: Any) -> None:
-        try:
-            self._result = call(prepared)
-        except BaseException as exc:  # handed to the runner's thread, which decides
-            self._error = exc
-
-    def result(self) -> BatchResult:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
 
 
 def _flush(engine: Engine, answered: tuple[int, list[Any], BatchResult] | None) -> None:
