@@ -94,7 +94,9 @@ def send(config: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     db = Database(config["db"])
     send_id, issue_id, base = config["send_id"], config["issue_id"], config["base_url"]
-    subject, text, page = db.query("SELECT subject, text, html FROM send_variants WHERE send_id = ?", (send_id,))[0]
+    variant, subject, text, page = db.query(
+        "SELECT variant, subject, text, html FROM send_variants WHERE send_id = ?", (send_id,)
+    )[0]
     # The parts every recipient shares, written once: their links carry only the token to substitute.
     shared = {"%%view_url%%": f"{base}/archive/{issue_id}/", "%%unsubscribe_url%%": f"{base}/unsubscribe/%%token%%",
               "%%preferences_url%%": f"{base}/preferences/%%token%%"}  # fmt: skip
@@ -108,12 +110,12 @@ def send(config: dict[str, Any]) -> dict[str, Any]:
     select = (
         "SELECT d.id, d.subscriber_id, s.email, s.first_name, s.last_name FROM deliveries d "
         "JOIN subscribers s ON s.id = d.subscriber_id "
-        "WHERE d.send_id = ? AND d.state = 'pending' AND d.id > ? ORDER BY d.id LIMIT 1000"
+        "WHERE d.send_id = ? AND d.state = 'pending' AND d.variant = ? AND d.id > ? ORDER BY d.id LIMIT 1000"
     )
     update = db.sql("UPDATE deliveries SET state = 'accepted', provider_message_id = ?, updated_at = ? WHERE id = ?")
     last, sent, requests, body_bytes = 0, 0, 0, 0
     while True:
-        rows = db.query(select, (send_id, last))
+        rows = db.query(select, (send_id, variant, last))
         if not rows:
             break
         last = rows[-1][0]

@@ -139,6 +139,16 @@ def _new_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
     return list(range(largest + 1, largest + 1 + count))
 
 
+def among(conn: Connection, column: sa.Column[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """``column IN values`` for a long list: on PostgreSQL one array (``= ANY``), which psycopg passes
+    as one value instead of parsing thousands of placeholders; elsewhere the plain IN list."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
+
+
 def _numbered(table: sa.Table, columns: Sequence[str], returning: Sequence[str]) -> bool:
     """Whether the table numbers its rows with an ``id`` sequence that the rows leave to it."""
     key = table.c.get("id")

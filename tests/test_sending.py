@@ -125,6 +125,10 @@ def test_sendgrid_bodies_are_valid_and_carry_the_ledger_ids(engine, sg_settings,
     rows = deliveries(engine)
     assert ids == {row.id for row in rows}
     assert {row.provider_message_id for row in rows} == {item.message_id for item in fake_sendgrid.accepted}
+    with engine.connect() as conn:
+        batches = conn.execute(sa.select(db.send_batches)).all()
+    by_batch = {row.batch_id: row.provider_message_id for row in rows}
+    assert {(b.state, b.provider_message_id) for b in batches} == {("accepted", by_batch[b.id]) for b in batches}
 
 
 def test_one_request_per_variant_up_to_the_batch_size(engine, sg_settings, audience, fake_sendgrid) -> None:  # type: ignore[no-untyped-def]

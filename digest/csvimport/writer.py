@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from digest import db
-from digest.bulk import insert_returning, insert_rows, select_in
+from digest.bulk import among, insert_returning, insert_rows, select_in
 from digest.config import Settings
 from digest.csvimport.layout import NOT_SUBSCRIBED
 from digest.csvimport.profile import ImportRow
@@ -87,7 +87,7 @@ class BatchWriter:
         hashes = {row.address.key: email_hash(self.settings, row.address.key) for row in rows}
         existing: dict[str, Any] = {}
         if not self.nobody_yet:
-            query = sa.select(db.subscribers).where(db.subscribers.c.email_key.in_(list(hashes)))
+            query = sa.select(db.subscribers).where(among(self.conn, db.subscribers.c.email_key, list(hashes)))
             existing = {found.email_key: found for found in self.conn.execute(query)}
         if self.suppressed_at_start is not None:
             suppressed = {hashed for hashed in hashes.values() if hashed in self.suppressed_at_start}
