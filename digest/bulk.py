@@ -294,12 +294,16 @@ def _memoised(processor: Any) -> Any:
         if isinstance(value, list | dict):
             # JSON of text: small values repeat across rows (no topics; the same attribute): each encoded
             # once. Only text, so that equal-looking keys are equal JSON (1 == True, but not in JSON).
-            texts = value.values() if isinstance(value, dict) else value
-            if all(type(item) is str for item in texts):
-                key = (type(value), tuple(value.items()) if isinstance(value, dict) else tuple(value))
-                if key not in cache:
-                    cache[key] = processor(value)
-                return cache[key]
+            key = (type(value), tuple(value.items()) if isinstance(value, dict) else tuple(value))
+            try:
+                if key in cache:
+                    return cache[key]
+            except TypeError:  # a list or dict inside: not a repeat worth remembering
+                return processor(value)
+            converted = processor(value)
+            if all(type(item) is str for item in (value.values() if isinstance(value, dict) else value)):
+                cache[key] = converted
+            return converted
         return processor(value)
 
     return process

@@ -15,6 +15,7 @@ from digest.config import Settings
 from digest.csvimport.layout import NOT_SUBSCRIBED
 from digest.csvimport.profile import ImportRow
 from digest.csvimport.summary import ImportSummary
+from digest.emails import keyed_hash
 from digest.subscribers import (
     ACTIVE,
     PROFILE_FIELDS,
@@ -46,6 +47,7 @@ class BatchWriter:
         self.late_leavers: list[ImportRow] = []  # a later row says a person written earlier has left
         # SQLite holds its one write lock for the whole import, so for every address not yet seen in
         # the file the tables hold what they held at the start: read that once, not once a batch.
+        self.secret = settings.require_secret_key()
         self.exclusive = conn.dialect.name == "sqlite"
         self.nobody_yet = self.exclusive and conn.execute(sa.select(db.subscribers.c.id).limit(1)).first() is None
         self.analysed = self.exclusive
@@ -84,7 +86,7 @@ class BatchWriter:
             return
         rows = list(self.batch.values())
         self.batch = {}
-        hashes = {row.address.key: email_hash(self.settings, row.address.key) for row in rows}
+        hashes = {row.address.key: keyed_hash(self.secret, row.address.key) for row in rows}
         existing: dict[str, Any] = {}
         if not self.nobody_yet:
             query = sa.select(db.subscribers).where(among(self.conn, db.subscribers.c.email_key, list(hashes)))
