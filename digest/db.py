@@ -22,7 +22,7 @@ from digest.config import redact_url
 from digest.errors import ConfigError, DigestError
 
 # The newest migration; tests check it matches the migrations folder.
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 MIGRATION_LOCK_KEY = 0x64696765  # "dige": an advisory lock id for schema upgrades on PostgreSQL
@@ -213,12 +213,19 @@ deliveries = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("batch_id", sa.Integer, sa.ForeignKey("send_batches.id"), nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("provider_message_id", sa.String(300), nullable=True, index=True),
+    sa.Column("provider_message_id", sa.String(300), nullable=True),
     sa.Column("error", sa.Text, nullable=False, server_default=""),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # One person, one copy of an issue: two segments or a second send cannot add another.
     sa.UniqueConstraint("issue_id", "subscriber_id"),
     sa.Index("ix_deliveries_send_state", "send_id", "state", "variant", "id"),
+    # Only rows with a message id (0007): planned and claimed rows have none, and cost no entry.
+    sa.Index(
+        "ix_deliveries_provider_message_id",
+        "provider_message_id",
+        sqlite_where=sa.text("provider_message_id IS NOT NULL"),
+        postgresql_where=sa.text("provider_message_id IS NOT NULL"),
+    ),
 )
 
 events = sa.Table(
