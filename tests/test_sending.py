@@ -22,7 +22,7 @@ from digest.sending import (
     send_test_copies,
     start_send,
 )
-from digest.subscribers import remove_subscriber
+from digest.subscribers import get_subscriber, remove_subscriber
 from tests.conftest import SECRET
 
 SEGMENTS = ["health", "schools", "everyone"]
@@ -52,6 +52,18 @@ def test_plan_makes_one_row_per_person_whatever_the_segments(engine, settings, a
     assert (again.total, again.already_sent, again.send_id) == (0, 11, None)  # nothing written
     assert len(deliveries(engine)) == 11
     assert [s.state for s in list_sends(engine)] == ["done"]
+
+
+def test_the_plan_counts_readers_whose_own_topics_narrow_their_copy(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]
+    from digest.subscriptions import save_topics
+
+    for address in ("person0@example.org", "person5@example.org", "person7@example.org"):
+        save_topics(engine, settings, get_subscriber(engine, address).id, ["online-safety"])
+    remove_subscriber(engine, settings, "person7@example.org")  # left: not counted
+    dry = plan_send(engine, settings, "2025-04-10", SEGMENTS, provider="outbox", dry_run=True)
+    assert dry.personalised == 2
+    plan = plan_send(engine, settings, "2025-04-10", SEGMENTS, provider="outbox")
+    assert plan.personalised == 2
 
 
 def test_a_plan_shown_then_changed_is_counted_again_before_it_is_written(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]

@@ -88,7 +88,6 @@ def plan_send(
                 if dry_run or shown is None:
                     _count_audience(conn, plan, segments, issue_id)
                 if dry_run or (shown is None and plan.total == 0 and existing_send is None):
-                    plan.personalised = _count_personalised(conn, segments)
                     return plan  # nothing written: no empty sends
                 send_id = _send_row(conn, issue_id, provider, segment_names, existing_send)
                 written, personalised = _write_deliveries(conn, send_id, issue_id, segments)
@@ -123,7 +122,8 @@ def _empty_plan(issue_id: str, provider: str, segments: Sequence[Any], story_cou
 def _count_audience(
     conn: Connection, plan: Plan, segments: Sequence[Any], issue_id: str, *, not_in_send: int | None = None
 ) -> None:
-    """Each person once, by their first segment and why they are left out (one grouped query).
+    """Each person once, by their first segment and why they are left out, and how many choose their own
+    topics (one grouped query).
 
     ``not_in_send``: count as if that send's rows were not there yet (after writing them).
     """
@@ -132,24 +132,36 @@ def _count_audience(
     by_name = {item.name: item for item in plan.segments}
     for item in plan.segments:
         item.audience = 0
-    plan.suppressed = plan.already_sent = 0
+    plan.suppressed = plan.already_sent = plan.personalised = 0
     plan.not_active.clear()
     index = first_segment_case(segments).label("segment_index")
     suppressed = S.c.email_hash.in_(sa.select(db.suppressions.c.email_hash))
     already = sa.exists().where(D.c.issue_id == issue_id, D.c.subscriber_id == S.c.id)
     if not_in_send is not None:
         already = already.where(D.c.send_id != not_in_send)
+    own_topics = sa.cast(S.c.topics, sa.Text) != "[]"
     breakdown = (
-        sa.select(index, S.c.status, suppressed.label("suppressed"), already.label("already"), sa.func.count())
+        sa.select(
+            index,
+            S.c.status,
+            suppressed.label("suppressed"),
+            already.label("already"),
+            own_topics.label("own_topics"),
+            sa.func.count(),
+        )
         .where(first_segment_case(segments).is_not(None))
-        .group_by(index, S.c.status, suppressed, already)
+        .group_by(index, S.c.status, suppressed, already, own_topics)
     )
-    for segment_index, status, is_suppressed, is_already, count in conn.execute(breakdown):
+    for segment_index, status, is_suppressed, is_already, has_topics, count in conn.execute(breakdown):
         if status != "active":
             plan.not_active[status] += count
-        elif is_suppressed:
+            continue
+        if is_suppressed:
             plan.suppressed += count
-        elif is_already:
+            continue
+        if has_topics:  # everyone eligible whose own topic choices narrow their copy (sent already or not)
+            plan.personalised += count
+        if is_already:
             plan.already_sent += count
         else:
             by_name[segments[segment_index].name].audience += count
@@ -228,15 +240,6 @@ def _serialise_planning(conn: Connection, issue_id: str, existing_send: int | No
             f"issue {issue_id} already has an unfinished send (#{other.id}, {other.state}); "
             f"continue it with `digest send {issue_id} --resume`"
         )
-
-
-def _count_personalised(conn: Connection, segments: Sequence[Any]) -> int:
-    from digest.segments import eligible, first_segment_case
-
-    query = sa.select(sa.func.count()).where(
-        eligible(), first_segment_case(segments).is_not(None), sa.cast(S.c.topics, sa.Text) != "[]"
-    )
-    return int(conn.execute(query).scalar_one())
 
 
 def _assign_personal_variants(conn: Connection, send_id: int, segments: Sequence[Any]) -> int:
