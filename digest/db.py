@@ -219,13 +219,10 @@ deliveries = sa.Table(
     # One person, one copy of an issue: two segments or a second send cannot add another.
     sa.UniqueConstraint("issue_id", "subscriber_id"),
     sa.Index("ix_deliveries_send_state", "send_id", "state", "variant", "id"),
-    # Only rows with a message id (0007): planned and claimed rows have none, and cost no entry.
-    sa.Index(
-        "ix_deliveries_provider_message_id",
-        "provider_message_id",
-        sqlite_where=sa.text("provider_message_id IS NOT NULL"),
-        postgresql_where=sa.text("provider_message_id IS NOT NULL"),
-    ),
+    # Partial, WHERE provider_message_id IS NOT NULL (migration 0007): planned and claimed rows have no
+    # message id and cost no entry. The predicate lives in the migration only: written here it would
+    # make every command load PostgreSQL's dialect (50 ms) to check the keyword.
+    sa.Index("ix_deliveries_provider_message_id", "provider_message_id"),
 )
 
 events = sa.Table(

@@ -33,7 +33,7 @@ from digest.providers.base import (
     Recipient,
     make_provider,
 )
-from digest.render import Renderings
+from digest.render import RenderedEmail, Renderings
 from digest.sending import ledger
 from digest.sending.lock import acquire_lock, heartbeat, release_lock
 from digest.sending.states import DeliveryState, SendState
@@ -103,8 +103,12 @@ def run_send(
     resend_uncertain: bool = False,
     controls: RunControls | None = None,
     renderings: Renderings | None = None,
+    variants: dict[str, RenderedEmail] | None = None,
 ) -> SendOutcome:
-    """Send every pending delivery of a send, batch by batch, under the issue's lock."""
+    """Send every pending delivery of a send, batch by batch, under the issue's lock.
+
+    ``variants``: the send's frozen variants when the caller has just frozen them.
+    """
     controls = controls or RunControls()
     notice = controls.on_notice
     secret = settings.require_secret_key()
@@ -136,7 +140,8 @@ def run_send(
                 )
             ledger.mark_send_started(conn, send_id)
             total = ledger.count_pending(conn, send_id)
-        variants = freeze_variants(engine, settings, send_id, renderings)
+        if variants is None:
+            variants = freeze_variants(engine, settings, send_id, renderings)
         started = time.perf_counter()
         done = 0
         uncertain_batches = 0

@@ -118,8 +118,10 @@ def run_planned(
     controls: RunControls | None = None,
 ) -> SendOutcome:
     """Freeze the send's variants and pages, then run it."""
-    freeze_sent(engine, settings, send_id, renderings)
-    return run_send(engine, settings, send_id, provider=provider, controls=controls, renderings=renderings)
+    variants = freeze_sent(engine, settings, send_id, renderings)
+    return run_send(
+        engine, settings, send_id, provider=provider, controls=controls, renderings=renderings, variants=variants
+    )
 
 
 def resume_send(
