@@ -110,7 +110,7 @@ def insert_returning(
             each = [tuple(convert(list(row))) for row in rows]
             cursor.executemany(head + one + tail, each, returning=True)  # type: ignore[call-arg]
             while True:
-                found.extend(tuple(item) for item in cursor.fetchall())
+                found.extend(cursor.fetchall())
                 if not cursor.nextset():
                     break
             return found
@@ -123,7 +123,7 @@ def insert_returning(
         for row in chunk:
             params.extend(convert(list(row)))
         sql = head + ", ".join([one] * len(chunk)) + tail
-        found.extend(tuple(item) for item in conn.exec_driver_sql(sql, tuple(params)).all())
+        found.extend(conn.exec_driver_sql(sql, tuple(params)).all())  # rows unpack as tuples do
     return found
 
 
@@ -222,7 +222,7 @@ def select_in(
                     item[index] = processor(item[index])
                 found.append(tuple(item))
         else:
-            found.extend(tuple(row) for row in rows)
+            found.extend(rows)  # rows unpack and index as tuples do
     return found
 
 

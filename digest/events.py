@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 from digest import db
 from digest.bulk import insert_returning, select_in
 from digest.config import Settings
+from digest.sending.ledger import settle_uncertain
 from digest.statusbook import StatusBook
 from digest.subscribers import ACTIVE, BOUNCED, COMPLAINED, UNSUBSCRIBED
 
@@ -288,8 +289,6 @@ def _place(conn: Connection, events: Sequence[Event]) -> list[tuple[int | None, 
 
 def _reconcile(conn: Connection, stored: Sequence[Any], batch_of: dict[int, int | None]) -> int:
     """Settle deliveries left uncertain by a crash or a timeout, from the provider's own word."""
-    from digest.sending.ledger import settle_uncertain
-
     accepted = {
         row.delivery_id: row.message_id for row in stored if row.delivery_id and row.type not in NOT_PROOF_OF_ACCEPTANCE
     }

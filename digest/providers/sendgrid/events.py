@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from digest.errors import InputError
@@ -141,14 +142,25 @@ def _int(value: Any) -> int | None:
 
 
 def timestamp(value: Any, fallback: datetime) -> datetime:
+    if type(value) in (int, str, float):
+        return _moment(value) or fallback  # a body's events share a handful of seconds: each read once
+    return _read_moment(value) or fallback
+
+
+@lru_cache(maxsize=4096)
+def _moment(value: int | str | float) -> datetime | None:
+    return _read_moment(value)
+
+
+def _read_moment(value: Any) -> datetime | None:
     try:
         seconds = float(value)
     except (TypeError, ValueError):
-        return fallback
+        return None
     if seconds > 100_000_000_000:  # some marketing events give milliseconds
         seconds /= 1000
     if not 0 < seconds < 32_503_680_000:  # before year 3000
-        return fallback
+        return None
     return datetime.fromtimestamp(seconds, UTC)
 
 
