@@ -47,8 +47,9 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check digest tests bench
 	$(BIN)/mypy
 
+# digest against its floors, as ratios (bench/ratios.py); PostgreSQL too when DIGEST_TEST_DATABASE_URL is set.
 bench: $(VENV)/.installed
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/ratios.py
 
 clean:
 	rm -rf $(VENV) demo mutants preview outbox digest.db digest.db-wal digest.db-shm

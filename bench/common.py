@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import shutil
@@ -104,3 +105,57 @@ def postgres_schema_url(base: str) -> tuple[str, Callable[[], None]]:
         admin.dispose()
 
     return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}", drop
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for measured processes: Python caches bytecode as it does by default.
+
+    This machine sets PYTHONDONTWRITEBYTECODE, so every process would compile
+    digest's modules afresh; an installed package has them compiled.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(extra)
+    return env
+
+
+@dataclasses.dataclass
+class Measured:
+    seconds: float
+    peak_mb: float | None  # this process's own peak resident set (VmHWM), when asked for
+    stdout: str
+    stderr: str
+    cpu: float = 0.0  # user + system seconds of the process (steadier than wall-clock on a busy machine)
+
+
+def measure_process(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Measured:
+    """Run a process; its wall-clock time (start-up included)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=err, env=env or child_env())
+        _pid, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} exited with {process.returncode}:\n{stdout}\n{stderr}")
+    return Measured(seconds, None, stdout, stderr, usage.ru_utime + usage.ru_stime)
+
+
+def measure_python(args: list[str], cwd: Path) -> Measured:
+    """Run ``python ARGS`` (``-m module …`` or ``script.py …``); its time and its own peak RSS.
+
+    The peak comes from the process itself (bench/peak.py), not from the
+    parent's rusage, which Linux inflates with the launcher's own size.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".peak") as peak:
+        measured = measure_process([sys.executable, str(REPO / "bench" / "peak.py"), peak.name, *args], cwd)
+        text = Path(peak.name).read_text().strip()
+    measured.peak_mb = int(text) / 1024 if text else None
+    return measured
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"

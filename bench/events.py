@@ -5,7 +5,10 @@ batches of 2,000 events (about 500 KB, as SendGrid batches them) from two
 client threads, then does it again while `digest send` sends another issue to
 the fake SendGrid against the same SQLite database.
 
-Run: .venv/bin/python bench/events.py [EVENTS]
+With ``--stored N`` the events table holds N events of past issues before
+the first post, as a database that has run for a while does.
+
+Run: .venv/bin/python bench/events.py [EVENTS] [--stored N]
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from bench.common import BIN, machine, remove
 from bench.fake_servers import SendGridProcess
 from bench.send import project_with_subscribers
+from bench.snapshots import prefill_events
 
 BATCH = 2000
 KINDS = ["delivered"] * 6 + ["open"] * 2 + ["click", "processed"]
@@ -108,11 +112,17 @@ def post_all(
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("events", type=int, nargs="?", default=100_000)
+    parser.add_argument("--stored", type=int, default=0, help="events stored before the first post")
+    args = parser.parse_args()
     print(f"machine: {machine()}")
-    run(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+    run(args.events, stored=args.stored)
 
 
-def run(count: int, database_url: str | None = None, label: str = "SQLite") -> None:
+def run(count: int, database_url: str | None = None, label: str = "SQLite", *, stored: int = 0) -> None:
     """Both measurements on one database (SQLite by default)."""
     import sqlalchemy as sa
 
@@ -141,6 +151,9 @@ def run(count: int, database_url: str | None = None, label: str = "SQLite") -> N
     engine = db.open_database(settings.database_url)
     with engine.connect() as conn:
         deliveries = [(row.id, row.email) for row in conn.execute(sa.select(db.deliveries.c.id, db.deliveries.c.email))]
+    if stored:
+        prefill_events(settings.database_url, deliveries, stored, "2025-04-10")
+        label = f"{label}, {stored:,} events stored before"
     port = free_port()
     server = subprocess.Popen(
         [digest, "serve", "--port", str(port), "--threads", "4"],

@@ -1,5 +1,5 @@
-"""Run every benchmark in turn (`make bench`). The PostgreSQL comparison runs when
-DIGEST_TEST_DATABASE_URL names a database it may create schemas in."""
+"""Run every detailed benchmark in turn (`make bench` prints the ratio table, bench/ratios.py).
+The PostgreSQL comparison runs when DIGEST_TEST_DATABASE_URL names a database it may create schemas in."""
 
 from __future__ import annotations
 

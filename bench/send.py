@@ -1,27 +1,24 @@
 """Send an issue to N subscribers through the SendGrid provider to a fake server in another process.
 
-Compares, in the same run: digest's send (plan, then batches of 1000 through
-the ledger), a plain script that only builds bodies, posts them and commits a
-ledger row per batch, and the naive way (one API call per recipient, on a
-sample). Also sends 5,000 messages through SMTP to aiosmtpd.
+Measures digest's send as a process (its own peak RSS, the fake server's
+count of copies per address), planning and sending apart in one process, and
+the naive way (one API call per recipient, on a sample). Also sends 5,000
+messages through SMTP to aiosmtpd. The ratio to the send floor (the same
+durable work in plain code) is bench/ratios.py's.
 
 Run: .venv/bin/python bench/send.py [RECIPIENTS ...]   (default 100000)
 """
 
 from __future__ import annotations
 
-import json
-import resource
-import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BIN, machine, remove
+from bench.common import BIN, machine, measure_python, remove
 from bench.fake_servers import SendGridProcess, SmtpProcess
 from bench.render import build_project
 
@@ -31,6 +28,7 @@ SEGMENTS = "segments:\n  - name: everyone\n    description: Everyone\n"
 def project_with_subscribers(count: int, extra_toml: str = "", database_url: str | None = None) -> Path:
     """An issue of 12 stories and ``count`` active subscribers (inserted in bulk)."""
     from digest import db
+    from digest.bulk import bulk_insert
     from digest.config import load_settings
     from digest.emails import keyed_hash
 
@@ -83,25 +81,17 @@ def project_with_subscribers(count: int, extra_toml: str = "", database_url: str
                         "last_soft_bounce_at": None,
                     }
                 )
-            db.bulk_insert(conn, db.subscribers, rows)
+            bulk_insert(conn, db.subscribers, rows)
     engine.dispose()
     return folder
 
 
 def timed_send(folder: Path, provider: str) -> tuple[float, float, str]:
-    """Run `digest send` as a process; (seconds, peak RSS MB, summary line)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    result = subprocess.run(
-        [str(BIN / "digest"), "send", "2025-04-10", "--segment", "everyone", "--provider", provider, "--yes"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=True,
+    """Run `digest send` as a process; (seconds, its own peak RSS in MB, summary line)."""
+    run = measure_python(
+        ["-m", "digest", "send", "2025-04-10", "--segment", "everyone", "--provider", provider, "--yes"], folder
     )
-    elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before) / 1024, result.stdout.strip().splitlines()[-1]
+    return run.seconds, run.peak_mb or 0.0, run.stdout.strip().splitlines()[-1]
 
 
 def in_process_phases(folder: Path, server_url: str) -> dict[str, float]:
@@ -120,44 +110,6 @@ def in_process_phases(folder: Path, server_url: str) -> dict[str, float]:
     sent = time.perf_counter() - start
     engine.dispose()
     return {"plan": planned, "send": sent, "accepted": outcome.counts["accepted"], "requests": outcome.requests}
-
-
-def plain_script(count: int, url: str, folder: Path) -> float:
-    """The floor: build bodies of 1000 personalizations sharing one HTML, post, commit a ledger row per batch."""
-    html = "<p>" + "x" * 40_000 + "</p>"
-    ledger = sqlite3.connect(folder / "plain.db", isolation_level=None)
-    ledger.execute("PRAGMA journal_mode=WAL")
-    ledger.execute("PRAGMA synchronous=FULL")
-    ledger.execute("CREATE TABLE IF NOT EXISTS d (id INTEGER PRIMARY KEY, state TEXT)")
-    ledger.executemany("INSERT INTO d (id, state) VALUES (?, 'pending')", ((i,) for i in range(count)))
-    start = time.perf_counter()
-    for first in range(0, count, 1000):
-        ids = range(first, min(count, first + 1000))
-        body = {
-            "from": {"email": "newsfeed@safe.example.org"},
-            "subject": "x",
-            "content": [{"type": "text/html", "value": html}],
-            "personalizations": [
-                {
-                    "to": [{"email": f"reader{i}@example.org"}],
-                    "substitutions": {
-                        "%%unsubscribe_url%%": f"https://news.example.org/unsubscribe/{i}.{i}.abcdefghijklmnopqrstuv"
-                    },
-                    "custom_args": {"delivery_id": str(i)},
-                }
-                for i in ids
-            ],
-        }
-        request = urllib.request.Request(
-            f"{url}/v3/mail/send",
-            data=json.dumps(body).encode(),
-            headers={"Authorization": "Bearer SG.test-key-not-real", "Content-Type": "application/json"},
-        )
-        urllib.request.urlopen(request, timeout=30).read()
-        ledger.execute("BEGIN")
-        ledger.execute(f"UPDATE d SET state='accepted' WHERE id BETWEEN {ids[0]} AND {ids[-1]}")  # noqa: S608
-        ledger.execute("COMMIT")
-    return time.perf_counter() - start
 
 
 def naive(folder: Path, server_url: str, sample: int) -> float:
@@ -211,8 +163,6 @@ def main() -> None:
             f"in one process, {size:,} recipients: plan {phases['plan']:.2f} s, send {phases['send']:.2f} s "
             f"({size / phases['send']:,.0f} recipients/s), {phases['requests']} requests"
         )
-        floor = plain_script(size, server.url, folder)
-        print(f"plain script (build bodies, post, commit per batch), {size:,} recipients: {floor:.2f} s")
         remove(folder)
         sample = 2_000
         folder = project_with_subscribers(sample, toml)

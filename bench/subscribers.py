@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BIN, REPO, machine, remove, scratch_project
+from bench.common import BIN, REPO, machine, measure_python, remove, scratch_project
 
 SECTORS = ["education", "education", "education", "health", "health", "sport", "charity", "faith", "community", ""]
 ROLES = ["Designated Safeguarding Lead", "Headteacher", "Named Nurse", "Club Welfare Officer", "Trustee", "Manager"]
@@ -64,13 +63,9 @@ def main() -> None:
         size_mb = path.stat().st_size / 1e6
         digest = str(BIN / "digest")
         subprocess.run([digest, "db", "upgrade"], cwd=folder, check=True, stdout=subprocess.DEVNULL)
-        start = time.perf_counter()
-        result = subprocess.run(
-            [digest, "subscribers", "import", str(path)], cwd=folder, check=True, capture_output=True, text=True
-        )
-        elapsed = time.perf_counter() - start
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        summary = result.stdout.strip().splitlines()[-1]
+        run = measure_python(["-m", "digest", "subscribers", "import", str(path)], folder)
+        elapsed, peak_mb = run.seconds, run.peak_mb or 0.0
+        summary = run.stdout.strip().splitlines()[-1]
 
         from digest.config import load_settings
         from digest.db import open_database

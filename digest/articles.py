@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -17,8 +18,10 @@ from digest import db
 from digest.config import Settings
 from digest.content import Block, body_text
 from digest.errors import InputError, NotFoundError
-from digest.sources import ParsedArticle, read_source
 from digest.topics import check_topics, tag_topics
+
+if TYPE_CHECKING:  # the readers load only when something is imported, not for every command
+    from digest.sources import ParsedArticle
 
 MAX_SLUG_WORDS_LENGTH = 70
 
@@ -132,6 +135,8 @@ def import_articles(
     uploaded file's own name); ``on_step`` hears of each file before it is read
     and once it is stored.
     """
+    from digest.sources import read_source
+
     report = ImportReport()
     for number, location in enumerate(locations, 1):
         shown = (origins or {}).get(location, location)

@@ -406,6 +406,9 @@ def _timezone(table: TomlTable, default: str) -> str:
 
 def _soft_bounce_scores(table: TomlTable) -> dict[str, int]:
     """[events.soft_bounce_scores]: reason = points, for the soft reasons only."""
+    if not table.data:
+        table.finish()
+        return {}  # nothing set: no need to load the bounce reader's reasons (and its patterns)
     from digest.bounce_reasons import SOFT_REASONS
 
     scores: dict[str, int] = {}

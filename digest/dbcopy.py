@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from digest import db
+from digest.bulk import bulk_insert
 from digest.config import redact_url
 from digest.errors import StateError
 
@@ -94,7 +95,7 @@ def _copy_table(source: Engine, target: Any, table: sa.Table) -> None:
             rows = result.fetchmany(CHUNK)
             if not rows:
                 return
-            db.bulk_insert(target, table, [dict(row._mapping) for row in rows])
+            bulk_insert(target, table, [dict(row._mapping) for row in rows])
 
 
 def _move_sequences(conn: Any) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from digest.errors import InputError
 
@@ -22,9 +23,11 @@ MAX_LOCAL = 64
 MAX_ADDRESS = 254
 
 
-@dataclass(frozen=True)
-class Address:
-    """A checked address: as given (for display) and its comparison key."""
+class Address(NamedTuple):
+    """A checked address: as given (for display) and its comparison key.
+
+    A named tuple: an import makes one per row, and a frozen dataclass costs twice as much to make.
+    """
 
     email: str
     key: str
@@ -40,20 +43,29 @@ _SPECIAL: frozenset[str] | None = None
 
 
 def _fast_path(email: str) -> Address | None:
-    global _SPECIAL
     match = _FAST_RE.match(email)
     if not match or len(email) > MAX_ADDRESS or len(match.group("local")) > MAX_LOCAL:
         return None
     domain = match.group("domain").lower()
-    if "--" in domain or len(domain) > 253:
-        return None  # punycode and other hyphen rules: let the library decide
-    if _SPECIAL is None:
-        _SPECIAL = frozenset(_special_use_domains())
-    labels = domain.split(".")
-    if any(".".join(labels[i:]) in _SPECIAL for i in range(len(labels))):
+    if not _plain_domain(domain):
         return None
     normalized = f"{match.group('local')}@{domain}"
     return Address(email=email, key=normalized.lower())
+
+
+@lru_cache(maxsize=65_536)
+def _plain_domain(domain: str) -> bool:
+    """A domain the fast path may accept: no punycode or double hyphens, not special-use.
+
+    Remembered: a list repeats its domains (one school, many staff).
+    """
+    global _SPECIAL
+    if "--" in domain or len(domain) > 253:
+        return False  # punycode and other hyphen rules: let the library decide
+    if _SPECIAL is None:
+        _SPECIAL = frozenset(_special_use_domains())
+    labels = domain.split(".")
+    return not any(".".join(labels[i:]) in _SPECIAL for i in range(len(labels)))
 
 
 def check_address(raw: str, *, check_deliverability: bool = False) -> Address:
@@ -65,12 +77,28 @@ def check_address(raw: str, *, check_deliverability: bool = False) -> Address:
         fast = _fast_path(email)
         if fast is not None:
             return fast
+        verdict = _library_verdict(email)  # offline: the same answer every time, so remembered
+    else:
+        verdict = _ask_library(email, check_deliverability=True)
+    if isinstance(verdict, str):
+        raise InputError(f"{email!r} is not a valid email address ({verdict})")
+    return verdict
+
+
+@lru_cache(maxsize=4096)
+def _library_verdict(email: str) -> Address | str:
+    """email-validator's verdict without the network (~50 µs an address): a file's junk repeats ("n/a", "-")."""
+    return _ask_library(email, check_deliverability=False)
+
+
+def _ask_library(email: str, *, check_deliverability: bool) -> Address | str:
+    """The address email-validator makes of ``email``, or its reason for refusing it."""
     from email_validator import EmailNotValidError, validate_email
 
     try:
         result = validate_email(email, check_deliverability=check_deliverability)
     except EmailNotValidError as exc:
-        raise InputError(f"{email!r} is not a valid email address ({exc})") from None
+        return str(exc)
     return Address(email=email, key=result.normalized.lower())
 
 
@@ -80,4 +108,11 @@ def keyed_hash(secret: bytes, key: str) -> str:
     Without the secret a leaked list cannot be checked against guessed
     addresses; with it, a re-imported address is recognised.
     """
-    return hmac.new(secret, b"suppression:" + key.encode("utf-8"), hashlib.sha256).hexdigest()
+    mac = _suppression_hmac(secret).copy()  # keyed once: an import hashes every address
+    mac.update(key.encode("utf-8"))
+    return mac.hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _suppression_hmac(secret: bytes) -> Any:
+    return hmac.new(secret, b"suppression:", hashlib.sha256)

@@ -28,24 +28,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from digest import db
+from digest.bulk import insert_returning, select_in
 from digest.config import Settings
-from digest.subscribers import (
-    ACTIVE,
-    BOUNCED,
-    COMPLAINED,
-    UNSUBSCRIBED,
-    change_status,
-    own_unsubscribe,
-    raise_suppression,
-    remove_suppression,
-)
+from digest.sending.ledger import settle_uncertain
+from digest.statusbook import StatusBook
+from digest.subscribers import ACTIVE, BOUNCED, COMPLAINED, UNSUBSCRIBED
 
 EVENT_TYPES = (
     "processed",
@@ -76,7 +70,7 @@ DROP_STATUS = {
 NOT_PROOF_OF_ACCEPTANCE = frozenset({"dropped", "unknown"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     """One provider event, normalised; ``raw`` keeps the payload as received."""
 
@@ -135,108 +129,171 @@ def ingest(engine: Engine, settings: Settings, events: Sequence[Event]) -> Inges
     for event in events:
         unique.setdefault((event.provider, event.provider_event_id), event)
     with db.write(engine) as conn:
-        placed = _place(conn, list(unique.values()))
+        events_in = list(unique.values())
+        placed = _place(conn, events_in)
         rows = [
-            {
-                "provider": event.provider,
-                "provider_event_id": event.provider_event_id,
-                "type": event.type,
-                "raw_type": event.raw_type,
-                "occurred_at": event.occurred_at,
-                "received_at": now,
-                "email": event.email,
-                "delivery_id": place[0],
-                "subscriber_id": place[1],
-                "issue_id": place[2],
-                "message_id": event.message_id,
-                "bounce_class": event.bounce_class,
-                "status": event.status,
-                "reason": event.reason,
-                "url": event.url,
-                "machine_open": event.machine_open,
-                "placed": place[1] is not None,
-                "outcome": "",
-                "ingest_batch": batch,
-                "raw": event.raw,
-                "bounce_reason": event.bounce_reason,
-                "parser": event.parser,
-                "matched_by": event.matched_by,
-            }
-            for event, place in zip(unique.values(), placed, strict=True)
-        ]
-        db.bulk_insert(conn, db.events, rows, ignore_conflicts=("provider", "provider_event_id"))
-        e = db.events
-        stored = conn.execute(
-            sa.select(
-                e.c.id,
-                e.c.type,
-                e.c.raw_type,
-                e.c.delivery_id,
-                e.c.subscriber_id,
-                e.c.email,
-                e.c.reason,
-                e.c.status,
-                e.c.message_id,
-                e.c.occurred_at,
-                e.c.placed,
-                e.c.bounce_reason,
-                e.c.parser,
+            (
+                event.provider,
+                event.provider_event_id,
+                event.type,
+                event.raw_type,
+                event.occurred_at,
+                now,
+                event.email,
+                place[0],
+                place[1],
+                place[2],
+                event.message_id,
+                event.bounce_class,
+                event.status,
+                event.reason,
+                event.url,
+                event.machine_open,
+                place[1] is not None,
+                "",
+                batch,
+                event.raw,
+                event.bounce_reason,
+                event.parser,
+                event.matched_by,
             )
-            .where(e.c.ingest_batch == batch)
-            .order_by(e.c.occurred_at, e.c.id)
-        ).all()
+            for event, place in zip(events_in, placed, strict=True)
+        ]
+        # RETURNING names the rows that went in (a duplicate is skipped and not returned), so
+        # nothing is read back: a read-back by batch would scan the whole, ever-growing table.
+        ids = {
+            (provider, event_id): number
+            for number, provider, event_id in insert_returning(
+                conn,
+                db.events,
+                rows,
+                _EVENT_COLUMNS,
+                returning=("id", "provider", "provider_event_id"),
+                ignore_conflicts=("provider", "provider_event_id"),
+            )
+        }
+        stored = sorted(
+            (
+                _Stored.of(ids[(event.provider, event.provider_event_id)], event, place)
+                for event, place in zip(events_in, placed, strict=True)
+                if (event.provider, event.provider_event_id) in ids
+            ),
+            key=lambda row: (row.occurred_at, row.id),
+        )
         report.stored = len(stored)
         report.duplicates = len(events) - len(stored)
         report.unplaced = sum(1 for row in stored if not row.placed)
-        report.reconciled = _reconcile(conn, stored)
+        # The batch of each delivery, as placing read it: settling needs no second look-up.
+        batch_of = {place[0]: place[3] for place in placed if place[0] is not None}
+        report.reconciled = _reconcile(conn, stored, batch_of)
         _apply_rules(conn, settings, stored, report)
     return report
 
 
-def _place(conn: Connection, events: Sequence[Event]) -> list[tuple[int | None, int | None, str | None]]:
-    """(delivery id, subscriber id, issue id) of each event, from our custom args, else message id and email."""
-    d = db.deliveries
-    ids = {event.delivery_id for event in events if event.delivery_id}
-    by_id: dict[int, Any] = {}
-    if ids:
-        for found_row in conn.execute(sa.select(d.c.id, d.c.subscriber_id, d.c.issue_id).where(d.c.id.in_(list(ids)))):
-            by_id[found_row.id] = found_row
-    message_ids = {event.message_id for event in events if event.message_id and event.delivery_id not in by_id}
-    by_message: dict[tuple[str, str], Any] = {}
-    if message_ids:
-        query = sa.select(d.c.id, d.c.subscriber_id, d.c.issue_id, d.c.email, d.c.provider_message_id).where(
-            d.c.provider_message_id.in_(list(message_ids))
+_EVENT_COLUMNS = (
+    "provider",
+    "provider_event_id",
+    "type",
+    "raw_type",
+    "occurred_at",
+    "received_at",
+    "email",
+    "delivery_id",
+    "subscriber_id",
+    "issue_id",
+    "message_id",
+    "bounce_class",
+    "status",
+    "reason",
+    "url",
+    "machine_open",
+    "placed",
+    "outcome",
+    "ingest_batch",
+    "raw",
+    "bounce_reason",
+    "parser",
+    "matched_by",
+)
+
+
+class _Stored(NamedTuple):
+    """A stored event as the settling and the rules read it (what the row in the table now holds)."""
+
+    id: int
+    type: str
+    raw_type: str
+    delivery_id: int | None
+    subscriber_id: int | None
+    email: str
+    reason: str
+    status: str
+    message_id: str | None
+    occurred_at: datetime
+    placed: bool
+    bounce_reason: str
+    parser: str
+
+    @classmethod
+    def of(cls, number: int, event: Event, place: tuple[int | None, int | None, str | None, int | None]) -> _Stored:
+        return cls(
+            number,
+            event.type,
+            event.raw_type,
+            place[0],
+            place[1],
+            event.email,
+            event.reason,
+            event.status,
+            event.message_id,
+            event.occurred_at.astimezone(UTC),  # as the table gives it back
+            place[1] is not None,
+            event.bounce_reason,
+            event.parser,
         )
-        for message_row in conn.execute(query):
-            by_message[(message_row.provider_message_id, message_row.email.lower())] = message_row
+
+
+def _place(conn: Connection, events: Sequence[Event]) -> list[tuple[int | None, int | None, str | None, int | None]]:
+    """(delivery id, subscriber id, issue id, delivery's batch id) of each event: from our custom args,
+    else the message id and the address."""
+    d = db.deliveries
+    Place = tuple[int | None, int | None, str | None, int | None]
+    ids = {event.delivery_id for event in events if event.delivery_id}
+    by_id: dict[int, Place] = {}
+    if ids:
+        found_ids = select_in(conn, d, ("id", "subscriber_id", "issue_id", "batch_id"), "id", list(ids))
+        by_id = {number: (number, subscriber, issue, batch) for number, subscriber, issue, batch in found_ids}
+    message_ids = {event.message_id for event in events if event.message_id and event.delivery_id not in by_id}
+    by_message: dict[tuple[str, str], Place] = {}
+    if message_ids:
+        message_query = sa.select(
+            d.c.id, d.c.subscriber_id, d.c.issue_id, d.c.batch_id, d.c.email, d.c.provider_message_id
+        ).where(d.c.provider_message_id.in_(list(message_ids)))
+        for number, subscriber, issue, batch, email, message_id in conn.execute(message_query):
+            by_message[(message_id, email.lower())] = (number, subscriber, issue, batch)
     emails = {event.email.lower() for event in events if event.email and event.delivery_id not in by_id}
     by_email: dict[str, int] = {}
     if emails:
-        query = sa.select(db.subscribers.c.id, db.subscribers.c.email_key).where(
+        email_query = sa.select(db.subscribers.c.email_key, db.subscribers.c.id).where(
             db.subscribers.c.email_key.in_(list(emails))
         )
-        by_email = {row.email_key: row.id for row in conn.execute(query)}
-    found: list[tuple[int | None, int | None, str | None]] = []
+        by_email = {key: number for key, number in conn.execute(email_query)}
+    found: list[Place] = []
     for event in events:
-        row: Any = by_id.get(event.delivery_id) if event.delivery_id else None
-        if row is None and event.message_id:
-            row = by_message.get((event.message_id, event.email.lower()))
-        if row is not None:
-            found.append((row.id, row.subscriber_id, row.issue_id))
-        else:
-            found.append((None, by_email.get(event.email.lower()), event.issue_id))
+        place = by_id.get(event.delivery_id) if event.delivery_id else None
+        if place is None and event.message_id:
+            place = by_message.get((event.message_id, event.email.lower()))
+        found.append(place or (None, by_email.get(event.email.lower()), event.issue_id, None))
     return found
 
 
-def _reconcile(conn: Connection, stored: Sequence[Any]) -> int:
+def _reconcile(conn: Connection, stored: Sequence[Any], batch_of: dict[int, int | None]) -> int:
     """Settle deliveries left uncertain by a crash or a timeout, from the provider's own word."""
-    from digest.sending.ledger import settle_uncertain
-
     accepted = {
         row.delivery_id: row.message_id for row in stored if row.delivery_id and row.type not in NOT_PROOF_OF_ACCEPTANCE
     }
     dropped = {row.delivery_id: row.reason for row in stored if row.delivery_id and row.type == "dropped"}
-    return settle_uncertain(conn, accepted=accepted, dropped=dropped)
+    return settle_uncertain(conn, accepted=accepted, dropped=dropped, batches=batch_of)
 
 
 # Events that can change a subscriber (the rest are only counted in reports).
@@ -252,71 +309,74 @@ _ACTIONABLE = {
 
 
 def _apply_rules(conn: Connection, settings: Settings, stored: Sequence[Any], report: IngestReport) -> None:
-    for row in stored:
-        if row.type not in _ACTIONABLE:
-            continue
+    actionable = [row for row in stored if row.type in _ACTIONABLE]
+    # Everyone these events may change is read once and changed in memory, then written together.
+    book = StatusBook(conn, (row.subscriber_id for row in actionable if row.subscriber_id is not None))
+    outcomes = []
+    for row in actionable:
         if row.subscriber_id is None:
             if row.type != "unknown" and row.type not in ("processed", "delivered", "opened", "clicked", "deferred"):
                 report.reported.append(
                     f"event {row.id} ({row.type} for {row.email or 'no address'}) matches no subscriber"
                 )
             continue
-        outcome = _rule(conn, settings, row)
+        outcome = _rule(book, settings, row)
         if row.type == "dropped" and row.reason.strip().lower() not in DROP_STATUS:
             report.reported.append(f"dropped for {row.email}: {row.reason or 'no reason given'}")
         if outcome:
             report.changes.append(f"{row.email or 'subscriber ' + str(row.subscriber_id)}: {outcome}")
-            conn.execute(db.events.update().where(db.events.c.id == row.id).values(outcome=outcome))
+            outcomes.append({"event": row.id, "outcome": outcome})
+    book.flush()
+    if outcomes:
+        e = db.events
+        conn.execute(
+            e.update().where(e.c.id == sa.bindparam("event")).values(outcome=sa.bindparam("outcome")), outcomes
+        )
 
 
-def _rule(conn: Connection, settings: Settings, row: Any) -> str:
+def _rule(book: StatusBook, settings: Settings, row: Any) -> str:
     """What one event does to its subscriber; returns a description ('' for nothing)."""
     kind = row.type
     detail = row.reason or row.status or row.raw_type
     if row.bounce_reason:  # read from a bounce mailbox: the reason, status, server's words and reader
         detail = f"{row.bounce_reason}, {row.status or 'no status'}: {row.reason or 'no diagnostic'} [{row.parser}]"
     if kind == "bounced":
-        return _status(conn, row, BOUNCED, "bounce", f"hard bounce: {detail}")
+        return _status(book, row, BOUNCED, "bounce", f"hard bounce: {detail}")
     if kind == "blocked":
-        return _soft_bounce(conn, settings, row, detail)
+        return _soft_bounce(book, settings, row, detail)
     if kind == "complained":
-        return _status(conn, row, COMPLAINED, "complaint", "reported the digest as spam")
+        return _status(book, row, COMPLAINED, "complaint", "reported the digest as spam")
     if kind == "unsubscribed":
-        return _status(conn, row, UNSUBSCRIBED, "provider-unsubscribe", "unsubscribed through the provider")
+        return _status(book, row, UNSUBSCRIBED, "provider-unsubscribe", "unsubscribed through the provider")
     if kind == "group-unsubscribed":
-        return _status(conn, row, UNSUBSCRIBED, "group-unsubscribe", "unsubscribed from the group")
+        return _status(book, row, UNSUBSCRIBED, "group-unsubscribe", "unsubscribed from the group")
     if kind == "group-resubscribed":
-        return _resubscribe(conn, row)
+        return _resubscribe(book, row)
     if kind == "dropped":
         status = DROP_STATUS.get(row.reason.strip().lower())
         if status:
-            return _status(conn, row, status, "dropped", f"the provider dropped it: {row.reason}")
+            return _status(book, row, status, "dropped", f"the provider dropped it: {row.reason}")
     return ""
 
 
-def _status(conn: Connection, row: Any, status: str, cause: str, detail: str) -> str:
-    person = conn.execute(
-        sa.select(db.subscribers.c.status, db.subscribers.c.email_hash).where(db.subscribers.c.id == row.subscriber_id)
-    ).first()
+def _status(book: StatusBook, row: Any, status: str, cause: str, detail: str) -> str:
+    person = book.person(row.subscriber_id)
     if person is None or person.status == "erased":
         return ""
     current = person.status
     if current != ACTIVE and status != COMPLAINED:
         # Already out; a complaint still overrides a softer status. A hard bounce after an unsubscribe
         # is recorded on the suppression, so the person cannot start again to a dead address.
-        if status == BOUNCED and raise_suppression(conn, person.email_hash, "bounced", f"{cause}: {detail}"):
+        if status == BOUNCED and book.raise_suppression(person.email_hash, "bounced", f"{cause}: {detail}"):
             return f"{current}; suppressed as bounced ({detail})"
         return ""
-    if change_status(conn, row.subscriber_id, status, cause=cause, detail=detail, event_id=row.id):
+    if book.change(row.subscriber_id, status, cause=cause, detail=detail, event_id=row.id):
         return f"{current} → {status} ({detail})"
     return ""
 
 
-def _soft_bounce(conn: Connection, settings: Settings, row: Any, detail: str) -> str:
-    s = db.subscribers
-    person = conn.execute(
-        sa.select(s.c.status, s.c.soft_bounce_score, s.c.last_soft_bounce_at).where(s.c.id == row.subscriber_id)
-    ).first()
+def _soft_bounce(book: StatusBook, settings: Settings, row: Any, detail: str) -> str:
+    person = book.person(row.subscriber_id)
     if person is None or person.status != ACTIVE:
         return ""
     score, last = person.soft_bounce_score, person.last_soft_bounce_at
@@ -329,24 +389,20 @@ def _soft_bounce(conn: Connection, settings: Settings, row: Any, detail: str) ->
     if weight <= 0:
         return ""  # this reason is set to count for nothing
     score += weight
-    conn.execute(
-        s.update().where(s.c.id == row.subscriber_id).values(soft_bounce_score=score, last_soft_bounce_at=when)
-    )
+    book.soft_bounce(row.subscriber_id, score, when)
     if score >= settings.events.soft_bounce_threshold:
         reason = f"{score} soft bounces on different days, the last: {detail}"
-        change_status(conn, row.subscriber_id, BOUNCED, cause="soft-bounce", detail=reason, event_id=row.id)
+        book.change(row.subscriber_id, BOUNCED, cause="soft-bounce", detail=reason, event_id=row.id)
         return f"active → bounced ({reason})"
     return f"soft bounce {score} of {settings.events.soft_bounce_threshold} ({detail})"
 
 
-def _resubscribe(conn: Connection, row: Any) -> str:
-    s = db.subscribers
-    person = conn.execute(sa.select(s.c.status, s.c.email_hash).where(s.c.id == row.subscriber_id)).first()
-    if person is None or not own_unsubscribe(conn, row.subscriber_id):
+def _resubscribe(book: StatusBook, row: Any) -> str:
+    person = book.person(row.subscriber_id)
+    if person is None or not book.own_unsubscribe(row.subscriber_id):
         return ""  # only the person's own unsubscribe is undone; never an admin's, a bounce or a complaint
-    remove_suppression(conn, person.email_hash, f"group resubscribe event {row.id}")
-    change_status(
-        conn,
+    book.lift_suppression(person.email_hash, f"group resubscribe event {row.id}")
+    book.change(
         row.subscriber_id,
         ACTIVE,
         cause="group-resubscribe",

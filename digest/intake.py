@@ -17,7 +17,7 @@ from digest import db
 from digest.config import Settings
 from digest.errors import InputError
 from digest.events import Event, IngestReport, ingest
-from digest.providers.sendgrid.events import normalise_sendgrid, parse_sendgrid_body
+from digest.providers.sendgrid.events import normalise_sendgrid, read_sendgrid_body
 
 CHUNK = 2000
 
@@ -28,20 +28,19 @@ def ingest_webhook_body(engine: Engine, settings: Settings, payload: str) -> Ing
     A body that is not JSON events raises :class:`InputError`; one odd event in
     a good body is skipped and reported, and the others are stored.
     """
-    objects = parse_sendgrid_body(payload)
-    events, skipped = _normalised(objects, db.utcnow())
+    events, skipped = _normalised(read_sendgrid_body(payload), db.utcnow())
     report = ingest(engine, settings, events)
     report.received += len(skipped)
     report.reported.extend(skipped)
     return report
 
 
-def _normalised(objects: list[Any], received_at: datetime, first: int = 1) -> tuple[list[Event], list[str]]:
+def _normalised(objects: list[tuple[Any, str]], received_at: datetime, first: int = 1) -> tuple[list[Event], list[str]]:
     events: list[Event] = []
     skipped: list[str] = []
-    for position, obj in enumerate(objects, start=first):
+    for position, (obj, raw) in enumerate(objects, start=first):
         try:
-            events.append(normalise_sendgrid(obj, received_at=received_at))
+            events.append(normalise_sendgrid(obj, received_at=received_at, raw=raw))
         except Exception as exc:  # meant never to happen; if it does, it costs this event only
             skipped.append(f"event {position} of the body skipped: unreadable ({type(exc).__name__})")
     return events, skipped
@@ -52,7 +51,7 @@ def import_events_file(engine: Engine, settings: Settings, path: str, *, chunk: 
     file = Path(path)
     if not file.is_file():
         raise InputError("no such file", path=path)
-    objects = parse_sendgrid_body(file.read_bytes(), origin=path)
+    objects = read_sendgrid_body(file.read_bytes(), origin=path)
     report = IngestReport()
     received_at = db.utcnow()
     for start in range(0, len(objects), chunk):

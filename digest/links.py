@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -45,6 +46,20 @@ def _signature(secret: bytes, subscriber_id: int, delivery_id: int) -> str:
 def make_token(secret: bytes, subscriber_id: int, delivery_id: int = 0) -> str:
     """``<subscriber>.<delivery>.<signature>``, safe in a URL path."""
     return f"{subscriber_id}.{delivery_id}.{_signature(secret, subscriber_id, delivery_id)}"
+
+
+def token_maker(secret: bytes) -> Callable[[int, int], str]:
+    """:func:`make_token` for many tokens in a row (a send's batch): the keyed HMAC looked up once."""
+    keyed = _keyed(secret)
+    encode = base64.urlsafe_b64encode
+
+    def make(subscriber_id: int, delivery_id: int) -> str:
+        mac = keyed.copy()
+        ids = f"{subscriber_id}.{delivery_id}"
+        mac.update(ids.encode())
+        return f"{ids}.{encode(mac.digest()[:16]).decode('ascii').rstrip('=')}"
+
+    return make
 
 
 def read_token(secret: bytes, token: str) -> LinkToken | None:

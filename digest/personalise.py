@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html as html_lib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from digest.config import Settings
 from digest.errors import DigestError
@@ -19,9 +19,8 @@ PREVIEW_TOKEN = "preview"  # noqa: S105 - a placeholder shown in previews, not a
 DEFAULT_GREETING = "colleague"
 
 
-@dataclass(slots=True)
-class Personal:
-    """The values one recipient's copy needs."""
+class Personal(NamedTuple):
+    """The values one recipient's copy needs (a named tuple: a send makes one per reader)."""
 
     unsubscribe_url: str
     preferences_url: str

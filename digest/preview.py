@@ -64,17 +64,23 @@ def write_preview(
     member count and story count, and links each segment's email. Screenshots
     take a few seconds; ``on_progress`` hears how they are getting on.
     """
-    from digest.segments import load_segments, segment_counts
-
     view = load_view(engine, settings, ref)
-    segments = load_segments(settings) if settings.segments_file.is_file() else []
+    segments = []
+    if settings.segments_file.is_file():
+        from digest.segments import load_segments
+
+        segments = load_segments(settings)
     chosen = next((s for s in segments if s.name == segment), None)
     if segment is not None and chosen is None:
         known = ", ".join(s.name for s in segments) or "none"
         raise NotFoundError(f"no segment {segment!r} in {settings.segments_file}; known: {known}")
     topics = chosen.topics if chosen else None
     rendered = render_issue(view, settings, topics=topics, segment=segment)
-    counts = segment_counts(engine, segments) if segments else {}
+    counts = {}
+    if segments:
+        from digest.segments import segment_counts
+
+        counts = segment_counts(engine, segments)
     variants = [render_issue(view, settings, topics=s.topics, segment=s.name) for s in segments]
     rows = [
         SegmentPreview(s.name, counts[s.name], len(v.story_ids), f"segments/{s.name}.html")

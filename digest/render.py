@@ -13,17 +13,21 @@ rendered once per variant, never once per person.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import re
+import sys
 import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
 from markupsafe import Markup, escape
 
+from digest.cache import cache_dir, cached_text
 from digest.config import Settings
 from digest.content import Block
 from digest.errors import DigestError
@@ -79,6 +83,18 @@ def unknown_placeholders(rendered_text: str) -> list[str]:
 
 
 _DOCTYPE = "<!doctype html>"
+# allow_network=True (the default) would fetch remote stylesheets. Keeping
+# the style tags keeps the media queries and the dark-mode rules that cannot
+# be inlined, with their !important intact: premailer's strip_important only
+# touches the declarations it copies inline (measured: the same bytes with it
+# on or off), and an inline !important would stop dark mode overriding it.
+_INLINER_OPTIONS: dict[str, Any] = {
+    "allow_network": False,
+    "keep_style_tags": True,
+    "remove_classes": False,
+    "disable_validation": True,
+}
+INLINER_OPTIONS = repr(sorted(_INLINER_OPTIONS.items()))
 INLINE_MARKER = "/* digest:inline */"
 _PREHEADER_STYLE = (
     'style="display:none;font-size:1px;color:#ffffff;line-height:1px;max-height:0px;max-width:0px;'
@@ -311,6 +327,7 @@ def _runs_as_text(runs: Iterable[Mapping[str, str]], refs: LinkReferences) -> st
 def _environment(template_dirs: tuple[str, ...], kind: str) -> jinja2.Environment:
     # The project's folder comes first, so one overridden file replaces only that template.
     loader = jinja2.FileSystemLoader(list(template_dirs))
+    compiled = _compiled_templates()
     if kind == "text":
         env = jinja2.Environment(
             loader=loader,
@@ -319,13 +336,44 @@ def _environment(template_dirs: tuple[str, ...], kind: str) -> jinja2.Environmen
             lstrip_blocks=True,
             keep_trailing_newline=True,
             undefined=jinja2.StrictUndefined,
+            bytecode_cache=compiled,
         )
     else:
-        env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+        env = jinja2.Environment(
+            loader=loader, autoescape=True, undefined=jinja2.StrictUndefined, bytecode_cache=compiled
+        )
         env.filters.update(keep_dates=keep_dates)
     env.filters.update(wrap=wrap, underline=underline, nobreak=nobreak)
     env.globals.update(text_blocks=text_blocks)
     return env
+
+
+class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between runs (Jinja checks each against its source's checksum); a cache
+    that cannot be read or written is no cache, never an error."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except OSError:
+            pass
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _compiled_templates() -> jinja2.BytecodeCache | None:
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        (folder / "templates").mkdir(exist_ok=True)
+    except OSError:
+        return None
+    return _CompiledTemplates(str(folder / "templates"))
 
 
 def environment(settings: Settings, kind: str = "html") -> jinja2.Environment:
@@ -335,19 +383,43 @@ def environment(settings: Settings, kind: str = "html") -> jinja2.Environment:
 
 @lru_cache(maxsize=1)
 def _premailer() -> Any:
+    _requests_on_use()
     import premailer
 
-    # allow_network=True (the default) would fetch remote stylesheets. Keeping
-    # the style tags keeps the media queries and the dark-mode rules that cannot
-    # be inlined, with their !important intact: premailer's strip_important only
-    # touches the declarations it copies inline (measured: the same bytes with it
-    # on or off), and an inline !important would stop dark mode overriding it.
-    return premailer.Premailer(
-        allow_network=False,
-        keep_style_tags=True,
-        remove_classes=False,
-        disable_validation=True,
-        cssutils_logging_level=logging.CRITICAL,
+    return premailer.Premailer(**_INLINER_OPTIONS, cssutils_logging_level=logging.CRITICAL)
+
+
+def _requests_on_use() -> None:
+    """premailer imports requests (a fifth of a cold preview) only to fetch remote stylesheets, which
+    we never let it do: the module is made lazy, so it loads only if something really uses it."""
+    if "requests" in sys.modules:
+        return
+    spec = importlib.util.find_spec("requests")
+    if spec is None or spec.loader is None:
+        return
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["requests"] = module
+    loader.exec_module(module)
+
+
+@lru_cache(maxsize=1)
+def _inliner_fingerprint() -> str:
+    """What besides its input decides premailer's output: the installed inliner and CSS parser, and our options."""
+    parts = [INLINER_OPTIONS]
+    for name in ("premailer", "cssutils", "lxml"):
+        spec = importlib.util.find_spec(name)
+        origin = Path(spec.origin) if spec is not None and spec.origin else None
+        stat = origin.stat() if origin is not None and origin.exists() else None
+        parts.append(f"{name}:{origin}:{stat.st_size if stat else ''}:{stat.st_mtime_ns if stat else ''}")
+    return "\n".join(parts)
+
+
+def inline_css(html: str) -> str:
+    """premailer's inlining of ``html``, done once for a given HTML (see :mod:`digest.cache`)."""
+    return cached_text(
+        "inlined", (_inliner_fingerprint(), html), lambda: str(_premailer().transform(html, pretty_print=False))
     )
 
 
@@ -367,7 +439,7 @@ def mjml_to_html(mjml: str) -> str:
     # about 0.5 KB a story towards Gmail's clipping limit; MJML itself leaves
     # those rules in <head>.
     html = _FOREIGN_STYLE_RE.sub('<style type="text/css" data-premailer="ignore">', html)
-    html = _premailer().transform(html, pretty_print=False)
+    html = inline_css(html)
     # lxml drops MJML's lower-case doctype; without it clients fall into quirks mode.
     if not html.lstrip().lower().startswith("<!doctype"):
         html = f"{_DOCTYPE}\n{html}"

@@ -1,6 +1,8 @@
 """The subscriber store: people, their status history, consent and the suppression list.
 
-Every status change goes through :func:`change_status`, which records the
+Every status change goes through :func:`change_status` (or, for many people
+in one transaction, :class:`digest.statusbook.StatusBook`, which does the
+same in bulk), which records the
 cause in the history (so an admin can answer "why did this person stop
 getting the digest?") and adds the address to the suppression list when the
 new status means "never mail again".
@@ -137,6 +139,11 @@ def email_hash(settings: Settings, key: str) -> str:
 # --- status changes and suppressions -------------------------------------------------
 
 
+def status_reason(cause: str, detail: str) -> str:
+    """The reason stored with a status (and a suppression): the cause, and what it said."""
+    return f"{cause}: {detail}" if detail else cause
+
+
 def change_status(
     conn: Connection,
     subscriber_id: int,
@@ -166,7 +173,7 @@ def change_status(
         .where(db.subscribers.c.id == subscriber_id)
         .values(
             status=new_status,
-            status_reason=f"{cause}: {detail}" if detail else cause,
+            status_reason=status_reason(cause, detail),
             status_changed_at=now,
             updated_at=now,
         )
@@ -183,9 +190,7 @@ def change_status(
         )
     )
     if new_status in SUPPRESSING:
-        raise_suppression(
-            conn, row.email_hash, SUPPRESSING[new_status], f"{cause}: {detail}" if detail else cause, at=now
-        )
+        raise_suppression(conn, row.email_hash, SUPPRESSING[new_status], status_reason(cause, detail), at=now)
     return True
 
 
@@ -392,7 +397,13 @@ def new_subscriber_values(
         "email": address.email,
         "email_key": address.key,
         "email_hash": hashed or email_hash(settings, address.key),
-        **{name: profile.get(name) or "" for name in PROFILE_FIELDS},
+        # PROFILE_FIELDS, written out: an import makes this row a hundred thousand times.
+        "first_name": profile.get("first_name") or "",
+        "last_name": profile.get("last_name") or "",
+        "organisation": profile.get("organisation") or "",
+        "role": profile.get("role") or "",
+        "sector": profile.get("sector") or "",
+        "region": profile.get("region") or "",
         "attributes": dict(profile.get("attributes") or {}),
         "topics": list(profile.get("topics") or []),
         "key_contact": bool(profile.get("key_contact", False)),

@@ -148,8 +148,13 @@ def examples(count: int) -> int:
     return count * 20 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else count
 
 
+@pytest.fixture(scope="session")
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("digest-cache")
+
+
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_env(monkeypatch: pytest.MonkeyPatch, _cache_dir: Path) -> None:
     for key in list(os.environ):
         if key.startswith(("DIGEST_", "SENDGRID_", "SMTP_", "IMAP_")) and key not in (
             "DIGEST_CI",
@@ -157,6 +162,11 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             "DIGEST_CORPUS_DIR",
         ):
             monkeypatch.delenv(key, raising=False)
+    # digest.cache keeps inlined HTML and compiled templates: the suite's own, not the user's.
+    monkeypatch.setenv("DIGEST_CACHE_DIR", str(_cache_dir))
+    from digest.cache import cache_dir
+
+    cache_dir.cache_clear()
 
 
 # The whole suite runs once on SQLite and once on PostgreSQL: every test that

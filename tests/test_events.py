@@ -279,3 +279,90 @@ def test_an_id_too_large_for_our_columns_is_stored_unplaced_not_an_error(engine,
     assert report.stored == 1  # and placed by its address, the next clue
     with engine.connect() as conn:
         assert conn.execute(sa.select(db.events.c.delivery_id)).scalar_one() is None
+
+
+def _trail(engine, email: str):  # type: ignore[no-untyped-def]
+    """What the rules left for one person: status, history, suppression and its log."""
+    person = get_subscriber(engine, email)
+    steps = [
+        (h.old_status, h.new_status, h.cause, h.detail.replace(email, "ADDRESS")) for h in history(engine, person.id)
+    ]
+    log = db.suppression_log
+    with engine.connect() as conn:
+        hashed = conn.execute(sa.select(db.subscribers.c.email_hash).where(db.subscribers.c.id == person.id)).scalar()
+        listed = conn.execute(
+            sa.select(db.suppressions.c.reason, db.suppressions.c.detail).where(db.suppressions.c.email_hash == hashed)
+        ).all()
+        logged = conn.execute(
+            sa.select(log.c.action, log.c.reason).where(log.c.email_hash == hashed).order_by(log.c.id)
+        ).all()
+    return person.status, steps, [tuple(row) for row in listed], [tuple(row) for row in logged]
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        [("bounce", {"type": "bounce", "reason": "550 no such user"}), ("spamreport", {})],
+        [("group_unsubscribe", {}), ("group_resubscribe", {}), ("group_unsubscribe", {})],
+        [("group_unsubscribe", {}), ("group_resubscribe", {}), ("open", {}), ("bounce", {"type": "bounce"})],
+    ],
+    ids=["bounce-then-complaint", "out-in-out", "out-in-bounce"],
+)
+def test_many_changes_in_one_body_leave_what_one_body_each_leaves(engine, settings, kinds) -> None:  # type: ignore[no-untyped-def]
+    # The rules change everyone of a body together (digest.statusbook); each change must land as if made alone.
+    for name in ("together", "apart"):
+        add_subscriber(engine, settings, f"{name}@example.org", {}, consent_source="test")
+    together = [
+        {**event(kind, sg_event_id=f"t{n}", timestamp=1700000000 + n), "email": "together@example.org", **extra}
+        for n, (kind, extra) in enumerate(kinds)
+    ]
+    feed(engine, settings, *together)
+    for n, (kind, extra) in enumerate(kinds):
+        feed(
+            engine,
+            settings,
+            {**event(kind, sg_event_id=f"a{n}", timestamp=1700000000 + n), "email": "apart@example.org", **extra},
+        )
+    assert _trail(engine, "together@example.org") == _trail(engine, "apart@example.org")
+    assert len(_trail(engine, "apart@example.org")[1]) >= len(kinds) - 1  # the changes did happen
+
+
+def test_a_bounce_then_a_complaint_leave_the_trail_change_status_leaves(engine, settings) -> None:  # type: ignore[no-untyped-def]
+    from digest.subscribers import change_status
+
+    for name in ("events", "direct"):
+        add_subscriber(engine, settings, f"{name}@example.org", {}, consent_source="test")
+    feed(
+        engine,
+        settings,
+        {**event("bounce", type="bounce", reason="550 no such user", sg_event_id="b"), "email": "events@example.org"},
+        {**event("spamreport", sg_event_id="s", timestamp=1700000001), "email": "events@example.org"},
+    )
+    direct = get_subscriber(engine, "direct@example.org").id
+    with db.write(engine) as conn:
+        change_status(conn, direct, "bounced", cause="bounce", detail="hard bounce: 550 no such user")
+        change_status(conn, direct, "complained", cause="complaint", detail="reported the digest as spam")
+    assert _trail(engine, "events@example.org") == _trail(engine, "direct@example.org")
+    assert [step[:2] for step in _trail(engine, "direct@example.org")[1]] == [
+        (None, "active"),
+        ("active", "bounced"),
+        ("bounced", "complained"),
+    ]
+
+
+def test_each_event_keeps_its_text_as_received_and_escapes_are_written_out(engine, settings) -> None:  # type: ignore[no-untyped-def]
+    from digest.intake import ingest_webhook_body
+
+    plain = '{"sg_event_id":"p1","event":"open","email":"lead@example.org","timestamp":1700000000}'
+    escaped = '{"sg_event_id":"e1","event":"open","email":"jos\\u00e9@example.org","timestamp":1700000000}'
+    report = ingest_webhook_body(engine, settings, f"[{plain},\n {escaped}]")
+    assert report.stored == 2
+    with engine.connect() as conn:
+        raws = {email: raw for email, raw in conn.execute(sa.select(db.events.c.email, db.events.c.raw))}
+    assert raws["lead@example.org"] == plain  # not re-encoded: SendGrid's own text, in its own order
+    # An escaped address is kept written out, so erasure can find it as the person wrote it.
+    assert "josé@example.org" in raws["josé@example.org"] and "\\u" not in raws["josé@example.org"]
+    assert json.loads(raws["josé@example.org"])["sg_event_id"] == "e1"
+    # The same events again, however they are spaced, are the same events.
+    again = ingest_webhook_body(engine, settings, f"[ {escaped} , {plain} ]")
+    assert (again.stored, again.duplicates) == (0, 2)

@@ -22,7 +22,7 @@ from digest.sending import (
     send_test_copies,
     start_send,
 )
-from digest.subscribers import remove_subscriber
+from digest.subscribers import get_subscriber, remove_subscriber
 from tests.conftest import SECRET
 
 SEGMENTS = ["health", "schools", "everyone"]
@@ -52,6 +52,36 @@ def test_plan_makes_one_row_per_person_whatever_the_segments(engine, settings, a
     assert (again.total, again.already_sent, again.send_id) == (0, 11, None)  # nothing written
     assert len(deliveries(engine)) == 11
     assert [s.state for s in list_sends(engine)] == ["done"]
+
+
+def test_the_plan_counts_readers_whose_own_topics_narrow_their_copy(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]
+    from digest.subscriptions import save_topics
+
+    for address in ("person0@example.org", "person5@example.org", "person7@example.org"):
+        save_topics(engine, settings, get_subscriber(engine, address).id, ["online-safety"])
+    remove_subscriber(engine, settings, "person7@example.org")  # left: not counted
+    dry = plan_send(engine, settings, "2025-04-10", SEGMENTS, provider="outbox", dry_run=True)
+    assert dry.personalised == 2
+    plan = plan_send(engine, settings, "2025-04-10", SEGMENTS, provider="outbox")
+    assert plan.personalised == 2
+
+
+def test_a_plan_shown_then_changed_is_counted_again_before_it_is_written(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]
+    shown = plan_send(engine, settings, "2025-04-10", SEGMENTS, provider="outbox", dry_run=True)
+    assert shown.total == 12
+    same = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="outbox", dry_run=True)
+    # Written as shown: the counts shown stand.
+    remove_subscriber(engine, settings, "person3@example.org")  # while the operator reads the plan
+    plan = plan_send(engine, settings, "2025-04-10", SEGMENTS, provider="outbox", shown=shown)
+    assert plan.send_id is not None
+    assert plan.total == len(deliveries(engine)) == 11
+    assert [(s.name, s.audience) for s in plan.segments] == [("health", 3), ("schools", 6), ("everyone", 2)]
+    assert dict(plan.not_active) == {"unsubscribed": 1} and plan.already_sent == 0
+    run_send(engine, settings, plan.send_id)
+    # Nobody left to mail since it was shown: nothing is written, no empty send.
+    later = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="outbox", shown=same)
+    assert (later.total, later.send_id) == (0, None)
+    assert len(list_sends(engine)) == 1
 
 
 def test_outbox_send_writes_one_message_per_recipient(engine, settings, audience, project: Path) -> None:  # type: ignore[no-untyped-def]
@@ -107,6 +137,10 @@ def test_sendgrid_bodies_are_valid_and_carry_the_ledger_ids(engine, sg_settings,
     rows = deliveries(engine)
     assert ids == {row.id for row in rows}
     assert {row.provider_message_id for row in rows} == {item.message_id for item in fake_sendgrid.accepted}
+    with engine.connect() as conn:
+        batches = conn.execute(sa.select(db.send_batches)).all()
+    by_batch = {row.batch_id: row.provider_message_id for row in rows}
+    assert {(b.state, b.provider_message_id) for b in batches} == {("accepted", by_batch[b.id]) for b in batches}
 
 
 def test_one_request_per_variant_up_to_the_batch_size(engine, sg_settings, audience, fake_sendgrid) -> None:  # type: ignore[no-untyped-def]

@@ -138,3 +138,21 @@ def test_export_round_trips_and_is_safe(engine, settings, project: Path) -> None
     assert rows[0]["first_name"] == '\'=HYPERLINK("http://x")'
     assert rows[0]["last_name"] == "O'Neil, Jr"
     assert rows[0]["topics"] == "health"
+
+
+def test_a_new_subscriber_row_carries_every_profile_field(settings) -> None:  # type: ignore[no-untyped-def]
+    from digest.db import utcnow
+    from digest.emails import check_address
+    from digest.subscribers import PROFILE_FIELDS, new_subscriber_values
+
+    profile = {name: f"the {name}" for name in PROFILE_FIELDS}
+    values = new_subscriber_values(
+        settings, check_address("amira@example.org"), profile, consent_source="t", consent_at=None, consent_text="",
+        now=utcnow(),
+    )  # fmt: skip
+    assert {name: values[name] for name in PROFILE_FIELDS} == profile
+    assert set(values) == {column.name for column in db.subscribers.c} - {
+        "id",
+        "soft_bounce_score",
+        "last_soft_bounce_at",
+    }

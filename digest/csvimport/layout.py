@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from digest.errors import InputError
@@ -208,13 +209,36 @@ class Plan:
     layout: Layout
     columns: tuple[Column, ...]
 
-    @property
+    @cached_property
     def used(self) -> dict[int, str]:
-        """Column index → target, for the columns the import reads."""
+        """Column index → target, for the columns the import reads (worked out once: every row asks)."""
         return {column.index: column.target for column in self.columns if column.target}
 
+    @cached_property
+    def fields(self) -> list[tuple[int, str]]:
+        """(index, field) of the columns read as fields, in column order."""
+        return [(i, t) for i, t in self.used.items() if not t.startswith("attr:") and t != "evidence"]
+
+    @cached_property
+    def attribute_columns(self) -> list[tuple[int, str]]:
+        """(index, attribute key) of the columns kept as attributes, in column order."""
+        return [(i, t[5:]) for i, t in self.used.items() if t.startswith("attr:")]
+
+    @cached_property
+    def evidence_columns(self) -> list[tuple[int, str]]:
+        """(index, header) of the columns kept as evidence of the status, in column order."""
+        return [(c.index, c.header) for c in self.columns if c.target == "evidence"]
+
+    @cached_property
+    def _headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for column in self.columns:
+            if column.target:
+                headers.setdefault(column.target, column.header)
+        return headers
+
     def header_of(self, target: str) -> str:
-        return next((c.header for c in self.columns if c.target == target), target)
+        return self._headers.get(target, target)
 
 
 def normalise_header(name: str) -> str:

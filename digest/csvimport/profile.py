@@ -19,6 +19,7 @@ from digest.subscribers import ACTIVE, PROFILE_FIELDS
 
 MAX_PROFILE_FIELD = 300
 MAX_EVIDENCE = 200  # characters of one evidence value kept in the history
+_CONSENT_FIELDS = frozenset({"confirm_at", "confirm_ip", "optin_at", "optin_ip", "consent_at"})
 _TRUE = {"yes", "y", "true", "1", "x"}
 _FALSE = {"no", "n", "false", "0", ""}
 
@@ -51,19 +52,17 @@ class ProfileMapper:
 
     def row(self, line: int, cells: list[str], plan: Plan) -> ImportRow:
         """The row's address, profile, status and consent; an :class:`InputError` rejects the row."""
-        values: dict[str, str] = {}
+        width = len(cells)
+        values = {target: cells[index].strip() if index < width else "" for index, target in plan.fields}
         attributes: dict[str, str] = {}
-        evidence: list[str] = []
-        for index, target in plan.used.items():
-            cell = cells[index].strip() if index < len(cells) else ""
-            if target.startswith("attr:"):
-                if cell:
-                    attributes[target[5:]] = one_line(cell)
-            elif target == "evidence":
-                if cell:
-                    evidence.append(f"{plan.columns[index].header} {_shown(cell)}")
-            else:
-                values[target] = cell
+        for index, key in plan.attribute_columns:
+            if index < width and (cell := cells[index].strip()):
+                attributes[key] = one_line(cell)
+        evidence = [
+            f"{header} {_shown(cell)}"
+            for index, header in plan.evidence_columns
+            if index < width and (cell := cells[index].strip())
+        ]
         address = check_address(values.get("email", ""), check_deliverability=self.check_deliverability)
         if values.get("name") and not (values.get("first_name") or values.get("last_name")):
             values["first_name"], values["last_name"] = split_name(values["name"], address.email)
@@ -109,6 +108,8 @@ class ProfileMapper:
 
     def topic_cells(self, line: int, values: Mapping[str, str], attributes: dict[str, str]) -> list[str]:
         """Topics from a Topics column and from tags that name a topic; unknown topics are dropped, not the person."""
+        if not values.get("topics") and not values.get("tags"):
+            return []
         topics: list[str] = []
         if values.get("topics"):
             found, unknown = self.topics.match(values["topics"])
@@ -131,8 +132,8 @@ class ProfileMapper:
         """The row's status and the evidence for it: the file's layout, or the status column's value."""
         layout = plan.layout
         if layout.status is not None:
-            said = f"; {', '.join(evidence)}" if evidence else ""
-            return layout.status, f"{layout.description}, known by {layout.evidence}{said}"
+            known = f"{layout.description}, known by {layout.evidence}"
+            return layout.status, f"{known}; {', '.join(evidence)}" if evidence else known
         text = values.get("status", "")
         if text.lower() not in FILE_STATUSES:
             raise InputError(
@@ -143,6 +144,8 @@ class ProfileMapper:
 
     def consent(self, values: Mapping[str, str], plan: Plan) -> tuple[datetime | None, str]:
         """The consent time (CONFIRM_TIME, else OPTIN_TIME, else a consent date) and its evidence with the IPs."""
+        if values.keys().isdisjoint(_CONSENT_FIELDS):
+            return None, plan.layout.description  # a file without consent columns: nothing to read, row after row
         evidence = []
         chosen: datetime | None = None
         for time_field, ip_field in (("confirm_at", "confirm_ip"), ("optin_at", "optin_ip"), ("consent_at", "")):

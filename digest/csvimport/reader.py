@@ -73,17 +73,18 @@ class RowReader:
                 self.summary.rows += 1
                 self.summary.reject(start, _csv_reason(exc), self.rejects_writer)
                 continue
+            joined = "".join(cells)  # one pass for the checks below, not one per cell each
             # A quote left open at the very end reads to the end of the file without a further line.
-            multiline = reader.line_num > start or any("\n" in cell or "\r" in cell for cell in cells)
+            multiline = reader.line_num > start or "\n" in joined or "\r" in joined
             if multiline:
                 swallowed = swallowed_row(cells, start, delimiter, email_index, len(header))
                 if swallowed is not None:
                     raise _runaway_quote(self.path, start, *swallowed)
             last_multiline = start if multiline else None
-            if not any(cell.strip() for cell in cells):
+            if not joined.strip():
                 continue  # a blank line or a row of empty cells
             self.summary.rows += 1
-            if any("\x00" in cell for cell in cells):
+            if "\x00" in joined:
                 self.summary.reject(start, "contains a NUL character (is it a binary file?)", self.rejects_writer)
                 continue
             if len(cells) > len(header) and any(cell.strip() for cell in cells[len(header) :]):

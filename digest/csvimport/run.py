@@ -8,10 +8,11 @@ failure (or ``--dry-run``) leaves the database exactly as it was.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from digest.config import Settings
 from digest.csvimport.layout import parse_maps
@@ -21,6 +22,22 @@ from digest.csvimport.sniff import refuse_non_csv
 from digest.csvimport.summary import ImportSummary
 from digest.csvimport.writer import BatchWriter
 from digest.errors import InputError
+
+
+@contextmanager
+def _roomy(conn: Connection) -> Iterator[None]:
+    """SQLite keeps more of the tables in memory while importing (64 MB rather than 2): the rows of a
+    growing table land all over its indexes, and re-reading their pages costs a tenth of an import."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    sqlite = conn.connection.driver_connection  # outside SQLAlchemy's transaction: a pragma, not a statement
+    before = sqlite.execute("PRAGMA cache_size").fetchone()[0]  # type: ignore[union-attr]
+    sqlite.execute("PRAGMA cache_size = -65536")  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        sqlite.execute(f"PRAGMA cache_size = {int(before)}")  # type: ignore[union-attr]
 
 
 class _WrongEncoding(Exception):
@@ -102,7 +119,7 @@ def _import(
     mapper = ProfileMapper(path, settings, summary, consent_text, check_deliverability)
     reader = RowReader(path, encoding, summary, mapper, rejects_writer, maps)
     try:
-        with path.open("r", encoding=encoding, newline="") as handle, engine.connect() as conn:
+        with path.open("r", encoding=encoding, newline="") as handle, engine.connect() as conn, _roomy(conn):
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             transaction = conn.begin()
             try:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from digest import db
+from digest.bulk import among, insert_returning, insert_rows, select_in
 from digest.config import Settings
 from digest.csvimport.layout import NOT_SUBSCRIBED
 from digest.csvimport.profile import ImportRow
 from digest.csvimport.summary import ImportSummary
+from digest.emails import keyed_hash
 from digest.subscribers import (
     ACTIVE,
     PROFILE_FIELDS,
@@ -24,6 +27,7 @@ from digest.subscribers import (
 )
 
 BATCH = 1000
+SUPPRESSIONS_HELD = 200_000  # a suppression list up to this long is read into memory once
 
 
 class BatchWriter:
@@ -41,6 +45,17 @@ class BatchWriter:
         self.seen: dict[str, str] = {}  # key → outcome of its first row in this file
         self.fills: list[dict[str, Any]] = []
         self.late_leavers: list[ImportRow] = []  # a later row says a person written earlier has left
+        # SQLite holds its one write lock for the whole import, so for every address not yet seen in
+        # the file the tables hold what they held at the start: read that once, not once a batch.
+        self.secret = settings.require_secret_key()
+        self.exclusive = conn.dialect.name == "sqlite"
+        self.nobody_yet = self.exclusive and conn.execute(sa.select(db.subscribers.c.id).limit(1)).first() is None
+        self.analysed = self.exclusive
+        self.suppressed_at_start: set[str] | None = None
+        if self.exclusive:
+            listed = conn.execute(sa.select(sa.func.count()).select_from(db.suppressions)).scalar_one()
+            if listed <= SUPPRESSIONS_HELD:
+                self.suppressed_at_start = set(conn.execute(sa.select(db.suppressions.c.email_hash)).scalars())
 
     def add(self, row: ImportRow) -> None:
         """Queue a row; a second row for the same person fills gaps and never makes a leaver active."""
@@ -71,18 +86,16 @@ class BatchWriter:
             return
         rows = list(self.batch.values())
         self.batch = {}
-        hashes = {row.address.key: email_hash(self.settings, row.address.key) for row in rows}
-        existing = {
-            found.email_key: found
-            for found in self.conn.execute(
-                sa.select(db.subscribers).where(db.subscribers.c.email_key.in_(list(hashes)))
-            )
-        }
-        suppressed = set(
-            self.conn.execute(
-                sa.select(db.suppressions.c.email_hash).where(db.suppressions.c.email_hash.in_(list(hashes.values())))
-            ).scalars()
-        )
+        hashes = {row.address.key: keyed_hash(self.secret, row.address.key) for row in rows}
+        existing: dict[str, Any] = {}
+        if not self.nobody_yet:
+            query = sa.select(db.subscribers).where(among(self.conn, db.subscribers.c.email_key, list(hashes)))
+            existing = {found.email_key: found for found in self.conn.execute(query)}
+        if self.suppressed_at_start is not None:
+            suppressed = {hashed for hashed in hashes.values() if hashed in self.suppressed_at_start}
+        else:
+            found_hashes = select_in(self.conn, db.suppressions, ("email_hash",), "email_hash", list(hashes.values()))
+            suppressed = {hashed for (hashed,) in found_hashes}
         now = db.utcnow()
         inserts: list[tuple[dict[str, Any], ImportRow]] = []
         updates: list[dict[str, Any]] = []
@@ -106,6 +119,12 @@ class BatchWriter:
                     values.update(status=row.status, status_reason=f"import: {self._history_detail(row)}")
                 inserts.append((values, row))
         self._write(inserts, updates, now)
+        if not self.analysed:
+            # PostgreSQL plans the next batches' look-ups from the table's statistics; an import into a
+            # new or small table would otherwise scan it whole for every batch (quadratic). Its own
+            # rows count: ANALYZE inside the transaction sees them.
+            self.conn.execute(sa.text("ANALYZE subscribers"))
+            self.analysed = True
 
     def _history_detail(self, row: ImportRow) -> str:
         where = f"line {row.line}: {row.detail}"
@@ -152,27 +171,25 @@ class BatchWriter:
         self, inserts: list[tuple[dict[str, Any], ImportRow]], updates: list[dict[str, Any]], now: datetime
     ) -> None:
         if inserts:
-            db.bulk_insert(self.conn, db.subscribers, [values for values, _ in inserts])
-            keys = [values["email_key"] for values, _ in inserts]
-            ids = dict(
-                self.conn.execute(
-                    sa.select(db.subscribers.c.email_key, db.subscribers.c.id).where(
-                        db.subscribers.c.email_key.in_(keys)
-                    )
-                ).all()
-            )
+            columns = list(inserts[0][0])
+            pick = itemgetter(*columns)
+            ids = {
+                key: number
+                for key, number in insert_returning(
+                    self.conn,
+                    db.subscribers,
+                    [pick(values) for values, _ in inserts],
+                    columns,
+                    returning=("email_key", "id"),
+                )
+            }
             # One history row per new subscriber, with the evidence for their status.
-            self.conn.execute(
-                db.subscriber_history.insert(),
+            insert_rows(
+                self.conn,
+                db.subscriber_history,
+                ("subscriber_id", "at", "old_status", "new_status", "cause", "detail"),
                 [
-                    {
-                        "subscriber_id": ids[values["email_key"]],
-                        "at": now,
-                        "old_status": None,
-                        "new_status": values["status"],
-                        "cause": "import",
-                        "detail": self._history_detail(row),
-                    }
+                    (ids[values["email_key"]], now, None, values["status"], "import", self._history_detail(row))
                     for values, row in inserts
                 ],
             )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from digest.config import Settings
 from digest.errors import ConfigError, ProviderError
@@ -22,9 +22,11 @@ from digest.providers.registry import PROVIDERS
 from digest.render import RenderedEmail
 
 
-@dataclass(slots=True)
-class Recipient:
-    """One person in a batch. ``delivery_id`` is None for test sends (no ledger row)."""
+class Recipient(NamedTuple):
+    """One person in a batch. ``delivery_id`` is None for test sends (no ledger row).
+
+    A named tuple: a send makes one per reader, and that is cheaper than a dataclass.
+    """
 
     delivery_id: int | None
     email: str

@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from digest import db
+from digest.bulk import select_in
+from digest.errors import StateError
 from digest.providers.base import BatchResult
 from digest.providers.registry import ONE_REQUEST_PER_BATCH
 from digest.sending.states import OPEN_SEND_STATES, BatchState, DeliveryState, SendState
@@ -46,16 +48,9 @@ def add_planned(conn: Connection, rows: sa.Select[Any]) -> None:
 # --- claiming and recording batches ---------------------------------------------------------------
 
 
-def claim_batch(conn: Connection, send_id: int, variant: str, size: int) -> tuple[int, list[Any]] | None:
-    """Mark the next pending rows of a variant ``sending`` (committed before the provider is called).
-
-    Rows whose subscriber has since unsubscribed, bounced or been suppressed
-    are skipped here, with the reason: the plan is honoured, the news too.
-    Returns None when no pending rows are left, and (0, []) when every row of
-    this lot was skipped.
-    """
+def _next_pending(send_id: int, variant: str, size: int) -> sa.Select[Any]:
     suppressed = S.c.email_hash.in_(sa.select(db.suppressions.c.email_hash))
-    query = (
+    return (
         sa.select(
             D.c.id,
             D.c.subscriber_id,
@@ -71,17 +66,42 @@ def claim_batch(conn: Connection, send_id: int, variant: str, size: int) -> tupl
         .order_by(D.c.id)
         .limit(size)
     )
+
+
+def claim_batch(conn: Connection, send_id: int, variant: str, size: int) -> tuple[int, list[Any]] | None:
+    """Mark the next pending rows of a variant ``sending`` (committed before the provider is called).
+
+    Rows whose subscriber has since unsubscribed, bounced or been suppressed
+    are skipped here, with the reason: the plan is honoured, the news too.
+    Returns None when no pending rows are left, and (0, []) when every row of
+    this lot was skipped. Each claimed row is (id, subscriber_id, email,
+    first_name, last_name, status, suppressed, planned_email), in that order.
+    """
+    query = _next_pending(send_id, variant, size)
     now = db.utcnow()
     rows = conn.execute(query).all()
     if not rows:
         return None
+    # One pass, the rows unpacked (a thousand rows' look-ups by name cost more than the query).
+    skipped: list[dict[str, Any]] = []
+    claimed: list[Any] = []
+    moved: list[dict[str, Any]] = []
     for row in rows:
-        if row.status != "active" or row.suppressed:
-            reason = f"{row.status} since the send was planned" if row.status != "active" else "suppressed"
-            conn.execute(
-                D.update().where(D.c.id == row.id).values(state=DeliveryState.SKIPPED, error=reason, updated_at=now)
-            )
-    claimed = [row for row in rows if row.status == "active" and not row.suppressed]
+        delivery_id, _subscriber, email, _first, _last, status, suppressed, planned_email = row
+        if status != "active" or suppressed:
+            reason = f"{status} since the send was planned" if status != "active" else "suppressed"
+            skipped.append({"d": delivery_id, "e": reason})
+            continue
+        claimed.append(row)
+        if email != planned_email:
+            moved.append({"d": delivery_id, "e": email})
+    if skipped:
+        conn.execute(
+            D.update()
+            .where(D.c.id == sa.bindparam("d"))
+            .values(state=DeliveryState.SKIPPED, error=sa.bindparam("e"), updated_at=now),
+            skipped,
+        )
     if not claimed:
         return 0, []
     batch_id = conn.execute(
@@ -89,12 +109,21 @@ def claim_batch(conn: Connection, send_id: int, variant: str, size: int) -> tupl
         .values(send_id=send_id, state=BatchState.SENDING, size=len(claimed), started_at=now)
         .returning(db.send_batches.c.id)
     ).scalar_one()
-    conn.execute(
+    # The rows read above were the variant's first pending ones by id, and the skipped ones are
+    # no longer pending: so the pending rows up to the last id are exactly the claimed ones. One
+    # range UPDATE (a few bound values) instead of a list of a thousand ids; the count proves it.
+    moved_to_sending = conn.execute(
         D.update()
-        .where(D.c.id.in_([row.id for row in claimed]), D.c.state == DeliveryState.PENDING)
+        .where(
+            D.c.send_id == send_id,
+            D.c.state == DeliveryState.PENDING,
+            D.c.variant == variant,
+            D.c.id.between(claimed[0][0], claimed[-1][0]),
+        )
         .values(state=DeliveryState.SENDING, batch_id=batch_id, attempts=D.c.attempts + 1, updated_at=now)
-    )
-    moved = [{"d": row.id, "e": row.email} for row in claimed if row.email != row.planned_email]
+    ).rowcount
+    if moved_to_sending != len(claimed):
+        raise StateError(f"the ledger changed while batch {batch_id} was claimed; run `digest send --resume`")
     if moved:
         # An admin corrected the address after planning: record the one we mail.
         conn.execute(D.update().where(D.c.id == sa.bindparam("d")).values(email=sa.bindparam("e")), moved)
@@ -107,25 +136,29 @@ def record_result(conn: Connection, batch_id: int, claimed: Sequence[Any], resul
     Rows the provider reported as uncertain, or did not mention, stay ``sending``.
     """
     now = db.utcnow()
-    accepted = [{"d": claimed[i].id, "m": message_id} for i, message_id in result.accepted.items()]
-    failed = [{"d": claimed[i].id, "e": error} for i, error in result.failed.items()]
+    message_ids = set(result.accepted.values())
+    whole = len(result.accepted) == len(claimed) and len(message_ids) == 1
+    accepted = [] if whole else [{"d": claimed[i][0], "m": message_id} for i, message_id in result.accepted.items()]
+    failed = [{"d": claimed[i][0], "e": error} for i, error in result.failed.items()]
     answered = set(result.accepted) | set(result.failed) | set(result.uncertain)
-    if accepted:
-        message_ids = {item["m"] for item in accepted}
-        if len(message_ids) == 1:
-            # One message id for the whole request (SendGrid): one UPDATE.
-            conn.execute(
-                D.update()
-                .where(D.c.id.in_([item["d"] for item in accepted]), D.c.state == DeliveryState.SENDING)
-                .values(state=DeliveryState.ACCEPTED, provider_message_id=message_ids.pop(), updated_at=now)
+    if whole:
+        # The whole batch in one request (SendGrid): one UPDATE of the batch's rows by their id range.
+        conn.execute(
+            D.update()
+            .where(
+                D.c.batch_id == batch_id,
+                D.c.state == DeliveryState.SENDING,
+                D.c.id.between(claimed[0][0], claimed[-1][0]),
             )
-        else:
-            conn.execute(
-                D.update()
-                .where(D.c.id == sa.bindparam("d"), D.c.state == DeliveryState.SENDING)
-                .values(state=DeliveryState.ACCEPTED, provider_message_id=sa.bindparam("m"), updated_at=now),
-                accepted,
-            )
+            .values(state=DeliveryState.ACCEPTED, provider_message_id=next(iter(message_ids)), updated_at=now)
+        )
+    elif accepted:
+        conn.execute(
+            D.update()
+            .where(D.c.id == sa.bindparam("d"), D.c.state == DeliveryState.SENDING)
+            .values(state=DeliveryState.ACCEPTED, provider_message_id=sa.bindparam("m"), updated_at=now),
+            accepted,
+        )
     if failed:
         conn.execute(
             D.update()
@@ -133,16 +166,17 @@ def record_result(conn: Connection, batch_id: int, claimed: Sequence[Any], resul
             .values(state=DeliveryState.FAILED, error=sa.bindparam("e"), updated_at=now),
             failed,
         )
-    unanswered = [row.id for index, row in enumerate(claimed) if index not in answered]
-    uncertain = bool(result.uncertain) or bool(unanswered)
+    unanswered = len(claimed) > len(answered)
+    uncertain = bool(result.uncertain) or unanswered
     if not failed and not uncertain:
         state = BatchState.ACCEPTED
     else:
-        state = BatchState.FAILED if not accepted else BatchState.PARTIAL
+        state = BatchState.FAILED if not result.accepted else BatchState.PARTIAL
+    first_message = next(iter(result.accepted.values()), None)
     conn.execute(
         db.send_batches.update()
         .where(db.send_batches.c.id == batch_id)
-        .values(state=state, finished_at=now, provider_message_id=accepted[0]["m"] if accepted else None)
+        .values(state=state, finished_at=now, provider_message_id=first_message)
     )
 
 
@@ -203,7 +237,13 @@ def requeue_uncertain(conn: Connection, send_id: int) -> int:
     return int(result.rowcount)
 
 
-def settle_uncertain(conn: Connection, *, accepted: Mapping[int, str | None], dropped: Mapping[int, str]) -> int:
+def settle_uncertain(
+    conn: Connection,
+    *,
+    accepted: Mapping[int, str | None],
+    dropped: Mapping[int, str],
+    batches: Mapping[int, int | None] | None = None,
+) -> int:
     """Settle uncertain deliveries from the provider's own word; returns how many changed.
 
     ``accepted`` maps a delivery to the message id of an event that proves the
@@ -211,7 +251,13 @@ def settle_uncertain(conn: Connection, *, accepted: Mapping[int, str | None], dr
     Only rows still ``sending`` change: an event never undoes a recorded answer.
     Where the provider takes a batch in one request (SendGrid), an event for any
     one of its recipients proves the request arrived: the whole batch is settled.
+    ``batches`` gives each delivery's batch when the caller has just read it.
     """
+    # A row is only ever `sending` inside a batch not yet recorded as wholly accepted; most events
+    # are about batches that were, and then there is nothing to settle (one look-up by id).
+    open_batches = _open_batches(conn, [*accepted, *dropped], batches)
+    if not open_batches:
+        return 0
     now = db.utcnow()
     settled = 0
     for delivery_id, reason in dropped.items():
@@ -232,30 +278,45 @@ def settle_uncertain(conn: Connection, *, accepted: Mapping[int, str | None], dr
             D.update().where(D.c.id.in_(delivery_ids), D.c.state == DeliveryState.SENDING).values(**values)
         )
         settled += result.rowcount
-    return settled + _settle_whole_batches(conn, [*accepted, *dropped], now)
+    return settled + _settle_whole_batches(conn, open_batches, now)
 
 
-def _settle_whole_batches(conn: Connection, delivery_ids: Sequence[int], now: datetime) -> int:
-    if not delivery_ids:
-        return 0
-    batches = (
-        sa.select(D.c.batch_id)
-        .join(db.sends, db.sends.c.id == D.c.send_id)
-        .where(D.c.id.in_(list(delivery_ids)), D.c.batch_id.is_not(None))
-        .where(db.sends.c.provider.in_(sorted(ONE_REQUEST_PER_BATCH)))
-        .distinct()
-    )
-    batch_ids = list(conn.execute(batches).scalars())
+def _open_batches(conn: Connection, delivery_ids: Sequence[int], known: Mapping[int, int | None] | None) -> list[int]:
+    """The batches of these deliveries that may still hold rows in ``sending``."""
+    if known is not None and all(delivery_id in known for delivery_id in delivery_ids):
+        batch_ids = {known[delivery_id] for delivery_id in delivery_ids} - {None}
+    else:
+        batch_ids = {batch for (batch,) in select_in(conn, D, ("batch_id",), "id", list(delivery_ids)) if batch}
     if not batch_ids:
+        return []
+    b = db.send_batches
+    query = sa.select(b.c.id).where(b.c.id.in_(sorted(batch_ids)), b.c.state != BatchState.ACCEPTED)
+    return list(conn.execute(query).scalars())
+
+
+def _settle_whole_batches(conn: Connection, batch_ids: Sequence[int], now: datetime) -> int:
+    b = db.send_batches
+    whole = list(
+        conn.execute(
+            sa.select(b.c.id, b.c.send_id)
+            .join(db.sends, db.sends.c.id == b.c.send_id)
+            .where(b.c.id.in_(list(batch_ids)), db.sends.c.provider.in_(sorted(ONE_REQUEST_PER_BATCH)))
+        ).all()
+    )
+    if not whole:
         return 0
     result = conn.execute(
         D.update()
-        .where(D.c.batch_id.in_(batch_ids), D.c.state == DeliveryState.SENDING)
+        .where(
+            D.c.send_id.in_(sorted({send_id for _, send_id in whole})),  # the (send, state) index finds them
+            D.c.state == DeliveryState.SENDING,
+            D.c.batch_id.in_([batch_id for batch_id, _ in whole]),
+        )
         .values(state=DeliveryState.ACCEPTED, updated_at=now)
     )
     conn.execute(
-        db.send_batches.update()
-        .where(db.send_batches.c.id.in_(batch_ids), db.send_batches.c.state == BatchState.UNCERTAIN)
+        b.update()
+        .where(b.c.id.in_([batch_id for batch_id, _ in whole]), b.c.state == BatchState.UNCERTAIN)
         .values(state=BatchState.ACCEPTED, error="settled by the provider's events")
     )
     return int(result.rowcount)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,88 +67,165 @@ def plan_send(
     story_counts: dict[str, int] | None = None,
     existing_send: int | None = None,
     count_stories: Callable[[frozenset[str] | None], int] | None = None,
+    shown: Plan | None = None,
 ) -> Plan:
     """Work out who gets what; unless ``dry_run``, write the send and its deliveries in one transaction.
 
     ``existing_send`` plans into a send recorded earlier (a scheduled one that is now due).
     ``count_stories`` (the stories a copy narrowed to some topics holds) lets the plan
     name the readers who would get a single story.
+    ``shown`` is the dry run just shown to the operator: when the rows written
+    match it segment for segment, its counts stand and the audience is not
+    counted a second time; otherwise it is counted again inside the transaction.
     """
-    from digest.segments import eligible, find_segments, first_segment_case
+    from digest.segments import find_segments
 
     if not segment_names:
         raise InputError("name at least one segment with --segment (see `digest segments list`)")
     segments = find_segments(settings, segment_names)
-    plan = Plan(
+    plan = _empty_plan(issue_id, provider, segments, story_counts)
+    if shown is not None and shown.total == 0:
+        shown = None  # nothing was shown to send: count again, and write nothing if it is still nobody
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                if not dry_run:
+                    _serialise_planning(conn, issue_id, existing_send)
+                if dry_run or shown is None:
+                    _count_audience(conn, plan, segments, issue_id)
+                    if count_stories is not None:
+                        plan.single_story = _single_story_readers(conn, issue_id, segments, count_stories)
+                if dry_run or (shown is None and plan.total == 0 and existing_send is None):
+                    return plan  # nothing written: no empty sends
+                send_id = _send_row(conn, issue_id, provider, segment_names, existing_send)
+                written, personalised = _write_deliveries(conn, send_id, issue_id, segments)
+                if shown is not None:
+                    if written == {item.name: item.audience for item in shown.segments if item.audience}:
+                        plan = replace(shown, segments=[replace(item) for item in shown.segments])
+                    else:
+                        # The audience changed since it was shown: count it as it was before this send's rows.
+                        _count_audience(conn, plan, segments, issue_id, not_in_send=send_id)
+                        if plan.total == 0 and existing_send is None:
+                            raise _NothingToSend
+                if sum(written.values()) != plan.total:
+                    # Someone else planned the same people between our count and our insert.
+                    raise StateError("another send of this issue was planned at the same moment; run the send again")
+                plan.personalised = personalised
+                plan.send_id = send_id
+    except _NothingToSend:
+        plan.send_id = None
+    return plan
+
+
+class _NothingToSend(Exception):
+    """Everyone shown has gone meanwhile: the transaction is rolled back, no empty send is written."""
+
+
+def _empty_plan(issue_id: str, provider: str, segments: Sequence[Any], story_counts: dict[str, int] | None) -> Plan:
+    return Plan(
         issue_id, provider, [SegmentPlan(s.name, stories=(story_counts or {}).get(s.name, 0)) for s in segments]
     )
+
+
+def _count_audience(
+    conn: Connection, plan: Plan, segments: Sequence[Any], issue_id: str, *, not_in_send: int | None = None
+) -> None:
+    """Each person once, by their first segment and why they are left out, and how many choose their own
+    topics (one grouped query).
+
+    ``not_in_send``: count as if that send's rows were not there yet (after writing them).
+    """
+    from digest.segments import first_segment_case
+
     by_name = {item.name: item for item in plan.segments}
+    for item in plan.segments:
+        item.audience = 0
+    plan.suppressed = plan.already_sent = plan.personalised = 0
+    plan.not_active.clear()
     index = first_segment_case(segments).label("segment_index")
     suppressed = S.c.email_hash.in_(sa.select(db.suppressions.c.email_hash))
     already = sa.exists().where(D.c.issue_id == issue_id, D.c.subscriber_id == S.c.id)
+    if not_in_send is not None:
+        already = already.where(D.c.send_id != not_in_send)
+    own_topics = sa.cast(S.c.topics, sa.Text) != "[]"
     breakdown = (
-        sa.select(index, S.c.status, suppressed.label("suppressed"), already.label("already"), sa.func.count())
+        sa.select(
+            index,
+            S.c.status,
+            suppressed.label("suppressed"),
+            already.label("already"),
+            own_topics.label("own_topics"),
+            sa.func.count(),
+        )
         .where(first_segment_case(segments).is_not(None))
-        .group_by(index, S.c.status, suppressed, already)
+        .group_by(index, S.c.status, suppressed, already, own_topics)
     )
-    with engine.connect() as conn:
-        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-        with conn.begin():
-            if not dry_run:
-                _serialise_planning(conn, issue_id, existing_send)
-            for segment_index, status, is_suppressed, is_already, count in conn.execute(breakdown):
-                if status != "active":
-                    plan.not_active[status] += count
-                elif is_suppressed:
-                    plan.suppressed += count
-                elif is_already:
-                    plan.already_sent += count
-                else:
-                    by_name[segments[segment_index].name].audience += count
-            if count_stories is not None:
-                plan.single_story = _single_story_readers(conn, issue_id, segments, count_stories)
-            if dry_run or (plan.total == 0 and existing_send is None):
-                plan.personalised = _count_personalised(conn, segments)
-                return plan  # nothing written: no empty sends
-            now = db.utcnow()
-            if existing_send is not None:
-                send_id = existing_send
-                conn.execute(db.sends.update().where(db.sends.c.id == send_id).values(state=SendState.PLANNED))
-            else:
-                send_id = conn.execute(
-                    db.sends.insert()
-                    .values(
-                        issue_id=issue_id,
-                        state=SendState.PLANNED,
-                        provider=provider,
-                        segments=list(segment_names),
-                        created_at=now,
-                    )
-                    .returning(db.sends.c.id)
-                ).scalar_one()
-            name_case = sa.case(*((s.condition, s.name) for s in segments), else_=sa.null())
-            default_variant = sa.case(*((s.condition, variant_key(s.topics)) for s in segments), else_=sa.null())
-            # People with their own topic preferences get their variant worked out below.
-            variant = sa.case((sa.cast(S.c.topics, sa.Text) == "[]", default_variant), else_=sa.null())
-            rows = sa.select(
-                sa.literal(send_id),
-                sa.literal(issue_id),
-                S.c.id,
-                S.c.email,
-                name_case,
-                variant,
-                sa.literal(now, db.UTCDateTime),
-            ).where(eligible(), name_case.is_not(None))
-            ledger.add_planned(conn, rows)
-            plan.personalised = _assign_personal_variants(conn, send_id, segments)
-            written = conn.execute(
-                sa.select(D.c.segment, sa.func.count()).where(D.c.send_id == send_id).group_by(D.c.segment)
-            ).all()
-            if sum(count for _, count in written) != plan.total:
-                # Someone else planned the same people between our count and our insert.
-                raise StateError("another send of this issue was planned at the same moment; run the send again")
-            plan.send_id = send_id
-    return plan
+    for segment_index, status, is_suppressed, is_already, has_topics, count in conn.execute(breakdown):
+        if status != "active":
+            plan.not_active[status] += count
+            continue
+        if is_suppressed:
+            plan.suppressed += count
+            continue
+        if has_topics:  # everyone eligible whose own topic choices narrow their copy (sent already or not)
+            plan.personalised += count
+        if is_already:
+            plan.already_sent += count
+        else:
+            by_name[segments[segment_index].name].audience += count
+
+
+def _send_row(
+    conn: Connection, issue_id: str, provider: str, segment_names: Sequence[str], existing_send: int | None
+) -> int:
+    if existing_send is not None:
+        conn.execute(db.sends.update().where(db.sends.c.id == existing_send).values(state=SendState.PLANNED))
+        return existing_send
+    return int(
+        conn.execute(
+            db.sends.insert()
+            .values(
+                issue_id=issue_id,
+                state=SendState.PLANNED,
+                provider=provider,
+                segments=list(segment_names),
+                created_at=db.utcnow(),
+            )
+            .returning(db.sends.c.id)
+        ).scalar_one()
+    )
+
+
+def _write_deliveries(
+    conn: Connection, send_id: int, issue_id: str, segments: Sequence[Any]
+) -> tuple[dict[str, int], int]:
+    """One pending row per eligible person of the send's segments.
+
+    Returns the rows written per segment, and how many of them have a variant of their own topics.
+    """
+    from digest.segments import eligible
+
+    now = db.utcnow()
+    name_case = sa.case(*((s.condition, s.name) for s in segments), else_=sa.null())
+    default_variant = sa.case(*((s.condition, variant_key(s.topics)) for s in segments), else_=sa.null())
+    # People with their own topic preferences get their variant worked out below.
+    variant = sa.case((sa.cast(S.c.topics, sa.Text) == "[]", default_variant), else_=sa.null())
+    rows = sa.select(
+        sa.literal(send_id),
+        sa.literal(issue_id),
+        S.c.id,
+        S.c.email,
+        name_case,
+        variant,
+        sa.literal(now, db.UTCDateTime),
+    ).where(eligible(), name_case.is_not(None))
+    ledger.add_planned(conn, rows)
+    personalised = _assign_personal_variants(conn, send_id, segments)
+    written = conn.execute(
+        sa.select(D.c.segment, sa.func.count()).where(D.c.send_id == send_id).group_by(D.c.segment)
+    ).all()
+    return {segment: count for segment, count in written}, personalised
 
 
 def _serialise_planning(conn: Connection, issue_id: str, existing_send: int | None) -> None:
@@ -196,15 +273,6 @@ def _single_story_readers(
         if counts[chosen] == 1:
             found.append(email)
     return found
-
-
-def _count_personalised(conn: Connection, segments: Sequence[Any]) -> int:
-    from digest.segments import eligible, first_segment_case
-
-    query = sa.select(sa.func.count()).where(
-        eligible(), first_segment_case(segments).is_not(None), sa.cast(S.c.topics, sa.Text) != "[]"
-    )
-    return int(conn.execute(query).scalar_one())
 
 
 def _assign_personal_variants(conn: Connection, send_id: int, segments: Sequence[Any]) -> int:

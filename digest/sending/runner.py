@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from digest import db
 from digest.config import Settings
 from digest.errors import NotFoundError, StateError
-from digest.links import make_token
+from digest.links import make_token, token_maker
 from digest.personalise import Personal, greeting_name, preferences_url, unsubscribe_url, view_url
 from digest.providers.base import (
     Batch,
@@ -33,7 +33,7 @@ from digest.providers.base import (
     Recipient,
     make_provider,
 )
-from digest.render import Renderings
+from digest.render import RenderedEmail, Renderings
 from digest.sending import ledger
 from digest.sending.lock import acquire_lock, heartbeat, release_lock
 from digest.sending.states import DeliveryState, SendState
@@ -103,8 +103,12 @@ def run_send(
     resend_uncertain: bool = False,
     controls: RunControls | None = None,
     renderings: Renderings | None = None,
+    variants: dict[str, RenderedEmail] | None = None,
 ) -> SendOutcome:
-    """Send every pending delivery of a send, batch by batch, under the issue's lock."""
+    """Send every pending delivery of a send, batch by batch, under the issue's lock.
+
+    ``variants``: the send's frozen variants when the caller has just frozen them.
+    """
     controls = controls or RunControls()
     notice = controls.on_notice
     secret = settings.require_secret_key()
@@ -136,7 +140,8 @@ def run_send(
                 )
             ledger.mark_send_started(conn, send_id)
             total = ledger.count_pending(conn, send_id)
-        variants = freeze_variants(engine, settings, send_id, renderings)
+        if variants is None:
+            variants = freeze_variants(engine, settings, send_id, renderings)
         started = time.perf_counter()
         done = 0
         uncertain_batches = 0
@@ -164,7 +169,7 @@ def run_send(
                     issue_id=send.issue_id,
                     send_id=send_id,
                     variant=variant,
-                    recipients=[_recipient(settings, secret, send.issue_id, row) for row in claimed],
+                    recipients=_recipients(settings, secret, send.issue_id, claimed),
                     send_at=send.scheduled_at if send.provider_batch_id else None,
                     provider_batch_id=send.provider_batch_id,
                 )
@@ -212,10 +217,19 @@ def _finish(
     return SendOutcome(send_id, state, counts, uncertain_batches, note, provider.requests)
 
 
-def _recipient(settings: Settings, secret: bytes, issue_id: str, row: Any) -> Recipient:
-    name = f"{row.first_name} {row.last_name}".strip() if row.last_name else row.first_name
-    personal = personal_values(settings, secret, issue_id, row.subscriber_id, row.id, row.first_name)
-    return Recipient(delivery_id=row.id, email=row.email, name=name, personal=personal)
+def _recipients(settings: Settings, secret: bytes, issue_id: str, rows: Sequence[Any]) -> list[Recipient]:
+    """The claimed rows as recipients: the same values as :func:`personal_values`, worked out once per batch
+    where they are shared (the links' stems, the issue's page), once per row where they are not."""
+    unsubscribe, preferences = unsubscribe_url(settings, ""), preferences_url(settings, "")
+    view = view_url(settings, issue_id)
+    sign = token_maker(secret)
+    out = []
+    # Unpacked, not read by name: a thousand rows' attribute look-ups cost more than their tokens.
+    for delivery_id, subscriber_id, email, first, last, *_rest in rows:
+        token = sign(subscriber_id, delivery_id)
+        personal = Personal(unsubscribe + token, preferences + token, view, greeting_name(first), token)
+        out.append(Recipient(delivery_id, email, f"{first} {last}".strip() if last else first, personal))
+    return out
 
 
 def _flush(engine: Engine, answered: tuple[int, list[Any], BatchResult] | None) -> None:

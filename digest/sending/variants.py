@@ -50,6 +50,18 @@ def freeze_variants(
         }
         keys = conn.execute(sa.select(d.c.variant).where(d.c.send_id == send_id).distinct()).scalars().all()
     missing = [key for key in keys if key is not None and key not in stored]
+    frozen = {
+        key: RenderedEmail(
+            issue_id=issue_id,
+            segment=key,
+            subject=row.subject,
+            preheader=row.preheader,
+            html=row.html,
+            text=row.text,
+            story_ids=tuple(row.story_ids),
+        )
+        for key, row in stored.items()
+    }
     if missing:
         if renderings is None:
             from digest.issues import load_view
@@ -71,23 +83,23 @@ def freeze_variants(
                         content_hash=rendered.content_hash,
                     )
                 )
-        return freeze_variants(engine, settings, send_id)
-    return {
-        key: RenderedEmail(
-            issue_id=issue_id,
-            segment=key,
-            subject=row.subject,
-            preheader=row.preheader,
-            html=row.html,
-            text=row.text,
-            story_ids=tuple(row.story_ids),
-        )
-        for key, row in stored.items()
-    }
+                # As it is now stored (segment None): the same as a later read of it gives.
+                frozen[key] = RenderedEmail(
+                    issue_id=issue_id,
+                    segment=key,
+                    subject=rendered.subject,
+                    preheader=rendered.preheader,
+                    html=rendered.html,
+                    text=rendered.text,
+                    story_ids=tuple(rendered.story_ids),
+                )
+    return frozen
 
 
-def freeze_sent(engine: Engine, settings: Settings, send_id: int, renderings: Renderings | None = None) -> None:
-    """Write the send's variants and the issue's archive pages into issues/<id>/sent/."""
+def freeze_sent(
+    engine: Engine, settings: Settings, send_id: int, renderings: Renderings | None = None
+) -> dict[str, RenderedEmail]:
+    """Write the send's variants and the issue's archive pages into issues/<id>/sent/; returns the variants."""
     from digest.archive import archive_pages
     from digest.issues import load_view
 
@@ -110,6 +122,7 @@ def freeze_sent(engine: Engine, settings: Settings, send_id: int, renderings: Re
     for page, html in archive_pages(view, settings).items():
         atomic_write_text(folder / "archive" / page, html)
     atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    return variants
 
 
 def _file_name(key: str) -> str:

@@ -117,7 +117,9 @@ def start_send(
     if at is not None and at > db.utcnow():
         plan.send_id = schedule_send(engine, issue_id, segment_names, chosen, at)
         return plan, None
-    plan = plan_send(engine, settings, issue_id, segment_names, provider=chosen, story_counts=prepared.story_counts)
+    plan = plan_send(
+        engine, settings, issue_id, segment_names, provider=chosen, story_counts=prepared.story_counts, shown=plan
+    )
     if plan.send_id is None:
         return plan, None  # everyone was mailed meanwhile (by a send that started at the same moment)
     return plan, run_planned(engine, settings, plan.send_id, prepared.renderings, provider=provider, controls=controls)
@@ -133,8 +135,10 @@ def run_planned(
     controls: RunControls | None = None,
 ) -> SendOutcome:
     """Freeze the send's variants and pages, then run it."""
-    freeze_sent(engine, settings, send_id, renderings)
-    return run_send(engine, settings, send_id, provider=provider, controls=controls, renderings=renderings)
+    variants = freeze_sent(engine, settings, send_id, renderings)
+    return run_send(
+        engine, settings, send_id, provider=provider, controls=controls, renderings=renderings, variants=variants
+    )
 
 
 def resume_send(

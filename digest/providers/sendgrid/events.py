@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from digest.errors import InputError
@@ -67,6 +68,57 @@ def parse_sendgrid_body(data: bytes | str, *, origin: str = "the request") -> li
     return parsed
 
 
+_DECODER = json.JSONDecoder()
+
+
+def read_sendgrid_body(data: bytes | str, *, origin: str = "the request") -> list[tuple[Any, str]]:
+    """The event objects of a body, each with the text kept for it (``raw``).
+
+    A plain JSON array (what SendGrid posts) is read element by element, and
+    each event keeps its own text as received: no second encoding of every
+    event. Text with escapes (``\\u00e9``, ``\\/``) is kept in canonical form
+    instead, so an address in it can still be found (and erased) as written.
+    Anything else is read by :func:`parse_sendgrid_body`, canonical throughout.
+    """
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    pieces = _array_items(text)
+    if pieces is None:
+        return [(obj, canonical(obj)) for obj in parse_sendgrid_body(text, origin=origin)]
+    return [(obj, piece if "\\" not in piece else canonical(obj)) for obj, piece in pieces]
+
+
+def _skip(text: str, at: int) -> int:
+    """Where the JSON whitespace from ``at`` ends."""
+    while at < len(text) and text[at] in " \t\n\r":
+        at += 1
+    return at
+
+
+def _array_items(text: str) -> list[tuple[Any, str]] | None:
+    """Each element of a JSON array with its text, or None when the text is not one well-formed array."""
+    at = _skip(text, 0)
+    if text[at : at + 1] != "[":
+        return None
+    at = _skip(text, at + 1)
+    items: list[tuple[Any, str]] = []
+    if text[at : at + 1] == "]":
+        return items if _skip(text, at + 1) == len(text) else None
+    try:
+        while True:
+            obj, end = _DECODER.raw_decode(text, at)
+            items.append((obj, text[at:end]))
+            at = _skip(text, end)
+            if text[at : at + 1] == ",":
+                at = _skip(text, at + 1)
+            elif text[at : at + 1] == "]":
+                break
+            else:
+                return None
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; so is a 5,000-digit integer
+        return None  # parse_sendgrid_body says what is wrong, and where
+    return items if _skip(text, at + 1) == len(text) else None
+
+
 def text_field(value: Any, limit: int = MAX_FIELD) -> str:
     if value is None:
         return ""
@@ -109,31 +161,53 @@ def _int(value: Any) -> int | None:
 
 
 def timestamp(value: Any, fallback: datetime) -> datetime:
+    if type(value) in (int, str, float):
+        return _moment(value) or fallback  # a body's events share a handful of seconds: each read once
+    return _read_moment(value) or fallback
+
+
+@lru_cache(maxsize=4096)
+def _moment(value: int | str | float) -> datetime | None:
+    return _read_moment(value)
+
+
+def _read_moment(value: Any) -> datetime | None:
     try:
         seconds = float(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of hundreds of digits
-        return fallback
+        return None
     if seconds > 100_000_000_000:  # some marketing events give milliseconds
         seconds /= 1000
     if not 0 < seconds < 32_503_680_000:  # before year 3000
-        return fallback
+        return None
     return datetime.fromtimestamp(seconds, UTC)
 
 
+# One encoder for every event: json.dumps with options builds a new one per call.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
+_CANONICAL_ASCII = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), sort_keys=True, default=str)
+
+
 def canonical(obj: Any) -> str:
-    """The event as stored: sorted keys, no spaces; escaped where UTF-8 cannot hold it (lone surrogates)."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
+    """The payload as kept: compact, keys sorted, non-ASCII as is (so erasure can find an address in it).
+
+    Escaped only where UTF-8 cannot hold it (a lone surrogate).
+    """
+    text = _CANONICAL.encode(obj)
     if storable(text) != text:
-        text = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), sort_keys=True, default=str)
+        text = _CANONICAL_ASCII.encode(obj)
     return text
 
 
-def normalise_sendgrid(obj: Any, *, received_at: datetime | None = None) -> Event:
-    """A SendGrid event object → Event. Never raises: what it cannot read becomes 'unknown'."""
+def normalise_sendgrid(obj: Any, *, received_at: datetime | None = None, raw: str | None = None) -> Event:
+    """A SendGrid event object → Event. Never raises: what it cannot read becomes 'unknown'.
+
+    ``raw`` is the text to keep for it (see :func:`read_sendgrid_body`); by default its canonical form.
+    """
     now = received_at or datetime.now(UTC)
-    raw = canonical(obj)
+    raw = canonical(obj) if raw is None else raw
     if not isinstance(obj, dict):
-        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
+        digest = hashlib.sha256(canonical(obj).encode("utf-8")).hexdigest()
         return Event("sendgrid", f"sha256:{digest}", "unknown", type(obj).__name__, now, raw)
     raw_type = text_field(obj.get("event"), 64)
     kind = SENDGRID_TYPES.get(raw_type.strip().lower(), "unknown")
@@ -152,7 +226,8 @@ def normalise_sendgrid(obj: Any, *, received_at: datetime | None = None) -> Even
         if len(event_id) > MAX_EVENT_ID:  # the column's width; SendGrid's own ids are about 22 characters
             event_id = "sha256:" + hashlib.sha256(event_id.encode("utf-8")).hexdigest()
     else:
-        event_id = "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
+        # The same event's id whatever its text looked like: its canonical form, hashed.
+        event_id = "sha256:" + hashlib.sha256(canonical(obj).encode("utf-8")).hexdigest()
     message_id = text_field(obj.get("sg_message_id"), 300).split(".", 1)[0] or None
     return Event(
         provider="sendgrid",

@@ -1,4 +1,4 @@
-"""SendGrid's v3 mail/send through the official `sendgrid` library.
+"""SendGrid's v3 mail/send: the request body, and posting it with SendGrid's retry rules.
 
 One request carries up to 1000 personalizations sharing the variant's HTML and
 text; per-recipient links and names travel as `substitutions`, and
@@ -10,6 +10,10 @@ ledger. Retries and their limits follow SendGrid's documentation:
 * No answer within the timeout is ambiguous (SendGrid may have accepted the
   batch), so it is reported as uncertain, never blindly retried.
 * 400 fails the batch with SendGrid's error text; 401/403 stop the send.
+
+The body is encoded once and posted on one kept-alive connection
+(:mod:`digest.providers.sendgrid.transport`), so a batch costs its JSON and
+its round trip, not a new connection and a debug copy of half a megabyte.
 """
 
 from __future__ import annotations
@@ -17,9 +21,8 @@ from __future__ import annotations
 import html as html_lib
 import json
 import random
-import socket
 import time
-import urllib.error
+from dataclasses import dataclass
 from typing import Any
 
 from digest.config import Settings
@@ -34,6 +37,7 @@ from digest.providers.base import (
     ProviderUncertain,
     Recipient,
 )
+from digest.providers.sendgrid.transport import Connection, NoAnswer, Unreachable
 
 MAX_PERSONALIZATIONS = 1000
 MAX_SUBSTITUTION_BYTES = 10_000
@@ -47,6 +51,15 @@ HTML_GREETING = "%%greeting_name_html%%"
 TOKEN = "%%token%%"  # noqa: S105 - a placeholder, not a secret
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A batch ready to post: the encoded requests (with the batch positions each carries) and
+    the positions refused before posting (an address twice, values over SendGrid's limits)."""
+
+    refused: dict[int, str]
+    requests: list[tuple[list[int], bytes]]
+
+
 class SendGridProvider:
     name = "sendgrid"
 
@@ -57,16 +70,15 @@ class SendGridProvider:
                 "SENDGRID_API_KEY is not set; add an API key with the Mail Send scope to .env "
                 "(or choose another provider with --provider)"
             )
-        from sendgrid import SendGridAPIClient
-
         self.settings = settings
         self.config = config
         self.batch_size = min(config.batch_size, MAX_PERSONALIZATIONS)
-        self.client = SendGridAPIClient(api_key=config.api_key, host=config.api_host)
-        # The library's default timeout is None: a hung connection would hang the send.
-        self.client.client.timeout = config.timeout
+        # Always with a timeout: a hung connection must not hang the send.
+        self.connection = Connection(config.api_host, config.api_key, config.timeout)
         self.sleep = sleep
         self.requests = 0
+        # What follows each reader's own one-click address in List-Unsubscribe (see mime.list_unsubscribe_header).
+        self._unsubscribe_tail = list_unsubscribe_header(settings, "")[2:]
 
     # --- translating a batch --------------------------------------------------------
 
@@ -84,7 +96,7 @@ class SendGridProvider:
             "from": {"email": email.from_address, "name": email.from_name},
             "subject": batch.subject,
             "content": [{"type": "text/plain", "value": text}, {"type": "text/html", "value": html}],
-            "personalizations": [self._personalization(batch, recipient, shared) for _, recipient in recipients],
+            "personalizations": self._personalizations(batch, recipients, shared),
             "categories": ["safe-digest", batch.issue_id][:MAX_CATEGORIES],
             # We carry our own unsubscribe links and List-Unsubscribe headers.
             "tracking_settings": {"subscription_tracking": {"enable": False}},
@@ -99,120 +111,150 @@ class SendGridProvider:
             message["batch_id"] = batch.provider_batch_id
         return message
 
-    def _personalization(self, batch: Batch, recipient: Recipient, shared: dict[str, str]) -> dict[str, Any]:
-        personal = recipient.personal
-        if "token" in shared:
-            substitutions = {TOKEN: personal.token}
-        else:
-            substitutions = {
-                "%%unsubscribe_url%%": personal.unsubscribe_url,
-                "%%preferences_url%%": personal.preferences_url,
-            }
-        if "view_url" not in shared:
-            substitutions["%%view_url%%"] = personal.view_url
-        substitutions["%%greeting_name%%"] = personal.greeting_name
-        substitutions[HTML_GREETING] = html_lib.escape(personal.greeting_name, quote=True)
-        to: dict[str, str] = {"email": recipient.email}
-        if recipient.name:
-            to["name"] = recipient.name
-        custom_args = {"issue_id": batch.issue_id, "digest": "safe-digest"}
+    def _personalizations(
+        self, batch: Batch, recipients: list[tuple[int, Recipient]], shared: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        """One personalization per recipient, built straight from its values (the hot loop of a send)."""
+        escape = html_lib.escape
+        by_token = "token" in shared
+        view = "view_url" not in shared
+        tail = self._unsubscribe_tail
+        ids = {"issue_id": batch.issue_id, "digest": "safe-digest"}
         if batch.send_id is not None:
-            custom_args["send_id"] = str(batch.send_id)
-        if recipient.delivery_id is not None:
-            custom_args["delivery_id"] = str(recipient.delivery_id)
-        found: dict[str, Any] = {"to": [to], "substitutions": substitutions, "custom_args": custom_args}
-        if personal.unsubscribe_url:  # a sign-up confirmation is not list mail and has none
-            found["headers"] = {
-                "List-Unsubscribe": list_unsubscribe_header(self.settings, personal.unsubscribe_url),
-                "List-Unsubscribe-Post": LIST_UNSUBSCRIBE_POST,
-            }
-        return found
+            ids["send_id"] = str(batch.send_id)
+        out = []
+        for _, recipient in recipients:
+            personal = recipient.personal
+            if by_token:
+                substitutions = {TOKEN: personal.token}
+            else:
+                substitutions = {
+                    "%%unsubscribe_url%%": personal.unsubscribe_url,
+                    "%%preferences_url%%": personal.preferences_url,
+                }
+            if view:
+                substitutions["%%view_url%%"] = personal.view_url
+            greeting = personal.greeting_name
+            substitutions["%%greeting_name%%"] = greeting
+            substitutions[HTML_GREETING] = escape(greeting, quote=True)
+            to = {"email": recipient.email, "name": recipient.name} if recipient.name else {"email": recipient.email}
+            custom_args = ids.copy()
+            if recipient.delivery_id is not None:
+                custom_args["delivery_id"] = str(recipient.delivery_id)
+            found: dict[str, Any] = {"to": [to], "substitutions": substitutions, "custom_args": custom_args}
+            if personal.unsubscribe_url:  # a sign-up confirmation is not list mail and has none
+                found["headers"] = {
+                    "List-Unsubscribe": f"<{personal.unsubscribe_url}>{tail}",
+                    "List-Unsubscribe-Post": LIST_UNSUBSCRIBE_POST,
+                }
+            out.append(found)
+        return out
 
     @staticmethod
     def _too_big(personalization: dict[str, Any]) -> str | None:
         for key, limit in (("substitutions", MAX_SUBSTITUTION_BYTES), ("custom_args", MAX_CUSTOM_ARGS_BYTES)):
-            # A JSON character costs at most 6 bytes (\uXXXX): measure exactly only when that could exceed.
-            if sum(map(len, personalization[key].values())) * 6 + 600 <= limit:
-                continue
             size = len(json.dumps(personalization[key]).encode("utf-8"))
             if size > limit:
                 return f"{key} are {size} bytes; SendGrid allows {limit} per recipient"
         return None
 
+    @staticmethod
+    def _may_be_too_big(personalizations: list[dict[str, Any]]) -> list[int]:
+        """Which personalizations need measuring: those whose values could exceed a limit.
+
+        A JSON character costs at most 6 bytes (\\uXXXX) and the keys and quotes of
+        ours fit in 600, so below that bound nothing is measured; one pass over
+        the lengths per batch, not a JSON encoding per recipient.
+        """
+        return [
+            index
+            for index, p in enumerate(personalizations)
+            if max(sum(map(len, p["substitutions"].values())), sum(map(len, p["custom_args"].values()))) * 6 + 600
+            > min(MAX_SUBSTITUTION_BYTES, MAX_CUSTOM_ARGS_BYTES)
+        ]
+
     # --- sending --------------------------------------------------------------------
 
     def send(self, batch: Batch) -> BatchResult:
-        result = BatchResult()
+        return self.deliver(self.prepare(batch))
+
+    def prepare(self, batch: Batch) -> Prepared:
+        """The requests for a batch, encoded, and the recipients refused before any request.
+
+        Pure work on the batch (no network), so the runner can prepare the next
+        batch while this one's request is in flight.
+        """
+        refused: dict[int, str] = {}
         chosen: list[tuple[int, Recipient]] = []
         seen: set[str] = set()
         for position, recipient in enumerate(batch.recipients):
             key = recipient.email.strip().lower()
             if key in seen:  # SendGrid rejects a request naming an address twice
-                result.failed[position] = "the same address twice in one request"
+                refused[position] = "the same address twice in one request"
                 continue
             seen.add(key)
             chosen.append((position, recipient))
+        requests: list[tuple[list[int], bytes]] = []
         for start in range(0, len(chosen), self.batch_size):
             part = chosen[start : start + self.batch_size]
             body = self.body(batch, part)
-            sendable = []
-            for (position, _), personalization in zip(part, body["personalizations"], strict=True):
-                problem = self._too_big(personalization)
+            personalizations = body["personalizations"]
+            too_big = set()
+            for index in self._may_be_too_big(personalizations):
+                problem = self._too_big(personalizations[index])
                 if problem:
-                    result.failed[position] = problem
-                else:
-                    sendable.append((position, personalization))
-            if not sendable:
-                continue
-            body["personalizations"] = [p for _, p in sendable]
+                    refused[part[index][0]] = problem
+                    too_big.add(index)
+            if too_big:
+                body["personalizations"] = [p for index, p in enumerate(personalizations) if index not in too_big]
+                part = [item for index, item in enumerate(part) if index not in too_big]
+            if part:
+                requests.append(([position for position, _ in part], json.dumps(body, separators=(",", ":")).encode()))
+        return Prepared(refused, requests)
+
+    def deliver(self, prepared: Prepared) -> BatchResult:
+        """Post a prepared batch: each request once, retried only where that is safe."""
+        result = BatchResult(failed=dict(prepared.refused))
+        for positions, body in prepared.requests:
             message_id = self._post(body)
-            for position, _ in sendable:
+            for position in positions:
                 result.accepted[position] = message_id
         return result
 
-    def _post(self, body: dict[str, Any]) -> str:
+    def _post(self, body: bytes) -> str:
         """POST one request, retrying what is safe to retry; returns SendGrid's message id."""
-        from python_http_client import exceptions as http
-
         attempt = 0
         while True:
             attempt += 1
             self.requests += 1
             try:
-                response = self.client.client.mail.send.post(request_body=body, timeout=self.config.timeout)
-                return _header(response.headers, "X-Message-Id") or ""
-            except (http.UnauthorizedError, http.ForbiddenError) as exc:
-                raise ProviderFatal(
-                    f"SendGrid refused the API key ({exc.status_code} {_error_text(exc)}); check that "
-                    "SENDGRID_API_KEY in .env is current and has the Mail Send scope"
-                ) from None
-            except http.BadRequestsError as exc:
-                raise ProviderRejected(f"SendGrid API response 400 (Bad Request): {_error_text(exc)}") from None
-            except http.HTTPError as exc:
-                status = int(getattr(exc, "status_code", 0) or 0)
-                if status == 429 or status >= 500:
-                    if attempt > self.config.max_retries:
-                        raise ProviderUnavailable(
-                            f"SendGrid answered {status} {attempt} times: {_error_text(exc)}"
-                        ) from None
-                    self.sleep(self._delay(attempt, exc.headers if status == 429 else None))
-                    continue
-                raise ProviderRejected(f"SendGrid API response {status}: {_error_text(exc)}") from None
-            except TimeoutError as exc:
-                raise ProviderUncertain(f"no answer from SendGrid within {self.config.timeout} s ({exc})") from None
-            except urllib.error.URLError as exc:
-                if isinstance(exc.reason, TimeoutError | socket.timeout):
-                    raise ProviderUncertain(
-                        f"no answer from SendGrid within {self.config.timeout} s ({exc.reason})"
-                    ) from None
+                answer = self.connection.post("/v3/mail/send", body)
+            except NoAnswer as exc:
+                if exc.timed_out:
+                    raise ProviderUncertain(f"no answer from SendGrid within {self.config.timeout} s ({exc})") from None
+                raise ProviderUncertain(f"the connection to SendGrid broke during the request ({exc})") from None
+            except Unreachable as exc:
                 # Refused or unreachable: the request never arrived, so retrying is safe.
                 if attempt > self.config.max_retries:
-                    raise ProviderUnavailable(
-                        f"cannot reach SendGrid at {self.config.api_host} ({exc.reason})"
-                    ) from None
+                    raise ProviderUnavailable(f"cannot reach SendGrid at {self.config.api_host} ({exc})") from None
                 self.sleep(self._delay(attempt, None))
-            except (ConnectionResetError, ConnectionAbortedError) as exc:
-                raise ProviderUncertain(f"the connection to SendGrid broke during the request ({exc})") from None
+                continue
+            status = answer.status
+            if 200 <= status < 300:
+                return _header(answer.headers, "X-Message-Id") or ""
+            if status in (401, 403):
+                raise ProviderFatal(
+                    f"SendGrid refused the API key ({status} {_error_text(answer.body)}); check that "
+                    "SENDGRID_API_KEY in .env is current and has the Mail Send scope"
+                )
+            if status == 400:
+                raise ProviderRejected(f"SendGrid API response 400 (Bad Request): {_error_text(answer.body)}")
+            if status == 429 or status >= 500:
+                if attempt > self.config.max_retries:
+                    raise ProviderUnavailable(f"SendGrid answered {status} {attempt} times: {_error_text(answer.body)}")
+                self.sleep(self._delay(attempt, answer.headers if status == 429 else None))
+                continue
+            raise ProviderRejected(f"SendGrid API response {status}: {_error_text(answer.body)}")
 
     def _delay(self, attempt: int, headers: Any) -> float:
         reset = _header(headers, "X-RateLimit-Reset") if headers is not None else None
@@ -227,7 +269,7 @@ class SendGridProvider:
         return float(min(MAX_BACKOFF_SECONDS, base * random.uniform(0.5, 1.5)))  # noqa: S311 - jitter
 
     def close(self) -> None:
-        pass
+        self.connection.close()
 
 
 def _shared_values(settings: Settings, recipients: list[Recipient]) -> dict[str, str]:
@@ -240,10 +282,11 @@ def _shared_values(settings: Settings, recipients: list[Recipient]) -> dict[str,
     first = recipients[0].personal.view_url
     if all(r.personal.view_url == first for r in recipients):
         shared["view_url"] = first
+    unsubscribe, preferences = unsubscribe_url(settings, ""), preferences_url(settings, "")
     if all(
-        r.personal.token
-        and r.personal.unsubscribe_url == unsubscribe_url(settings, r.personal.token)
-        and r.personal.preferences_url == preferences_url(settings, r.personal.token)
+        (p := r.personal).token
+        and p.unsubscribe_url == unsubscribe + p.token
+        and p.preferences_url == preferences + p.token
         for r in recipients
     ):
         shared["unsubscribe_url"] = unsubscribe_url(settings, TOKEN)
@@ -262,9 +305,8 @@ def _header(headers: Any, name: str) -> str | None:
     return str(value) if value else None
 
 
-def _error_text(exc: Any) -> str:
+def _error_text(body: bytes) -> str:
     """SendGrid's own error messages, never our request (which holds no key, but is big)."""
-    body = getattr(exc, "body", b"") or b""
     try:
         data = json.loads(body)
         messages = [e.get("message", "") for e in data.get("errors", []) if isinstance(e, dict)]
