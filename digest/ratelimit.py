@@ -44,7 +44,7 @@ def client_network(remote_addr: str | None) -> str:
 def hit(conn: Connection, name: str, *, limit: int, window: timedelta, now: datetime | None = None) -> bool:
     """Count a request in bucket ``name``; False (and nothing counted) when it is over the limit."""
     now = now or db.utcnow()
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql":  # pragma: no mutate block (PostgreSQL only; see docs/mutation.md)
         # Serialises requests of one bucket until the transaction ends (SQLite's writers are already serial).
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

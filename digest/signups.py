@@ -190,7 +190,7 @@ def link_state(engine: Engine, token: str, *, now: datetime | None = None) -> st
     return USED if found.state == CONFIRMED else INVALID
 
 
-def confirm_signup(engine: Engine, settings: Settings, token: str) -> str:
+def confirm_signup(engine: Engine, settings: Settings, token: str, *, now: datetime | None = None) -> str:
     """The link was pressed: subscribe the person, once. Returns what happened.
 
     ``subscribed``: a new active subscriber with their consent recorded;
@@ -198,7 +198,7 @@ def confirm_signup(engine: Engine, settings: Settings, token: str) -> str:
     suppressed (perhaps since the request), so nothing changed; ``used`` or
     ``invalid``: the link was used before, expired or never existed.
     """
-    now = db.utcnow()
+    now = now or db.utcnow()
     with db.write(engine) as conn:
         found = conn.execute(sa.select(R).where(R.c.token_hash == _token_hash(token))).first()
         if found is None or now - found.created_at > CONFIRM_TTL:

@@ -183,7 +183,7 @@ def parse_consent_date(text: str) -> datetime | None:
         return None
     parsed: datetime | None = None
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text)  # Python 3.11 reads a trailing "Z" too
     except ValueError:
         for fmt in ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d-%m-%Y"):
             try:

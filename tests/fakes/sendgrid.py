@@ -65,6 +65,10 @@ class FakeSendGrid:
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
     suppressions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # What a scripted 400 says: SendGrid lists every problem it found, one error object each.
+    bad_request_messages: list[str] = field(
+        default_factory=lambda: ["The from address does not match a verified Sender Identity"]
+    )
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
@@ -261,9 +265,7 @@ def start(fake: FakeSendGrid) -> ThreadingHTTPServer:
                 self._answer(403, {"errors": [{"message": "access forbidden"}]})
                 return
             if answer == "400":
-                self._answer(
-                    400, {"errors": [{"message": "The from address does not match a verified Sender Identity"}]}
-                )
+                self._answer(400, {"errors": [{"message": m, "field": None} for m in fake.bad_request_messages]})
                 return
             if answer == "429":
                 reset = str(int(time.time()) + 1)
