@@ -25,6 +25,10 @@ def _is_control(char: str) -> bool:
 def one_line(value: Any) -> str:
     """One line of plain text: whitespace runs become one space, control characters are dropped."""
     text = str(value or "")
+    if text.isprintable():
+        # The common case, answered in C: no control, format or separator character but the plain
+        # space (str.isprintable is False for every Cc and Cf character, so for every one dropped below).
+        return " ".join(text.split())
     # Whitespace controls (tab, newline…) separate words; the rest are removed outright.
     spaced = "".join(" " if char.isspace() else char for char in text if char.isspace() or not _is_control(char))
     return " ".join(spaced.split())
