@@ -1,0 +1,189 @@
+"""Each event rule leaves its reason and its evidence: the history row names the cause, what the
+provider said and the stored event behind it, and the ingest report says what changed.
+
+A decision about a person is only as good as the trail it leaves; these tests read that trail
+exactly, rule by rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from digest import db
+from digest.events import Event, ingest
+from digest.providers.sendgrid.events import normalise_sendgrid
+from digest.subscribers import add_subscriber, get_subscriber, history
+
+ADDRESS = "lead@example.org"
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def lead(engine, settings):  # type: ignore[no-untyped-def]
+    return add_subscriber(engine, settings, ADDRESS, {"first_name": "Lee"}, consent_source="test")
+
+
+def sendgrid(kind: str, event_id: str, **extra) -> Event:  # type: ignore[no-untyped-def]
+    return normalise_sendgrid(
+        {"email": ADDRESS, "event": kind, "timestamp": 1772442000, "sg_event_id": event_id, **extra}
+    )
+
+
+def mailbox_block(event_id: str, when: datetime, bounce_reason: str = "blocked") -> Event:
+    """A soft bounce as a bounce mailbox gives it: a reason class, a status and the reader that decided."""
+    return Event(
+        provider="mailbox",
+        provider_event_id=event_id,
+        type="blocked",
+        raw_type="blocked",
+        occurred_at=when,
+        raw="{}",
+        email=ADDRESS,
+        status="4.7.1",
+        reason="blocked by a blocklist",
+        bounce_reason=bounce_reason,
+        parser="dsn",
+    )
+
+
+def stored_id(engine, event_id: str) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(db.events.c.id).where(db.events.c.provider_event_id.startswith(event_id))
+            ).scalar_one()
+        )
+
+
+def soft_record(engine):  # type: ignore[no-untyped-def]
+    """The person's soft-bounce score and the time of the last soft bounce that counted."""
+    s = db.subscribers
+    with engine.connect() as conn:
+        return tuple(
+            conn.execute(sa.select(s.c.soft_bounce_score, s.c.last_soft_bounce_at).where(s.c.email == ADDRESS)).one()
+        )
+
+
+def last_step(engine):  # type: ignore[no-untyped-def]
+    person = get_subscriber(engine, ADDRESS)
+    step = history(engine, person.id)[-1]
+    return person.status, (step.old_status, step.new_status, step.cause, step.detail), step.event_id
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "cause", "detail", "said"),
+    [
+        (
+            {"event": "unsubscribe"},
+            "unsubscribed",
+            "provider-unsubscribe",
+            "unsubscribed through the provider",
+            "active → unsubscribed (unsubscribed through the provider)",
+        ),
+        (
+            {"event": "group_unsubscribe", "asm_group_id": 1},
+            "unsubscribed",
+            "group-unsubscribe",
+            "unsubscribed from the group",
+            "active → unsubscribed (unsubscribed from the group)",
+        ),
+        (
+            {"event": "dropped", "reason": "Unsubscribed Address"},
+            "unsubscribed",
+            "dropped",
+            "the provider dropped it: Unsubscribed Address",
+            "active → unsubscribed (the provider dropped it: Unsubscribed Address)",
+        ),
+        (
+            {"event": "spamreport"},
+            "complained",
+            "complaint",
+            "reported the digest as spam",
+            "active → complained (reported the digest as spam)",
+        ),
+        (
+            {"event": "bounce", "type": "bounce", "status": "5.1.1", "reason": ""},
+            "bounced",
+            "bounce",
+            "hard bounce: 5.1.1",  # no words from the server: its status is the evidence
+            "active → bounced (hard bounce: 5.1.1)",
+        ),
+    ],
+    ids=["unsubscribe", "group-unsubscribe", "dropped", "spamreport", "bounce-without-words"],
+)
+def test_each_rule_records_its_cause_its_words_and_its_event(
+    engine, settings, lead, body, status, cause, detail, said
+) -> None:  # type: ignore[no-untyped-def]
+    kind = body.pop("event")
+    report = ingest(engine, settings, [sendgrid(kind, "ev-1", **body)])
+    assert last_step(engine) == (status, ("active", status, cause, detail), stored_id(engine, "ev-1"))
+    assert report.changes == [f"{ADDRESS}: {said}"]
+
+
+def test_a_group_resubscribe_records_its_event_and_says_so(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
+    ingest(engine, settings, [sendgrid("group_unsubscribe", "out", asm_group_id=1)])
+    report = ingest(engine, settings, [sendgrid("group_resubscribe", "back", asm_group_id=1)])
+    assert last_step(engine) == (
+        "active",
+        ("unsubscribed", "active", "group-resubscribe", "resubscribed to the group"),
+        stored_id(engine, "back"),
+    )
+    assert report.changes == [f"{ADDRESS}: unsubscribed → active (group resubscribe)"]
+
+
+def test_a_resubscribe_for_someone_never_out_changes_nothing_and_says_nothing(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
+    report = ingest(engine, settings, [sendgrid("group_resubscribe", "back", asm_group_id=1)])
+    assert report.changes == []
+    assert len(history(engine, lead.id)) == 1
+
+
+def test_soft_bounces_leave_the_last_one_as_evidence(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
+    days = [mailbox_block(f"soft-{n}", START + timedelta(days=n)) for n in range(3)]
+    report = ingest(engine, settings, days)
+    detail = "3 soft bounces on different days, the last: blocked, 4.7.1: blocked by a blocklist [dsn]"
+    assert last_step(engine) == ("bounced", ("active", "bounced", "soft-bounce", detail), stored_id(engine, "soft-2"))
+    assert report.changes == [
+        f"{ADDRESS}: soft bounce 1 of 3 (blocked, 4.7.1: blocked by a blocklist [dsn])",
+        f"{ADDRESS}: soft bounce 2 of 3 (blocked, 4.7.1: blocked by a blocklist [dsn])",
+        f"{ADDRESS}: active → bounced ({detail})",
+    ]
+
+
+def test_a_mailbox_bounce_without_status_or_words_says_so(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
+    bare = replace(mailbox_block("bare", START), status="", reason="")
+    report = ingest(engine, settings, [bare])
+    assert report.changes == [f"{ADDRESS}: soft bounce 1 of 3 (blocked, no status: no diagnostic [dsn])"]
+
+
+def test_a_soft_bounce_exactly_the_reset_spell_later_still_counts(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
+    spell = timedelta(days=settings.events.soft_bounce_reset_days)
+    report = ingest(engine, settings, [mailbox_block("first", START), mailbox_block("second", START + spell)])
+    assert soft_record(engine)[0] == 2  # only a longer quiet spell starts again
+    assert report.changes[-1].startswith(f"{ADDRESS}: soft bounce 2 of 3")
+    later = ingest(engine, settings, [mailbox_block("third", START + spell * 2 + timedelta(days=1))])
+    assert soft_record(engine)[0] == 1
+    assert later.changes[-1].startswith(f"{ADDRESS}: soft bounce 1 of 3")
+
+
+def test_a_reason_set_to_count_for_nothing_leaves_no_mark(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
+    free = replace(settings, events=replace(settings.events, soft_bounce_scores={"mailbox-full": 0}))
+    report = ingest(engine, free, [mailbox_block("full", START, bounce_reason="mailbox-full")])
+    assert (soft_record(engine), report.changes) == ((0, None), [])
+
+
+def test_a_second_soft_bounce_the_same_day_says_nothing(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
+    report = ingest(engine, settings, [mailbox_block("a", START), mailbox_block("b", START + timedelta(hours=3))])
+    assert len(report.changes) == 1
+    assert soft_record(engine)[0] == 1
+
+
+def test_an_event_for_someone_already_out_says_nothing(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
+    ingest(engine, settings, [sendgrid("unsubscribe", "out")])
+    report = ingest(engine, settings, [sendgrid("group_unsubscribe", "again", asm_group_id=1)])
+    assert report.changes == []
+    report = ingest(engine, settings, [mailbox_block("late", START)])
+    assert report.changes == []
