@@ -115,7 +115,7 @@ def event_for(engine, batch_id: int, event_id: str) -> Event:  # type: ignore[no
 
 
 def test_an_event_for_one_recipient_settles_its_uncertain_batch_whole(engine, settings, two_batches) -> None:  # type: ignore[no-untyped-def]
-    send_id, first, second = two_batches
+    _, first, second = two_batches
     with db.write(engine) as conn:
         ledger.mark_batch_uncertain(conn, first, "no answer in 60 s")
         ledger.fail_batch(conn, second, "400: refused")
@@ -162,7 +162,7 @@ def test_a_silent_batch_goes_back_to_pending_only_when_its_neighbours_were_heard
 
 
 def test_a_person_sees_only_their_own_deliveries_newest_first(engine, settings, two_batches) -> None:  # type: ignore[no-untyped-def]
-    send_id, first, _ = two_batches
+    _, first, _ = two_batches
     with engine.connect() as conn:
         subscriber = conn.execute(
             sa.select(D.c.subscriber_id).where(D.c.batch_id == first).order_by(D.c.id).limit(1)
