@@ -188,3 +188,19 @@ def test_an_event_for_someone_already_out_says_nothing(engine, settings, lead) -
     assert report.changes == []
     report = ingest(engine, settings, [mailbox_block("late", START)])
     assert report.changes == []
+
+
+def test_a_second_complaint_records_nothing_more(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
+    ingest(engine, settings, [sendgrid("spamreport", "first")])
+    report = ingest(engine, settings, [sendgrid("spamreport", "second")])
+    assert report.changes == []
+    assert [step.new_status for step in history(engine, lead.id)] == ["active", "complained"]
+
+
+def test_a_change_by_an_event_dates_the_status_and_the_record(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
+    s = db.subscribers
+    before = datetime.now(UTC)
+    ingest(engine, settings, [sendgrid("unsubscribe", "out")])
+    with engine.connect() as conn:
+        changed, updated = conn.execute(sa.select(s.c.status_changed_at, s.c.updated_at).where(s.c.id == lead.id)).one()
+    assert changed >= before and updated >= before
