@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.links import make_token, read_token
+from digest.links import LinkToken, make_token, read_token, token_maker
 from digest.subscribers import add_subscriber, get_subscriber
 from tests.conftest import SECRET
 
@@ -15,6 +15,18 @@ def test_a_token_reads_back_as_made() -> None:
     found = read_token(KEY, make_token(KEY, 42, 7))
     assert found is not None and (found.subscriber_id, found.delivery_id) == (42, 7)
     assert read_token(KEY, make_token(KEY, 42)) is not None  # delivery 0: links from web pages and previews
+
+
+def test_the_send_s_token_maker_makes_the_same_tokens_and_each_reads_back() -> None:
+    # 16 bytes of MAC are 22 URL-safe base64 characters; the last holds two bits (A, Q, g or w).
+    make = token_maker(KEY)
+    tokens = [make(subscriber, 1000 + subscriber) for subscriber in range(1, 400)]
+    assert tokens == [make_token(KEY, subscriber, 1000 + subscriber) for subscriber in range(1, 400)]
+    assert {token[-1] for token in tokens} == {"A", "Q", "g", "w"}
+    assert all(len(token.rsplit(".", 1)[1]) == 22 for token in tokens)
+    assert [read_token(KEY, token) for token in tokens] == [
+        LinkToken(subscriber, 1000 + subscriber) for subscriber in range(1, 400)
+    ]
 
 
 @pytest.mark.parametrize(
