@@ -75,3 +75,18 @@ def test_the_plan_names_readers_who_would_get_one_story(invoke, engine, settings
     )
     everyone_else = invoke("send", "2025-04-10", "--segment", "schools", "--dry-run")
     assert "one story only" not in everyone_else.output
+
+
+def test_the_plan_names_a_segment_whose_copy_holds_one_story(invoke, project: Path, audience) -> None:  # type: ignore[no-untyped-def]
+    # A segment narrowed to a topic only the lead carries: each of its readers gets one story,
+    # though none of them chose topics of their own.
+    segments = project / "subscribers" / "segments.yaml"
+    segments.write_text(
+        segments.read_text()
+        + "  - name: sport\n    description: Sport\n    match: {sector: sport}\n    topics: [sport-community]\n",
+        encoding="utf-8",
+    )
+    dry = invoke("send", "2025-04-10", "--segment", "sport", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    sport = ", ".join(f"person{n}@example.org" for n in sorted((3, 7, 11), key=lambda n: f"person{n}"))
+    assert f"3 readers get a copy of one story only (their topics leave out the rest): {sport}.\n" in dry.output

@@ -254,23 +254,35 @@ def _serialise_planning(conn: Connection, issue_id: str, existing_send: int | No
 def _single_story_readers(
     conn: Connection, issue_id: str, segments: Sequence[Any], count_stories: Callable[[frozenset[str] | None], int]
 ) -> list[str]:
-    """The addresses of readers this send would mail a copy of only one story."""
+    """The addresses of readers this send would mail a copy of only one story.
+
+    Only readers who can get such a copy are read: those with topic choices of their own, and
+    everyone in a segment whose own copy holds one story. An audience of a million readers
+    without choices, in segments whose copies hold several stories, costs one query that finds
+    nobody, not a million rows read into memory.
+    """
     from digest.segments import decode_json, eligible, first_segment_case, variant_topics
 
+    counts: dict[frozenset[str] | None, int] = {}
+
+    def stories(topics: frozenset[str] | None) -> int:
+        if topics not in counts:
+            counts[topics] = count_stories(topics)
+        return counts[topics]
+
     index = first_segment_case(segments)
+    thin_segments = [number for number, segment in enumerate(segments) if stories(segment.topics) == 1]
+    own_choice = sa.cast(S.c.topics, sa.Text) != "[]"
+    could_be_thin = sa.or_(own_choice, index.in_(thin_segments)) if thin_segments else own_choice
     already = sa.exists().where(D.c.issue_id == issue_id, D.c.subscriber_id == S.c.id)
-    rows = conn.execute(
+    rows = conn.execution_options(yield_per=2000).execute(
         sa.select(S.c.email, index.label("segment_index"), sa.cast(S.c.topics, sa.Text).label("topics"))
-        .where(eligible(), index.is_not(None), sa.not_(already))
+        .where(eligible(), index.is_not(None), could_be_thin, sa.not_(already))
         .order_by(S.c.email)
     )
-    counts: dict[frozenset[str] | None, int] = {}
     found = []
     for email, segment_index, topics in rows:
-        chosen = variant_topics(segments[segment_index].topics, decode_json(topics) or [])
-        if chosen not in counts:
-            counts[chosen] = count_stories(chosen)
-        if counts[chosen] == 1:
+        if stories(variant_topics(segments[segment_index].topics, decode_json(topics) or [])) == 1:
             found.append(email)
     return found
 
