@@ -204,3 +204,49 @@ def test_a_change_by_an_event_dates_the_status_and_the_record(engine, settings, 
     with engine.connect() as conn:
         changed, updated = conn.execute(sa.select(s.c.status_changed_at, s.c.updated_at).where(s.c.id == lead.id)).one()
     assert changed >= before and updated >= before
+
+
+def test_only_key_contacts_silenced_by_a_bounce_are_for_review_newest_first(engine, settings) -> None:  # type: ignore[no-untyped-def]
+    from digest.events import bounce_review
+
+    for name, key in (("older", True), ("plain", False), ("newer", True), ("quiet", True)):
+        add_subscriber(engine, settings, f"{name}@example.org", {"key_contact": key}, consent_source="test")
+    for number, name in enumerate(("older", "plain", "newer")):
+        hard = {"email": f"{name}@example.org", "event": "bounce", "type": "bounce", "reason": "550 gone"}
+        ingest(engine, settings, [normalise_sendgrid({**hard, "timestamp": 1772442000, "sg_event_id": f"b{number}"})])
+    ingest(
+        engine,
+        settings,
+        [normalise_sendgrid({"email": "quiet@example.org", "event": "unsubscribe", "sg_event_id": "u"})],
+    )
+    review = bounce_review(engine)
+    assert [(row.email, row.status_reason) for row in review] == [
+        ("newer@example.org", "bounce: hard bounce: 550 gone"),
+        ("older@example.org", "bounce: hard bounce: 550 gone"),
+    ]
+
+
+def test_events_no_one_can_be_found_for_are_kept_newest_first(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
+    from digest.events import unplaced_events
+
+    strangers = [
+        normalise_sendgrid({"email": f"stranger{n}@example.org", "event": "bounce", "sg_event_id": f"s{n}"})
+        for n in range(3)
+    ]
+    ingest(engine, settings, [*strangers, sendgrid("open", "ours")])
+    found = unplaced_events(engine, limit=2)
+    assert [row.email for row in found] == ["stranger2@example.org", "stranger1@example.org"]
+
+
+def test_an_events_file_read_in_chunks_adds_up(engine, settings, lead, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from digest.intake import import_events_file
+
+    objects = [
+        {"email": ADDRESS, "event": "open", "timestamp": 1772442000 + n, "sg_event_id": f"o{n}"} for n in range(5)
+    ]
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(objects + objects[:2]), encoding="utf-8")
+    report = import_events_file(engine, settings, str(path), chunk=2)
+    assert (report.received, report.stored, report.duplicates) == (7, 5, 2)
