@@ -7,6 +7,7 @@ lets `--resume` and the events decide who may still be mailed without mailing an
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -140,6 +141,29 @@ def test_an_event_settles_nothing_for_a_provider_that_sends_one_request_per_mess
     # Only the recipient the event names is known to be taken; the other message may never have left.
     assert sorted(rows_of(engine, claimed)) == [("accepted", ""), ("sending", "")]
     assert batch(engine, claimed).state == "uncertain"
+    # A later drop for the same recipient never undoes the recorded answer; one for the other settles it.
+    first = event_for(engine, claimed, "d1")
+    with engine.connect() as conn:
+        other_id, other_email = conn.execute(
+            sa.select(D.c.id, D.c.email).where(D.c.batch_id == claimed, D.c.state == "sending")
+        ).one()
+    dropped = [
+        replace(first, type="dropped", raw_type="dropped", reason="Bounced Address"),
+        replace(
+            first,
+            provider_event_id="d2",
+            type="dropped",
+            raw_type="dropped",
+            reason="Bounced Address",
+            delivery_id=other_id,
+            email=other_email,
+        ),
+    ]
+    ingest(engine, settings, dropped)
+    assert sorted(rows_of(engine, claimed)) == [
+        ("accepted", ""),
+        ("failed", "dropped by the provider: Bounced Address"),
+    ]
 
 
 def test_a_silent_batch_goes_back_to_pending_only_when_its_neighbours_were_heard(engine, settings, two_batches) -> None:  # type: ignore[no-untyped-def]
