@@ -250,3 +250,10 @@ def test_an_events_file_read_in_chunks_adds_up(engine, settings, lead, tmp_path)
     path.write_text(json.dumps(objects + objects[:2]), encoding="utf-8")
     report = import_events_file(engine, settings, str(path), chunk=2)
     assert (report.received, report.stored, report.duplicates) == (7, 5, 2)
+
+
+def test_a_drop_for_a_reason_without_a_rule_changes_nobody_and_is_reported(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
+    report = ingest(engine, settings, [sendgrid("dropped", "odd", reason="Invalid SMTPAPI header")])
+    assert report.changes == []
+    assert report.reported == [f"dropped for {ADDRESS}: Invalid SMTPAPI header"]
+    assert get_subscriber(engine, ADDRESS).status == "active"
