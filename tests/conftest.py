@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from collections import Counter
@@ -309,6 +310,19 @@ def audience(project, engine, settings, sample_issue):  # type: ignore[no-untype
             consent_source="test",
         )
     return [f"person{number}@example.org" for number in range(12)]
+
+
+@pytest.fixture
+def keypair():  # type: ignore[no-untyped-def]
+    """A webhook signing key: the private key (the test signs as SendGrid) and the public key as SendGrid shows it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    public = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, base64.b64encode(public).decode()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from digest import db, signups
@@ -18,15 +18,6 @@ from digest.errors import NotFoundError
 from digest.links import make_token
 from digest.subscribers import add_subscriber, get_subscriber, history
 from tests.conftest import SECRET, SHARED, need_corpus
-
-
-@pytest.fixture
-def keypair():  # type: ignore[no-untyped-def]
-    private = ec.generate_private_key(ec.SECP256R1())
-    public = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, base64.b64encode(public).decode()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from digest import db, signups
@@ -48,15 +48,6 @@ def snapshot(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table a web request could change."""
     with engine.connect() as conn:
         return {table.name: sorted(tuple(map(repr, row)) for row in conn.execute(sa.select(table))) for table in TABLES}
-
-
-@pytest.fixture
-def keypair():  # type: ignore[no-untyped-def]
-    private = ec.generate_private_key(ec.SECP256R1())
-    public = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, base64.b64encode(public).decode()
 
 
 @pytest.fixture
