@@ -312,6 +312,20 @@ def audience(project, engine, settings, sample_issue):  # type: ignore[no-untype
     return [f"person{number}@example.org" for number in range(12)]
 
 
+def suppression_log(engine: Any, settings: Settings, address: str) -> list[tuple[str, str, str]]:
+    """What happened to an address's suppression, in order: (action, reason, detail)."""
+    import sqlalchemy as sa
+
+    from digest import db
+    from digest.subscribers import email_hash
+
+    hashed = email_hash(settings, address)
+    log = db.suppression_log
+    with engine.connect() as conn:
+        found = conn.execute(sa.select(log).where(log.c.email_hash == hashed).order_by(log.c.id))
+        return [(row.action, row.reason, row.detail) for row in found]
+
+
 @pytest.fixture
 def keypair():  # type: ignore[no-untyped-def]
     """A webhook signing key: the private key (the test signs as SendGrid) and the public key as SendGrid shows it."""

@@ -35,6 +35,7 @@ from digest.subscribers import (
     write_csv,
 )
 from digest.subscriptions import may_resubscribe
+from tests.conftest import suppression_log
 
 
 def add(engine: Any, settings: Any, address: str = "ann@example.org", **profile: Any) -> Any:
@@ -48,14 +49,6 @@ def changes(engine: Any, subscriber_id: int) -> list[tuple[str | None, str, str,
 def suppression_of(engine: Any, settings: Any, address: str) -> Any:
     hashed = email_hash(settings, address)
     return next((item for item in list_suppressions(engine) if item.email_hash == hashed), None)
-
-
-def suppression_log(engine: Any, settings: Any, address: str) -> list[tuple[str, str, str]]:
-    hashed = email_hash(settings, address)
-    log = db.suppression_log
-    with engine.connect() as conn:
-        found = conn.execute(sa.select(log).where(log.c.email_hash == hashed).order_by(log.c.id))
-        return [(row.action, row.reason, row.detail) for row in found]
 
 
 # --- a status change ----------------------------------------------------------------------------------

@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from digest import db
 from digest.config import load_settings
 from digest.links import make_token
-from digest.subscribers import add_subscriber, email_hash, get_subscriber, history
-from tests.conftest import SECRET
+from digest.subscribers import add_subscriber, get_subscriber, history
+from tests.conftest import SECRET, suppression_log
 
 KEY = SECRET.encode()
 ONE_CLICK = {"data": "List-Unsubscribe=One-Click", "content_type": "application/x-www-form-urlencoded"}
@@ -40,14 +38,6 @@ def reader(engine, settings):  # type: ignore[no-untyped-def]
 def last_change(engine: Any, subscriber_id: int) -> tuple[str, str, str]:
     entry = history(engine, subscriber_id)[-1]
     return entry.new_status, entry.cause, entry.detail
-
-
-def suppression_log(engine: Any, settings: Any, address: str) -> list[tuple[str, str, str]]:
-    hashed = email_hash(settings, address)
-    log = db.suppression_log
-    with engine.connect() as conn:
-        found = conn.execute(sa.select(log).where(log.c.email_hash == hashed).order_by(log.c.id))
-        return [(row.action, row.reason, row.detail) for row in found]
 
 
 def list_unsubscribe_token(message_path: Path) -> str:
