@@ -211,6 +211,10 @@ def test_a_change_made_on_disk_meanwhile_is_shown_not_overwritten(
     expect(conflict).to_contain_text("+editor_note: 'Office closed Friday.'  # Sam")
     expect(conflict).to_contain_text("+subject: Cold water, safer recruitment and sextortion")
     expect(page.locator("#problems")).to_contain_text("nothing was saved")
+    # The typing scheduled a preview; the save's answer must stay the last word.
+    page.wait_for_timeout(800)
+    expect(page.locator("#studio[aria-busy]")).to_have_count(0)
+    assert "nothing was saved" in page.inner_text("#problems")
     assert week.read_text(encoding="utf-8") == theirs
     page.click("#overwrite")
     expect(page.locator("#status")).to_contain_text("Saved your changes into the changed file.")

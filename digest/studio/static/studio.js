@@ -76,6 +76,10 @@
   }
 
   function submitWith(action, extra) {
+    // A button's request carries the whole form, so a preview still waiting for
+    // the typing to pause is redundant, and if it ran afterwards its answer would
+    // replace the button's (a failed save's "nothing was saved" would vanish).
+    if (action !== "preview" && timer) { clearTimeout(timer); timer = null; }
     return send(function () {
       var f = form();
       Object.keys(extra || {}).forEach(function (name) { f.elements[name].value = extra[name]; });
