@@ -257,3 +257,34 @@ def test_a_drop_for_a_reason_without_a_rule_changes_nobody_and_is_reported(engin
     assert report.changes == []
     assert report.reported == [f"dropped for {ADDRESS}: Invalid SMTPAPI header"]
     assert get_subscriber(engine, ADDRESS).status == "active"
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra"),
+    [("spamreport", {}), ("bounce", {"type": "bounce", "status": "5.1.1", "reason": "550 no such user"})],
+)
+def test_a_late_event_for_an_erased_person_changes_nothing(engine, settings, audience, kind, extra) -> None:  # type: ignore[no-untyped-def]
+    # Providers report complaints days later, by the delivery id we gave them: the person may be erased by then.
+    from digest.erasure import erase_subscriber
+    from digest.sending import start_send
+    from tests.conftest import suppression_log
+
+    start_send(engine, settings, "2025-04-10", ["everyone"])
+    person = get_subscriber(engine, audience[0])
+    with engine.connect() as conn:
+        delivery = conn.execute(
+            sa.select(db.deliveries.c.id).where(db.deliveries.c.subscriber_id == person.id)
+        ).scalar_one()
+    erase_subscriber(engine, settings, audience[0])
+    before = (history(engine, person.id), suppression_log(engine, settings, audience[0]))
+    late = normalise_sendgrid(
+        {"email": audience[0], "event": kind, "timestamp": 1772442000, "sg_event_id": f"late-{kind}",
+         "delivery_id": str(delivery), **extra}
+    )  # fmt: skip
+    assert late.delivery_id == delivery
+    report = ingest(engine, settings, [late])
+    assert report.stored == 1 and report.changes == []
+    with engine.connect() as conn:
+        status = conn.execute(sa.select(db.subscribers.c.status).where(db.subscribers.c.id == person.id)).scalar()
+    assert status == "erased"
+    assert (history(engine, person.id), suppression_log(engine, settings, audience[0])) == before

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 
 from digest import db
 from digest.events import Event, ingest
+from digest.providers.base import BatchResult
 from digest.sending import ledger, plan_send
-from digest.sending.states import BatchState, DeliveryState
+from digest.sending.states import BatchState, DeliveryState, SendState
 
 D = db.deliveries
 B = db.send_batches
@@ -200,3 +201,202 @@ def test_a_person_sees_only_their_own_deliveries_newest_first(engine, settings, 
     assert [(row.issue_id, row.state, row.segment) for row in found] == [("2025-04-10", "sending", "everyone")]
     assert DeliveryState.SENDING == found[0].state and found[0].error == ""
     assert BatchState.SENDING == batch(engine, first).state
+
+
+# --- the provider's answer, recorded on the rows and on the batch ------------------------------------
+
+
+def answered(engine, send_id: int, size: int, result: BatchResult) -> tuple[int, list[Any]]:  # type: ignore[no-untyped-def]
+    """Claim the next ``size`` rows of the send and record ``result`` for them; (batch id, its rows)."""
+    with engine.connect() as conn:
+        variant = conn.execute(sa.select(D.c.variant).where(D.c.send_id == send_id).limit(1)).scalar_one()
+    with db.write(engine) as conn:
+        batch_id, claimed = ledger.claim_batch(conn, send_id, variant, size)  # type: ignore[misc]
+        ledger.record_result(conn, batch_id, claimed, result)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(D.c.state, D.c.provider_message_id, D.c.error).where(D.c.batch_id == batch_id).order_by(D.c.id)
+        ).all()
+    return batch_id, [tuple(row) for row in rows]
+
+
+def batch_record(engine, batch_id: int) -> tuple[Any, ...]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(B.c.state, B.c.provider_message_id, B.c.finished_at).where(B.c.id == batch_id)
+        ).one()
+    return row.state, row.provider_message_id, row.finished_at is not None
+
+
+@pytest.fixture
+def planned(engine, settings, audience):  # type: ignore[no-untyped-def]
+    """A SendGrid send of the sample issue to everyone, planned (twelve rows pending)."""
+    return plan_send(engine, settings, "2025-04-10", ["everyone"], provider="sendgrid").send_id
+
+
+def test_a_whole_batch_taken_in_one_request_is_accepted_with_its_message_id(engine, planned) -> None:  # type: ignore[no-untyped-def]
+    batch_id, rows = answered(engine, planned, 3, BatchResult(accepted={0: "m-1", 1: "m-1", 2: "m-1"}))
+    assert rows == [("accepted", "m-1", "")] * 3
+    assert batch_record(engine, batch_id) == ("accepted", "m-1", True)
+    assert states(engine, planned)["pending"] == 12 - 3  # the rows after the batch are not touched
+
+
+def test_a_batch_taken_message_by_message_keeps_each_message_id(engine, planned) -> None:  # type: ignore[no-untyped-def]
+    batch_id, rows = answered(engine, planned, 3, BatchResult(accepted={0: "a", 1: "b", 2: "c"}))
+    assert rows == [("accepted", "a", ""), ("accepted", "b", ""), ("accepted", "c", "")]
+    assert batch_record(engine, batch_id) == ("accepted", "a", True)
+
+
+def test_a_batch_partly_refused_is_partial_and_each_row_says_its_answer(engine, planned) -> None:  # type: ignore[no-untyped-def]
+    # One message id for the two taken (one request), a refusal for the third: not the whole batch.
+    result = BatchResult(accepted={0: "m-1", 2: "m-1"}, failed={1: "550 no such user"})
+    batch_id, rows = answered(engine, planned, 3, result)
+    assert rows == [("accepted", "m-1", ""), ("failed", None, "550 no such user"), ("accepted", "m-1", "")]
+    assert batch_record(engine, batch_id) == ("partial", "m-1", True)
+
+
+def test_a_batch_refused_row_by_row_is_failed_without_a_message_id(engine, planned) -> None:  # type: ignore[no-untyped-def]
+    batch_id, rows = answered(engine, planned, 2, BatchResult(failed={0: "550 a", 1: "550 b"}))
+    assert rows == [("failed", None, "550 a"), ("failed", None, "550 b")]
+    assert batch_record(engine, batch_id) == ("failed", None, True)
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        BatchResult(accepted={0: "m-1", 1: "m-1"}, uncertain={2: "timed out"}),
+        BatchResult(accepted={0: "m-1", 1: "m-1"}),  # the third row not mentioned at all
+    ],
+    ids=["uncertain", "unmentioned"],
+)
+def test_a_row_without_an_answer_stays_uncertain_and_the_batch_is_partial(engine, planned, result) -> None:  # type: ignore[no-untyped-def]
+    batch_id, rows = answered(engine, planned, 3, result)
+    assert rows == [("accepted", "m-1", ""), ("accepted", "m-1", ""), ("sending", None, "")]
+    assert batch_record(engine, batch_id) == ("partial", "m-1", True)
+
+
+def test_a_batch_with_no_row_answered_is_failed_and_its_rows_stay_uncertain(engine, planned) -> None:  # type: ignore[no-untyped-def]
+    batch_id, rows = answered(engine, planned, 2, BatchResult(uncertain={0: "timed out", 1: "timed out"}))
+    assert rows == [("sending", None, "")] * 2
+    assert batch_record(engine, batch_id) == ("failed", None, True)
+
+
+# --- one send and one variant at a time -------------------------------------------------------------
+
+
+def another_send(engine, variant: str, subscriber_ids: list[int]) -> int:  # type: ignore[no-untyped-def]
+    """A second send (of another issue) with pending rows of the same variant for the same people."""
+    now = db.utcnow()
+    with db.write(engine) as conn:
+        send_id = conn.execute(
+            db.sends.insert()
+            .values(issue_id="2025-04-17", state="planned", provider="sendgrid", segments=["everyone"], created_at=now)
+            .returning(db.sends.c.id)
+        ).scalar_one()
+        if not subscriber_ids:
+            return int(send_id)
+        conn.execute(
+            D.insert(),
+            [
+                {
+                    "send_id": send_id,
+                    "issue_id": "2025-04-17",
+                    "subscriber_id": subscriber,
+                    "email": f"other{subscriber}@example.org",
+                    "segment": "everyone",
+                    "variant": variant,
+                    "state": "pending",
+                    "updated_at": now,
+                }
+                for subscriber in subscriber_ids
+            ],
+        )
+    return int(send_id)
+
+
+def variants_of(engine, send_id: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.select(D.c.variant, sa.func.count()).where(D.c.send_id == send_id).group_by(D.c.variant)
+        ).all()
+    return {variant: count for variant, count in found}
+
+
+def test_a_batch_is_claimed_from_its_own_send_and_variant_only(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]
+    send_id = plan_send(engine, settings, "2025-04-10", ["schools", "health"], provider="sendgrid").send_id
+    sizes = variants_of(engine, send_id)
+    assert sorted(sizes.values()) == [3, 6]  # two variants: the schools' six and health's three
+    schools = next(variant for variant, count in sizes.items() if count == 6)
+    with engine.connect() as conn:
+        people = list(conn.execute(sa.select(D.c.subscriber_id).where(D.c.send_id == send_id)).scalars())
+    other = another_send(engine, schools, people)
+    with db.write(engine) as conn:
+        assert ledger.count_pending(conn, send_id) == 9
+        assert ledger.count_pending(conn, other) == 9
+        batch_id, claimed = ledger.claim_batch(conn, send_id, schools, 100)  # type: ignore[misc]
+        assert ledger.count_pending(conn, send_id) == 3
+        assert ledger.count_pending(conn, other) == 9
+    assert len(claimed) == 6
+    with engine.connect() as conn:
+        moved = conn.execute(sa.select(D.c.send_id, D.c.variant).where(D.c.batch_id == batch_id)).all()
+    assert [tuple(row) for row in moved] == [(send_id, schools)] * 6
+    assert states(engine, other) == {"pending": 9, "sending": 0, "accepted": 0, "failed": 0, "skipped": 0}
+
+
+def send_row(engine, send_id: int) -> tuple[Any, ...]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(db.sends).where(db.sends.c.id == send_id)).one()
+    return row.state, row.started_at, row.finished_at, row.note
+
+
+def test_a_sends_state_and_times_change_for_that_send_only(engine, planned) -> None:  # type: ignore[no-untyped-def]
+    other = another_send(engine, "v", [])
+    with db.write(engine) as conn:
+        ledger.mark_send_started(conn, planned)
+    state, started, finished, note = send_row(engine, planned)
+    assert (state, started is not None, finished, note) == ("sending", True, None, "")
+    assert send_row(engine, other) == ("planned", None, None, "")
+    with db.write(engine) as conn:
+        ledger.set_send_state(conn, planned, SendState.PAUSED, "uncertain deliveries remain")
+        ledger.mark_send_started(conn, planned)  # a resume keeps the first start
+    assert send_row(engine, planned) == ("sending", started, None, "uncertain deliveries remain")
+    with db.write(engine) as conn:
+        ledger.set_send_state(conn, planned, SendState.DONE)
+    state, again, finished, note = send_row(engine, planned)
+    assert (state, again, finished is not None, note) == ("done", started, True, "uncertain deliveries remain")
+    assert send_row(engine, other) == ("planned", None, None, "")
+
+
+@pytest.mark.parametrize("final", [SendState.DONE, SendState.FAILED, SendState.CANCELLED])
+def test_a_send_that_ends_records_when(engine, planned, final) -> None:  # type: ignore[no-untyped-def]
+    with db.write(engine) as conn:
+        ledger.set_send_state(conn, planned, SendState.PAUSED)
+    assert send_row(engine, planned)[2] is None  # paused is not an end
+    with db.write(engine) as conn:
+        ledger.set_send_state(conn, planned, final)
+    assert send_row(engine, planned)[0] == final.value and send_row(engine, planned)[2] is not None
+
+
+def test_a_silent_batch_is_released_after_a_heard_one_and_never_another_sends(engine, settings, two_batches) -> None:  # type: ignore[no-untyped-def]
+    send_id, first, second = two_batches
+    quiet = timedelta(minutes=30)
+    with engine.connect() as conn:
+        variant = conn.execute(sa.select(D.c.variant).where(D.c.send_id == send_id).limit(1)).scalar_one()
+        people = list(conn.execute(sa.select(D.c.subscriber_id).where(D.c.send_id == send_id)).scalars())
+    other = another_send(engine, variant, people[:2])
+    with db.write(engine) as conn:
+        theirs, _ = ledger.claim_batch(conn, other, variant, 2)  # type: ignore[misc]
+        for batch_id in (first, second, theirs):
+            ledger.mark_batch_uncertain(conn, batch_id, "no answer")
+        conn.execute(B.update().values(finished_at=db.utcnow() - 2 * quiet))
+    # Only the other send was heard: this send's silence proves nothing yet.
+    ingest(engine, settings, [event_for(engine, theirs, "theirs")])
+    with db.write(engine) as conn:
+        assert ledger.release_silent_batches(conn, send_id, quiet) == []
+    # The first batch (the lower id) heard, the second silent: the second goes back, the other send's stays.
+    ingest(engine, settings, [event_for(engine, first, "heard")])
+    with db.write(engine) as conn:
+        assert ledger.release_silent_batches(conn, send_id, quiet) == [ledger.SilentBatch(second, 2)]
+    assert rows_of(engine, second) == []
+    assert rows_of(engine, first) == [("accepted", "")] * 2
+    assert rows_of(engine, theirs) == [("accepted", "")] * 2

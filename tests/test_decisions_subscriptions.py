@@ -132,3 +132,27 @@ def test_leaving_and_starting_again_on_the_preferences_page_say_so_in_the_histor
         ("added", "unsubscribed", "preferences: unsubscribed on the preferences page"),
         ("lifted", "unsubscribed", "resubscribed on the preferences page"),
     ]
+
+
+def test_an_unsubscribe_is_traced_to_the_issue_of_the_link_pressed(client, engine, reader) -> None:  # type: ignore[no-untyped-def]
+    from digest import db
+
+    now = db.utcnow()
+    deliveries = {}
+    with db.write(engine) as conn:
+        for issue in ("2026-11-16", "2026-11-23", "2026-11-30"):
+            send = conn.execute(
+                db.sends.insert()
+                .values(issue_id=issue, state="done", provider="sendgrid", segments=["everyone"], created_at=now)
+                .returning(db.sends.c.id)
+            ).scalar_one()
+            deliveries[issue] = conn.execute(
+                db.deliveries.insert()
+                .values(send_id=send, issue_id=issue, subscriber_id=reader.id, email="reader@example.org",
+                        segment="everyone", state="accepted", updated_at=now)
+                .returning(db.deliveries.c.id)
+            ).scalar_one()  # fmt: skip
+    # The middle issue's link: neither the first delivery on record nor the last.
+    token = make_token(KEY, reader.id, deliveries["2026-11-23"])
+    assert client.post(f"/unsubscribe/{token}", **ONE_CLICK).status_code == 200
+    assert last_change(engine, reader.id) == ("unsubscribed", "one-click", "issue 2026-11-23")
