@@ -400,3 +400,39 @@ def test_a_silent_batch_is_released_after_a_heard_one_and_never_another_sends(en
     assert rows_of(engine, second) == []
     assert rows_of(engine, first) == [("accepted", "")] * 2
     assert rows_of(engine, theirs) == [("accepted", "")] * 2
+
+
+def test_issues_that_went_out_are_listed_newest_first_and_each_persons_copies_oldest_first(
+    engine, settings, audience
+) -> None:  # type: ignore[no-untyped-def]
+    from digest.subscribers import get_subscriber
+
+    reader, neighbour = (get_subscriber(engine, address).id for address in audience[:2])
+    now = db.utcnow()
+    weeks = [
+        ("2026-11-09", "accepted"),
+        ("2026-11-16", "failed"),
+        ("2026-11-23", "accepted"),
+        ("2026-11-30", "accepted"),
+    ]
+    with db.write(engine) as conn:
+        for issue, state in weeks:
+            send = conn.execute(
+                db.sends.insert()
+                .values(issue_id=issue, state="done", provider="sendgrid", segments=["everyone"], created_at=now)
+                .returning(db.sends.c.id)
+            ).scalar_one()
+            people = [reader] if issue != "2026-11-30" else [neighbour]
+            for person in people:
+                conn.execute(
+                    D.insert().values(send_id=send, issue_id=issue, subscriber_id=person, email="x@example.org",
+                                      segment="everyone", state=state, updated_at=now)
+                )  # fmt: skip
+    # A refused week published nothing; the newest week went to the neighbour only.
+    assert ledger.sent_issue_ids(engine) == ["2026-11-30", "2026-11-23", "2026-11-09"]
+    assert ledger.sent_issue_ids(engine, limit=2) == ["2026-11-30", "2026-11-23"]
+    assert ledger.sent_issue_ids(engine, only="2026-11-09") == ["2026-11-09"]
+    assert ledger.sent_issue_ids(engine, only="2026-11-16") == []
+    mine = ledger.deliveries_of(engine, reader)
+    assert [(row.issue_id, row.state) for row in mine] == weeks[:3]
+    assert [row.issue_id for row in ledger.deliveries_of(engine, neighbour)] == ["2026-11-30"]
