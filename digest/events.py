@@ -315,10 +315,8 @@ def _apply_rules(conn: Connection, settings: Settings, stored: Sequence[Any], re
     outcomes = []
     for row in actionable:
         if row.subscriber_id is None:
-            if row.type != "unknown" and row.type not in ("processed", "delivered", "opened", "clicked", "deferred"):
-                report.reported.append(
-                    f"event {row.id} ({row.type} for {row.email or 'no address'}) matches no subscriber"
-                )
+            # Only events that could change someone are worth a line: an open from a stranger is not.
+            report.reported.append(f"event {row.id} ({row.type} for {row.email or 'no address'}) matches no subscriber")
             continue
         outcome = _rule(book, settings, row)
         if row.type == "dropped" and row.reason.strip().lower() not in DROP_STATUS:

@@ -288,3 +288,41 @@ def test_a_late_event_for_an_erased_person_changes_nothing(engine, settings, aud
         status = conn.execute(sa.select(db.subscribers.c.status).where(db.subscribers.c.id == person.id)).scalar()
     assert status == "erased"
     assert (history(engine, person.id), suppression_log(engine, settings, audience[0])) == before
+
+
+def test_one_event_nobody_matches_does_not_stop_the_rules_for_the_rest(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
+    now = db.utcnow()
+    with db.write(engine) as conn:
+        send = conn.execute(
+            db.sends.insert()
+            .values(issue_id="2026-03-02", state="done", provider="sendgrid", segments=["everyone"], created_at=now)
+            .returning(db.sends.c.id)
+        ).scalar_one()
+        delivery = conn.execute(
+            db.deliveries.insert()
+            .values(send_id=send, issue_id="2026-03-02", subscriber_id=lead.id, email=ADDRESS, segment="everyone",
+                    state="accepted", updated_at=now)
+            .returning(db.deliveries.c.id)
+        ).scalar_one()  # fmt: skip
+    # The strangers' bounces come first (the earliest), so the rules meet them before anything else.
+    stranger = normalise_sendgrid(
+        {"email": "stranger@example.org", "event": "bounce", "timestamp": 1772440000, "sg_event_id": "s1"}
+    )
+    nameless = replace(stranger, provider_event_id="s2", email="")
+    # A complaint placed by our delivery id alone: the provider left the address out.
+    placed = replace(sendgrid("spamreport", "c1"), email="", delivery_id=delivery)
+    handled_drop = sendgrid("dropped", "d1", reason="Spam Reporting Address")
+    bare_drop = sendgrid("dropped", "d2", reason="")
+    opened = replace(sendgrid("open", "o1"), email="someone.else@example.org")
+    report = ingest(engine, settings, [stranger, nameless, opened, placed, handled_drop, bare_drop])
+    assert get_subscriber(engine, ADDRESS).status == "complained"
+    said = "active → complained (reported the digest as spam)"
+    assert report.changes == [f"subscriber {lead.id}: {said}"]
+    assert sorted(report.reported) == [
+        f"dropped for {ADDRESS}: no reason given",
+        f"event {stored_id(engine, 's1')} (bounced for stranger@example.org) matches no subscriber",
+        f"event {stored_id(engine, 's2')} (bounced for no address) matches no subscriber",
+    ]
+    with engine.connect() as conn:
+        outcome = conn.execute(sa.select(db.events.c.outcome).where(db.events.c.id == stored_id(engine, "c1")))
+        assert outcome.scalar_one() == said
