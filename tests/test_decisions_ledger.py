@@ -8,7 +8,7 @@ lets `--resume` and the events decide who may still be mailed without mailing an
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +22,7 @@ from digest.sending.states import BatchState, DeliveryState, SendState
 
 D = db.deliveries
 B = db.send_batches
+S = db.subscribers
 
 
 @pytest.fixture
@@ -206,16 +207,26 @@ def test_a_person_sees_only_their_own_deliveries_newest_first(engine, settings, 
 # --- the provider's answer, recorded on the rows and on the batch ------------------------------------
 
 
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def answered(engine, send_id: int, size: int, result: BatchResult) -> tuple[int, list[Any]]:  # type: ignore[no-untyped-def]
-    """Claim the next ``size`` rows of the send and record ``result`` for them; (batch id, its rows)."""
+    """Claim the next ``size`` rows of the send and record ``result`` for them; (batch id, its rows).
+
+    Each row is (state, message id, error, whether the answer dated it): the claimed rows are dated
+    long ago first, so a row the answer changed without dating it shows.
+    """
     with engine.connect() as conn:
         variant = conn.execute(sa.select(D.c.variant).where(D.c.send_id == send_id).limit(1)).scalar_one()
     with db.write(engine) as conn:
         batch_id, claimed = ledger.claim_batch(conn, send_id, variant, size)  # type: ignore[misc]
+        conn.execute(D.update().where(D.c.batch_id == batch_id).values(updated_at=LONG_AGO))
         ledger.record_result(conn, batch_id, claimed, result)
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(D.c.state, D.c.provider_message_id, D.c.error).where(D.c.batch_id == batch_id).order_by(D.c.id)
+            sa.select(D.c.state, D.c.provider_message_id, D.c.error, D.c.updated_at > LONG_AGO)
+            .where(D.c.batch_id == batch_id)
+            .order_by(D.c.id)
         ).all()
     return batch_id, [tuple(row) for row in rows]
 
@@ -230,20 +241,33 @@ def batch_record(engine, batch_id: int) -> tuple[Any, ...]:  # type: ignore[no-u
 
 @pytest.fixture
 def planned(engine, settings, audience):  # type: ignore[no-untyped-def]
-    """A SendGrid send of the sample issue to everyone, planned (twelve rows pending)."""
-    return plan_send(engine, settings, "2025-04-10", ["everyone"], provider="sendgrid").send_id
+    """A SendGrid send of the sample issue to everyone, planned: eleven rows pending.
+
+    The first person left before the plan, so a delivery's id is never its subscriber's id here
+    (a row answered by the wrong one of the two shows).
+    """
+    from digest.subscribers import change_status, get_subscriber
+
+    with db.write(engine) as conn:
+        change_status(conn, get_subscriber(engine, audience[0]).id, "unsubscribed", cause="test", detail="left")
+    send_id = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="sendgrid").send_id
+    with engine.connect() as conn:
+        ids = conn.execute(sa.select(D.c.id, D.c.subscriber_id).where(D.c.send_id == send_id)).all()
+    assert len(ids) == 11 and all(delivery != subscriber for delivery, subscriber in ids)
+    return send_id
 
 
 def test_a_whole_batch_taken_in_one_request_is_accepted_with_its_message_id(engine, planned) -> None:  # type: ignore[no-untyped-def]
     batch_id, rows = answered(engine, planned, 3, BatchResult(accepted={0: "m-1", 1: "m-1", 2: "m-1"}))
-    assert rows == [("accepted", "m-1", "")] * 3
+    assert rows == [("accepted", "m-1", "", True)] * 3
     assert batch_record(engine, batch_id) == ("accepted", "m-1", True)
-    assert states(engine, planned)["pending"] == 12 - 3  # the rows after the batch are not touched
+    assert states(engine, planned)["pending"] == 11 - 3  # the rows after the batch are not touched
 
 
-def test_a_batch_taken_message_by_message_keeps_each_message_id(engine, planned) -> None:  # type: ignore[no-untyped-def]
-    batch_id, rows = answered(engine, planned, 3, BatchResult(accepted={0: "a", 1: "b", 2: "c"}))
-    assert rows == [("accepted", "a", ""), ("accepted", "b", ""), ("accepted", "c", "")]
+@pytest.mark.parametrize("ids", [["a", "b", "c"], ["a", "a", "b"]], ids=["three", "two"])
+def test_a_batch_taken_message_by_message_keeps_each_message_id(engine, planned, ids) -> None:  # type: ignore[no-untyped-def]
+    batch_id, rows = answered(engine, planned, 3, BatchResult(accepted=dict(enumerate(ids))))
+    assert rows == [("accepted", message_id, "", True) for message_id in ids]
     assert batch_record(engine, batch_id) == ("accepted", "a", True)
 
 
@@ -251,13 +275,17 @@ def test_a_batch_partly_refused_is_partial_and_each_row_says_its_answer(engine, 
     # One message id for the two taken (one request), a refusal for the third: not the whole batch.
     result = BatchResult(accepted={0: "m-1", 2: "m-1"}, failed={1: "550 no such user"})
     batch_id, rows = answered(engine, planned, 3, result)
-    assert rows == [("accepted", "m-1", ""), ("failed", None, "550 no such user"), ("accepted", "m-1", "")]
+    assert rows == [
+        ("accepted", "m-1", "", True),
+        ("failed", None, "550 no such user", True),
+        ("accepted", "m-1", "", True),
+    ]
     assert batch_record(engine, batch_id) == ("partial", "m-1", True)
 
 
 def test_a_batch_refused_row_by_row_is_failed_without_a_message_id(engine, planned) -> None:  # type: ignore[no-untyped-def]
     batch_id, rows = answered(engine, planned, 2, BatchResult(failed={0: "550 a", 1: "550 b"}))
-    assert rows == [("failed", None, "550 a"), ("failed", None, "550 b")]
+    assert rows == [("failed", None, "550 a", True), ("failed", None, "550 b", True)]
     assert batch_record(engine, batch_id) == ("failed", None, True)
 
 
@@ -271,14 +299,52 @@ def test_a_batch_refused_row_by_row_is_failed_without_a_message_id(engine, plann
 )
 def test_a_row_without_an_answer_stays_uncertain_and_the_batch_is_partial(engine, planned, result) -> None:  # type: ignore[no-untyped-def]
     batch_id, rows = answered(engine, planned, 3, result)
-    assert rows == [("accepted", "m-1", ""), ("accepted", "m-1", ""), ("sending", None, "")]
+    assert rows == [("accepted", "m-1", "", True), ("accepted", "m-1", "", True), ("sending", None, "", False)]
     assert batch_record(engine, batch_id) == ("partial", "m-1", True)
 
 
 def test_a_batch_with_no_row_answered_is_failed_and_its_rows_stay_uncertain(engine, planned) -> None:  # type: ignore[no-untyped-def]
     batch_id, rows = answered(engine, planned, 2, BatchResult(uncertain={0: "timed out", 1: "timed out"}))
-    assert rows == [("sending", None, "")] * 2
+    assert rows == [("sending", None, "", False)] * 2
     assert batch_record(engine, batch_id) == ("failed", None, True)
+
+
+def test_an_answer_recorded_after_an_event_does_not_undo_the_event(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]
+    # One request per message (SMTP): the provider's events can outrun the answer to the batch.
+    plan = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="smtp")
+    with engine.connect() as conn:
+        variant = conn.execute(sa.select(D.c.variant).where(D.c.send_id == plan.send_id).limit(1)).scalar_one()
+    with db.write(engine) as conn:
+        taken, claimed = ledger.claim_batch(conn, plan.send_id, variant, 2)  # type: ignore[misc]
+        refused, refused_rows = ledger.claim_batch(conn, plan.send_id, variant, 2)  # type: ignore[misc]
+    dropped = replace(event_for(engine, taken, "drop"), type="dropped", raw_type="dropped", reason="Bounced Address")
+    ingest(engine, settings, [dropped, event_for(engine, refused, "delivered")])
+    with db.write(engine) as conn:
+        ledger.record_result(conn, taken, claimed, BatchResult(accepted={0: "m-0", 1: "m-1"}))
+        ledger.record_result(conn, refused, refused_rows, BatchResult(failed={0: "550 a", 1: "550 b"}))
+    assert rows_of(engine, taken) == [("failed", "dropped by the provider: Bounced Address"), ("accepted", "")]
+    assert rows_of(engine, refused) == [("accepted", ""), ("failed", "550 b")]
+
+
+def test_someone_suppressed_after_the_plan_is_skipped_at_the_claim(engine, settings, planned) -> None:  # type: ignore[no-untyped-def]
+    from digest.subscribers import add_suppression
+
+    with engine.connect() as conn:
+        variant, first, hashed = conn.execute(
+            sa.select(D.c.variant, D.c.id, S.c.email_hash)
+            .join(S, S.c.id == D.c.subscriber_id)
+            .where(D.c.send_id == planned)
+            .order_by(D.c.id)
+            .limit(1)
+        ).one()
+    with db.write(engine) as conn:
+        # On the list without a change of status (an imported suppression list, say).
+        add_suppression(conn, hashed, "imported", "the old provider's list")
+        _, claimed = ledger.claim_batch(conn, planned, variant, 3)  # type: ignore[misc]
+    assert first not in [row[0] for row in claimed] and len(claimed) == 2
+    with engine.connect() as conn:
+        skipped = conn.execute(sa.select(D.c.state, D.c.error).where(D.c.id == first)).one()
+    assert tuple(skipped) == ("skipped", "suppressed")
 
 
 # --- one send and one variant at a time -------------------------------------------------------------
@@ -377,29 +443,40 @@ def test_a_send_that_ends_records_when(engine, planned, final) -> None:  # type:
     assert send_row(engine, planned)[0] == final.value and send_row(engine, planned)[2] is not None
 
 
-def test_a_silent_batch_is_released_after_a_heard_one_and_never_another_sends(engine, settings, two_batches) -> None:  # type: ignore[no-untyped-def]
-    send_id, first, second = two_batches
-    quiet = timedelta(minutes=30)
+def test_a_silent_batch_is_released_after_a_heard_one_and_never_another_sends(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]
+    plan = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="sendgrid")
+    send_id, quiet = plan.send_id, timedelta(minutes=30)
     with engine.connect() as conn:
         variant = conn.execute(sa.select(D.c.variant).where(D.c.send_id == send_id).limit(1)).scalar_one()
         people = list(conn.execute(sa.select(D.c.subscriber_id).where(D.c.send_id == send_id)).scalars())
-    other = another_send(engine, variant, people[:2])
+    other = another_send(engine, variant, people[:4])
     with db.write(engine) as conn:
-        theirs, _ = ledger.claim_batch(conn, other, variant, 2)  # type: ignore[misc]
-        for batch_id in (first, second, theirs):
+        first, second = (ledger.claim_batch(conn, send_id, variant, 2)[0] for _ in range(2))  # type: ignore[index]
+        answered_batch, answered_rows = ledger.claim_batch(conn, send_id, variant, 2)  # type: ignore[misc]
+        theirs_heard, theirs_silent = (ledger.claim_batch(conn, other, variant, 2)[0] for _ in range(2))  # type: ignore[index]
+    with db.write(engine) as conn:
+        # Answered and accepted, no event yet: nothing silent about it.
+        ledger.record_result(conn, answered_batch, answered_rows, BatchResult(accepted={0: "m", 1: "m"}))
+        for batch_id in (second, theirs_heard, theirs_silent):
             ledger.mark_batch_uncertain(conn, batch_id, "no answer")
-        conn.execute(B.update().values(finished_at=db.utcnow() - 2 * quiet))
     # Only the other send was heard: this send's silence proves nothing yet.
-    ingest(engine, settings, [event_for(engine, theirs, "theirs")])
+    ingest(engine, settings, [event_for(engine, theirs_heard, "theirs")])
     with db.write(engine) as conn:
+        conn.execute(B.update().values(finished_at=db.utcnow() - 2 * quiet))
+        assert ledger.count_uncertain(conn, send_id) == 4 and ledger.count_uncertain(conn, other) == 2
         assert ledger.release_silent_batches(conn, send_id, quiet) == []
-    # The first batch (the lower id) heard, the second silent: the second goes back, the other send's stays.
+    # The webhook outran the answer: the first batch was heard while its request was in flight,
+    # then timed out. Still uncertain on the record, and heard: the next batch's silence now counts.
     ingest(engine, settings, [event_for(engine, first, "heard")])
     with db.write(engine) as conn:
+        ledger.mark_batch_uncertain(conn, first, "no answer")
+        conn.execute(B.update().values(finished_at=db.utcnow() - 2 * quiet))
         assert ledger.release_silent_batches(conn, send_id, quiet) == [ledger.SilentBatch(second, 2)]
     assert rows_of(engine, second) == []
     assert rows_of(engine, first) == [("accepted", "")] * 2
-    assert rows_of(engine, theirs) == [("accepted", "")] * 2
+    assert batch(engine, answered_batch).state == "accepted"
+    assert rows_of(engine, theirs_silent) == [("sending", "")] * 2  # another send's: not this release's
+    assert batch(engine, theirs_silent).state == "uncertain"
 
 
 def test_issues_that_went_out_are_listed_newest_first_and_each_persons_copies_oldest_first(
@@ -426,7 +503,7 @@ def test_issues_that_went_out_are_listed_newest_first_and_each_persons_copies_ol
             for person in people:
                 conn.execute(
                     D.insert().values(send_id=send, issue_id=issue, subscriber_id=person, email="x@example.org",
-                                      segment="everyone", state=state, updated_at=now)
+                                      segment="everyone", state=state, provider_message_id=f"msg-{issue}", updated_at=now)
                 )  # fmt: skip
     # A refused week published nothing; the newest week went to the neighbour only.
     assert ledger.sent_issue_ids(engine) == ["2026-11-30", "2026-11-23", "2026-11-09"]
@@ -434,5 +511,7 @@ def test_issues_that_went_out_are_listed_newest_first_and_each_persons_copies_ol
     assert ledger.sent_issue_ids(engine, only="2026-11-09") == ["2026-11-09"]
     assert ledger.sent_issue_ids(engine, only="2026-11-16") == []
     mine = ledger.deliveries_of(engine, reader)
-    assert [(row.issue_id, row.state) for row in mine] == weeks[:3]
+    assert [(row.issue_id, row.state, row.provider_message_id) for row in mine] == [
+        (issue, state, f"msg-{issue}") for issue, state in weeks[:3]
+    ]
     assert [row.issue_id for row in ledger.deliveries_of(engine, neighbour)] == ["2026-11-30"]

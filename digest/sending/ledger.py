@@ -349,9 +349,9 @@ def release_silent_batches(conn: Connection, send_id: int, quiet: timedelta) -> 
         return []  # no event at all for this send: the webhook may not work; decide nothing
     cutoff = db.utcnow() - quiet
     candidates = conn.execute(
-        sa.select(b.c.id, b.c.size).where(
-            b.c.send_id == send_id, b.c.state == BatchState.UNCERTAIN, b.c.finished_at <= cutoff
-        )
+        sa.select(b.c.id, b.c.size)
+        .where(b.c.send_id == send_id, b.c.state == BatchState.UNCERTAIN, b.c.finished_at <= cutoff)
+        .order_by(b.c.id)
     ).all()
     released = []
     for batch_id, size in candidates:
