@@ -44,13 +44,17 @@ _SPECIAL: frozenset[str] | None = None
 
 def _fast_path(email: str) -> Address | None:
     match = _FAST_RE.match(email)
-    if not match or len(email) > MAX_ADDRESS or len(match.group("local")) > MAX_LOCAL:
+    if match is None or len(email) > MAX_ADDRESS:
         return None
-    domain = match.group("domain").lower()
-    if not _plain_domain(domain):
+    at = match.end("local")  # the local part starts the address; "@" follows it
+    if at > MAX_LOCAL:
         return None
-    normalized = f"{match.group('local')}@{domain}"
-    return Address(email=email, key=normalized.lower())
+    # All ASCII (the pattern allows nothing else), so lower-casing the whole address is the
+    # library's normalised form (local part kept, domain lower-cased) lower-cased as the key is.
+    key = email.lower()
+    if not _plain_domain(key[at + 1 :]):
+        return None
+    return Address(email, key)
 
 
 @lru_cache(maxsize=65_536)
