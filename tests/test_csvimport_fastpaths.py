@@ -56,7 +56,7 @@ HAND_KEPT = {
     "statuses.csv": (
         "email,name,status,consent date,consent ip,topics,tags,key contact\n"
         "ann@example.org,Dr Ann Lee,subscribed,2024-03-04,,Online safety,DSL,yes\n"
-        "bo@example.org,\"Cole, Bo\",unsubscribed,,192.0.2.1,,,no\n"
+        'bo@example.org,"Cole, Bo",unsubscribed,,192.0.2.1,,,no\n'
         "cy@example.org,Cy Park,,04/03/2024,,no such topic,,\n"
         "dee@example.org,Dee,pending,,,,,maybe\n"
         "eve@example.org,Eve,left,,,,,\n"
