@@ -177,13 +177,44 @@ def _copy(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Seque
     """PostgreSQL's COPY: the fastest way in for rows that need no ON CONFLICT (constraints still hold)."""
     quote = conn.dialect.identifier_preparer.quote
     statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    json_columns = [index for index, name in enumerate(columns) if isinstance(_underlying(table.c[name].type), sa.JSON)]
     cursor = conn.connection.cursor()
     try:
+        as_text = _dumped_once(cursor)
         with cursor.copy(statement) as copy:
             for row in _converted(table, columns, conn.dialect, rows):
-                copy.write_row(row)
+                if not json_columns:
+                    copy.write_row(row)
+                    continue
+                values = list(row)
+                for index in json_columns:
+                    values[index] = as_text(values[index])
+                copy.write_row(values)
     finally:
         cursor.close()
+
+
+def _dumped_once(cursor: Any) -> Any:
+    """A JSON value as the text psycopg's own dumper makes of it, made once per object.
+
+    COPY would otherwise run ``json.dumps`` on every row's value, although the bind
+    conversion hands over one object for each distinct value (no topics, the same
+    attribute); the text goes in as psycopg would have sent it, byte for byte.
+    """
+    from psycopg.adapt import PyFormat
+
+    done: dict[Any, str] = {}
+
+    def as_text(value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        text = done.get(value)
+        if text is None:
+            dumper = cursor.adapters.get_dumper(type(value), PyFormat.TEXT)(type(value), cursor)
+            text = done[value] = bytes(dumper.dump(value)).decode("utf-8")
+        return text
+
+    return as_text
 
 
 def select_in(
@@ -226,6 +257,10 @@ def select_in(
     return found
 
 
+def _underlying(column_type: Any) -> Any:
+    return column_type.impl if isinstance(column_type, sa.TypeDecorator) else column_type
+
+
 def _converters(table: sa.Table, order: Sequence[str], dialect: sa.Dialect) -> Any:
     """A function that turns a row's Python values (in ``order``) into what the driver takes."""
     steps = []
@@ -234,7 +269,7 @@ def _converters(table: sa.Table, order: Sequence[str], dialect: sa.Dialect) -> A
         processor = column_type.dialect_impl(dialect).bind_processor(dialect)
         if processor is None:
             continue
-        underlying = column_type.impl if isinstance(column_type, sa.TypeDecorator) else column_type
+        underlying = _underlying(column_type)
         repeated = isinstance(underlying, sa.DateTime | sa.JSON)
         # Times and empty JSON values repeat across a batch: each distinct one is converted once.
         steps.append((index, _memoised(processor) if repeated else processor))
@@ -263,7 +298,7 @@ def _converted(
         if all(row[index] is first for row in rows):
             constants[index] = processor(first)
         else:
-            underlying = column_type.impl if isinstance(column_type, sa.TypeDecorator) else column_type
+            underlying = _underlying(column_type)
             repeated = isinstance(underlying, sa.DateTime | sa.JSON)
             varying.append((index, _memoised(processor) if repeated else processor))
     if not varying and not constants:

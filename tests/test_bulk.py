@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
-from digest.bulk import _memoised
+import pytest
+import sqlalchemy as sa
+
+from digest.bulk import _memoised, insert_rows
+from digest.db import create_db_engine
 
 
 def test_values_that_look_alike_are_converted_apart() -> None:
@@ -22,3 +27,20 @@ def test_the_same_moment_in_two_zones_is_one_value() -> None:
     noon = datetime(2025, 4, 10, 12, tzinfo=UTC)
     assert stored(noon) == stored(noon.astimezone(timezone(timedelta(hours=1)))) == "2025-04-10T12:00:00+00:00"
     assert stored(noon + timedelta(microseconds=1)) != stored(noon)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_copy_stores_json_as_the_driver_would(backend: str) -> None:
+    # PostgreSQL's json type keeps the text it is given: COPY's once-per-value text must be the driver's.
+    engine = create_db_engine(backend)
+    table = sa.Table("docs", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("doc", sa.JSON))
+    docs: list[Any] = [{"a": "é"}, {"a": "é"}, [], [], {"b": [1, {"c": None}], "a": "x\\y\t"}, ["’"], None, {}]
+    try:
+        with engine.begin() as conn:
+            table.create(conn)
+            conn.execute(table.insert(), [{"id": number, "doc": doc} for number, doc in enumerate(docs)])
+            insert_rows(conn, table, ("id", "doc"), [(100 + number, doc) for number, doc in enumerate(docs)])
+            stored = dict(conn.execute(sa.text("SELECT id, doc::text FROM docs")).all())
+        assert [stored[100 + number] for number in range(len(docs))] == [stored[n] for n in range(len(docs))]
+    finally:
+        engine.dispose()
