@@ -4,18 +4,22 @@ A row's cells are cleaned by :func:`digest.plaintext.one_line` unless they are
 plain already, and a file without status, evidence or consent columns has its
 rows' status and consent worked out once rather than row by row. Each file
 here is read twice, once the fast way and once with every shortcut turned
-off, and the rows, rejects and warnings must be the same.
+off, and the rows, rejects and warnings must be the same. A new subscriber's
+row is written as a tuple by the writer: it must be the row
+:func:`digest.subscribers.new_subscriber_values` makes.
 """
 
 from __future__ import annotations
 
 import shutil
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from digest.config import Settings
@@ -23,7 +27,10 @@ from digest.csvimport import profile
 from digest.csvimport.profile import ImportRow, ProfileMapper
 from digest.csvimport.reader import RowReader
 from digest.csvimport.summary import ImportSummary
+from digest.csvimport.writer import NewRows
+from digest.emails import Address
 from digest.plaintext import one_line
+from digest.subscribers import PROFILE_FIELDS, new_subscriber_values
 from tests.conftest import DATA
 
 AWKWARD = st.text(
@@ -106,3 +113,47 @@ def test_every_file_reads_the_same_with_the_shortcuts_off(
         assert fast[path.name][1] == summary, path.name
     assert any(row.status != "active" for rows, _ in fast.values() for row in rows)
     assert any(summary.rejects for _, summary in fast.values())
+
+
+PROFILE_TEXT = st.text(alphabet="ab é’-", max_size=5)
+PROFILES = st.fixed_dictionaries(
+    {},
+    optional={
+        **{name: PROFILE_TEXT for name in PROFILE_FIELDS},
+        "attributes": st.dictionaries(st.sampled_from(["phase", "tags"]), PROFILE_TEXT, max_size=2),
+        "topics": st.lists(st.sampled_from(["online-safety", "sport"]), max_size=2, unique=True),
+        "key_contact": st.booleans(),
+    },
+)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@hypothesis_settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    profile=PROFILES,
+    consent_at=st.none() | st.just(datetime(2024, 3, 4, 9, 12, tzinfo=UTC)),
+    consent_text=st.sampled_from(["", "Notice v2"]),
+)
+def test_a_new_subscribers_row_is_the_one_new_subscriber_values_makes(
+    settings: Settings, profile: dict[str, Any], consent_at: datetime | None, consent_text: str
+) -> None:
+    now = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    address = Address("Ann.Lee@Example.org", "ann.lee@example.org")
+    rows = NewRows(settings, "import: list.csv")
+    assert rows.fast  # the fast way is the one in use
+    expected = new_subscriber_values(
+        settings,
+        address,
+        profile,
+        consent_source="import: list.csv",
+        consent_at=consent_at,
+        consent_text=consent_text,
+        now=now,
+        hashed="h",
+    )
+    made = rows.maker(now)(address, profile, "h", consent_at, consent_text)
+    assert dict(zip(rows.columns, made, strict=True)) == expected
+    rows.fast = False  # and the way by the book, taken should new_subscriber_values make other columns
+    assert dict(zip(rows.columns, rows.maker(now)(address, profile, "h", consent_at, consent_text), strict=True)) == (
+        expected
+    )
