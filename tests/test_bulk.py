@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from digest.bulk import _memoised, insert_rows
+from digest.bulk import _memoised, among, insert_rows, select_in, text_array
 from digest.db import create_db_engine
 
 
@@ -44,3 +44,35 @@ def test_copy_stores_json_as_the_driver_would(backend: str) -> None:
         assert [stored[100 + number] for number in range(len(docs))] == [stored[n] for n in range(len(docs))]
     finally:
         engine.dispose()
+
+
+AWKWARD_TEXT = ["plain@example.org", 'we"ird@x', "back\\slash", "NULL", "{a,b}", "", " spaced ", "é’", "line\nbreak"]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_text_array_literal_reads_back_as_the_same_texts(backend: str) -> None:
+    engine = create_db_engine(backend)
+    table = sa.Table("keys", sa.MetaData(), sa.Column("key", sa.String(100), primary_key=True))
+    try:
+        with engine.begin() as conn:
+            assert conn.exec_driver_sql("SELECT %s::text[]", (text_array(AWKWARD_TEXT),)).scalar() == AWKWARD_TEXT
+            table.create(conn)
+            conn.execute(table.insert(), [{"key": key} for key in [*AWKWARD_TEXT, "other"]])
+            found = conn.execute(sa.select(table.c.key).where(among(conn, table.c.key, AWKWARD_TEXT))).scalars()
+            assert sorted(found) == sorted(AWKWARD_TEXT)
+            assert sorted(key for (key,) in select_in(conn, table, ("key",), "key", AWKWARD_TEXT)) == sorted(
+                AWKWARD_TEXT
+            )
+    finally:
+        engine.dispose()
+
+
+def test_a_text_array_goes_to_postgresql_untyped_so_it_is_planned_as_a_constant() -> None:
+    # "CAST(%s::VARCHAR AS TEXT[])" is read only when run: every row of a small table is then compared
+    # with every element of the batch (quadratic); "CAST(%s AS TEXT[])" is folded while planning.
+    from sqlalchemy.dialects import postgresql
+
+    table = sa.Table("keys", sa.MetaData(), sa.Column("key", sa.String(100)))
+    conn = type("Conn", (), {"dialect": postgresql.psycopg.dialect()})()
+    sql = str(sa.select(table).where(among(conn, table.c.key, ["a", "b"])).compile(dialect=conn.dialect))  # type: ignore[arg-type]
+    assert "ANY (CAST(%(param_1)s AS TEXT[]))" in sql
