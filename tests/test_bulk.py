@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from digest.bulk import _memoised, among, insert_rows, select_in, text_array
+from digest import db
+from digest.bulk import _converted, _memoised, among, insert_rows, select_in, text_array
 from digest.db import create_db_engine
 
 
@@ -76,3 +77,26 @@ def test_a_text_array_goes_to_postgresql_untyped_so_it_is_planned_as_a_constant(
     conn = type("Conn", (), {"dialect": postgresql.psycopg.dialect()})()
     sql = str(sa.select(table).where(among(conn, table.c.key, ["a", "b"])).compile(dialect=conn.dialect))  # type: ignore[arg-type]
     assert "ANY (CAST(%(param_1)s AS TEXT[]))" in sql
+
+
+def test_rows_converted_column_by_column_are_each_value_converted() -> None:
+    # The batch's one timestamp (the same object in every row), JSON that repeats and JSON that does not.
+    dialect = sa.create_engine("sqlite://").dialect
+    now = datetime(2025, 4, 10, 12, tzinfo=UTC)
+    rows = [
+        (f"a{number}@example.org", {"phase": "primary"} if number % 2 else {}, [str(number)] if number % 3 else [], now)
+        for number in range(7)
+    ]
+    columns = ("email", "attributes", "topics", "created_at")
+    expected = [
+        tuple(
+            (
+                processor(value)
+                if (processor := db.subscribers.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+                else value
+            )
+            for name, value in zip(columns, row, strict=True)
+        )
+        for row in rows
+    ]
+    assert _converted(db.subscribers, columns, dialect, rows) == expected

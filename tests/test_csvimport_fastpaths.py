@@ -59,6 +59,8 @@ HAND_KEPT = {
         "no-at-sign.example.org,Dee,Fox,,,\n"
         "ann@example.org,,,,,\n"
         f"eve@example.org,{'E' * 301},,,,\n"
+        f"fay@example.org,{'F' * 150},{'G' * 150},,,\n"
+        f"gus@example.org,{'G' * 299},,,,\n"
     ),
     "statuses.csv": (
         "email,name,status,consent date,consent ip,topics,tags,key contact\n"
@@ -92,6 +94,7 @@ def _read(path: Path, settings: Settings) -> tuple[list[ImportRow], ImportSummar
 def _slow(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every shortcut off: each cell through one_line, status and consent asked row by row."""
     monkeypatch.setattr(profile, "_cleaned", one_line)
+    monkeypatch.setattr(profile, "_profile_fields", profile._profile_fields_one_by_one)
     of = profile._Shape.of.__func__  # type: ignore[attr-defined]
 
     def no_constants(cls: Any, plan: Any, mapper: Any) -> Any:

@@ -97,22 +97,10 @@ class ProfileMapper:
         for index, key in shape.attribute_columns:
             if index < width and (cell := cells[index].strip()):
                 attributes[key] = _cleaned(cell)
-        evidence = [
-            f"{header} {_shown(cell)}"
-            for index, header in shape.evidence_columns
-            if index < width and (cell := cells[index].strip())
-        ]
         address = check_address(values.get("email", ""), check_deliverability=self.check_deliverability)
         if values.get("name") and not (values.get("first_name") or values.get("last_name")):
             values["first_name"], values["last_name"] = split_name(values["name"], address.email)
-        profile: dict[str, Any] = {}
-        for name in PROFILE_FIELDS:
-            value = values.get(name, "")
-            if value:
-                value = _cleaned(value)
-                if len(value) > MAX_PROFILE_FIELD:
-                    raise InputError(f"{name} is longer than {MAX_PROFILE_FIELD} characters")
-            profile[name] = value
+        profile = _profile_fields(values)
         if values.get("attributes_json"):
             try:
                 attributes = {**json_attributes(values["attributes_json"]), **attributes}
@@ -130,7 +118,7 @@ class ProfileMapper:
             if flag not in _TRUE | _FALSE:
                 raise InputError(f"key contact {values['key_contact']!r} is not yes or no")
             profile["key_contact"] = flag in _TRUE
-        status, status_evidence = shape.status or self.status(values, plan, evidence)
+        status, status_evidence = shape.status or self.status(values, plan, _evidence(cells, shape))
         consent_at, consent_evidence = shape.consent or self.consent(values, plan)
         if status == ACTIVE and plan.layout.name == "mailchimp-subscribed" and consent_at is None:
             raise InputError(
@@ -216,6 +204,41 @@ class ProfileMapper:
                 f"{self.path}: unknown topic {name!r} left out on line{'s' if len(lines) > 1 else ''} {shown} "
                 f"(the people were imported); topics are {self.topics.known()}"
             )
+
+
+def _evidence(cells: list[str], shape: _Shape) -> list[str]:
+    """The evidence columns' cells, for the history: "UNSUB_REASON 'moved school'"."""
+    width = len(cells)
+    return [
+        f"{header} {_shown(cell)}"
+        for index, header in shape.evidence_columns
+        if index < width and (cell := cells[index].strip())
+    ]
+
+
+def _profile_fields(values: dict[str, str]) -> dict[str, Any]:
+    """The profile's fields, each cleaned to one line and refused if too long.
+
+    Most rows' fields are plain and short, and one look at them joined tells so (printable, no
+    double space, all of them within the limit of one): they are then their own cleaned values.
+    """
+    profile = {name: values.get(name, "") for name in PROFILE_FIELDS}
+    joined = "|".join(profile.values())  # a printable separator: it hides no double space
+    if len(joined) <= MAX_PROFILE_FIELD and joined.isprintable() and "  " not in joined:
+        return profile
+    return _profile_fields_one_by_one(values)
+
+
+def _profile_fields_one_by_one(values: dict[str, str]) -> dict[str, Any]:
+    profile: dict[str, Any] = {}
+    for name in PROFILE_FIELDS:
+        value = values.get(name, "")
+        if value:
+            value = _cleaned(value)
+            if len(value) > MAX_PROFILE_FIELD:
+                raise InputError(f"{name} is longer than {MAX_PROFILE_FIELD} characters")
+        profile[name] = value
+    return profile
 
 
 def _cleaned(value: str) -> str:
