@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -115,6 +116,19 @@ def keyed_hash(secret: bytes, key: str) -> str:
     mac = _suppression_hmac(secret).copy()  # keyed once: an import hashes every address
     mac.update(key.encode("utf-8"))
     return mac.hexdigest()
+
+
+def keyed_hashes(secret: bytes, keys: Iterable[str]) -> list[str]:
+    """:func:`keyed_hash` of many keys (an import's batch), in their order."""
+    keyed = _suppression_hmac(secret)
+    # The C object inside hmac.HMAC when there is one: its copy() skips a Python call per key.
+    keyed = getattr(keyed, "_hmac", None) or keyed
+    hashes = []
+    for key in keys:
+        mac = keyed.copy()
+        mac.update(key.encode("utf-8"))
+        hashes.append(mac.hexdigest())
+    return hashes
 
 
 @lru_cache(maxsize=4)

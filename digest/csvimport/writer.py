@@ -15,7 +15,7 @@ from digest.config import Settings
 from digest.csvimport.layout import NOT_SUBSCRIBED
 from digest.csvimport.profile import ImportRow
 from digest.csvimport.summary import ImportSummary
-from digest.emails import Address, keyed_hash
+from digest.emails import Address, keyed_hashes
 from digest.subscribers import (
     ACTIVE,
     PROFILE_FIELDS,
@@ -87,7 +87,8 @@ class BatchWriter:
             return
         rows = list(self.batch.values())
         self.batch = {}
-        hashes = {row.address.key: keyed_hash(self.secret, row.address.key) for row in rows}
+        keys = [row.address.key for row in rows]
+        hashes = dict(zip(keys, keyed_hashes(self.secret, keys), strict=True))
         existing: dict[str, Any] = {}
         if not self.nobody_yet:
             query = sa.select(db.subscribers).where(among(self.conn, db.subscribers.c.email_key, list(hashes)))
