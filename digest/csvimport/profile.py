@@ -56,6 +56,7 @@ class _Shape:
 
     @classmethod
     def of(cls, plan: Plan, mapper: ProfileMapper) -> _Shape:
+        """The shape of ``plan``'s rows; the constant answers are asked of ``mapper`` itself."""
         targets = {target for _, target in plan.fields}
         fixed_status = (plan.layout.status is not None and not plan.evidence_columns) or (
             plan.layout.status is None and "status" not in targets
