@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -44,13 +45,17 @@ _SPECIAL: frozenset[str] | None = None
 
 def _fast_path(email: str) -> Address | None:
     match = _FAST_RE.match(email)
-    if not match or len(email) > MAX_ADDRESS or len(match.group("local")) > MAX_LOCAL:
+    if match is None or len(email) > MAX_ADDRESS:
         return None
-    domain = match.group("domain").lower()
-    if not _plain_domain(domain):
+    at = match.end("local")  # the local part starts the address; "@" follows it
+    if at > MAX_LOCAL:
         return None
-    normalized = f"{match.group('local')}@{domain}"
-    return Address(email=email, key=normalized.lower())
+    # All ASCII (the pattern allows nothing else), so lower-casing the whole address is the
+    # library's normalised form (local part kept, domain lower-cased) lower-cased as the key is.
+    key = email.lower()
+    if not _plain_domain(key[at + 1 :]):
+        return None
+    return Address(email, key)
 
 
 @lru_cache(maxsize=65_536)
@@ -111,6 +116,19 @@ def keyed_hash(secret: bytes, key: str) -> str:
     mac = _suppression_hmac(secret).copy()  # keyed once: an import hashes every address
     mac.update(key.encode("utf-8"))
     return mac.hexdigest()
+
+
+def keyed_hashes(secret: bytes, keys: Iterable[str]) -> list[str]:
+    """:func:`keyed_hash` of many keys (an import's batch), in their order."""
+    keyed = _suppression_hmac(secret)
+    # The C object inside hmac.HMAC when there is one: its copy() skips a Python call per key.
+    keyed = getattr(keyed, "_hmac", None) or keyed
+    hashes = []
+    for key in keys:
+        mac = keyed.copy()
+        mac.update(key.encode("utf-8"))
+        hashes.append(mac.hexdigest())
+    return hashes
 
 
 @lru_cache(maxsize=4)

@@ -7,7 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.emails import _fast_path, check_address, keyed_hash
+from digest.emails import _fast_path, check_address, keyed_hash, keyed_hashes
 from digest.errors import InputError
 from tests.conftest import examples
 
@@ -75,3 +75,19 @@ def test_keyed_hash_depends_on_the_secret() -> None:
     assert keyed_hash(b"a" * 32, "x@example.org") == keyed_hash(b"a" * 32, "x@example.org")
     assert keyed_hash(b"a" * 32, "x@example.org") != keyed_hash(b"b" * 32, "x@example.org")
     assert len(keyed_hash(b"a" * 32, "x@example.org")) == 64
+
+
+@pytest.mark.parametrize("length", [63, 64, 65])
+def test_a_long_local_part_gets_the_librarys_answer(length: int) -> None:
+    # Up to 64 characters the fast path answers; beyond, the library does (and, here, accepts).
+    email = "a" * length + "@Example.org"
+    library = validate_email(email, check_deliverability=False).normalized.lower()
+    assert check_address(email).key == library
+    fast = _fast_path(email)
+    assert (fast.key if fast else None) == (library if length <= 64 else None)
+
+
+def test_keyed_hashes_are_each_keys_keyed_hash() -> None:
+    keys = ["x@example.org", "jürgen@bücher.de", "x@example.org", ""]
+    assert keyed_hashes(b"a" * 32, keys) == [keyed_hash(b"a" * 32, key) for key in keys]
+    assert keyed_hashes(b"b" * 32, keys[:1]) == [keyed_hash(b"b" * 32, keys[0])]

@@ -37,6 +37,41 @@ class ImportRow:
     detail: str  # the evidence for the status (or for consent, when active), for the history
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What every row of one file can hold, worked out once: a row then skips what its file cannot need.
+
+    ``status`` and ``consent`` are set only when no cell can change them (no status, evidence or
+    consent columns); they are then the very answers :meth:`ProfileMapper.status` and
+    :meth:`ProfileMapper.consent` give for such a row, asked once.
+    """
+
+    fields: tuple[tuple[int, str], ...]
+    attribute_columns: tuple[tuple[int, str], ...]
+    evidence_columns: tuple[tuple[int, str], ...]
+    width: int  # cells a row needs for every column read to be there
+    topics: bool  # a topics or tags column
+    status: tuple[str, str] | None
+    consent: tuple[datetime | None, str] | None
+
+    @classmethod
+    def of(cls, plan: Plan, mapper: ProfileMapper) -> _Shape:
+        """The shape of ``plan``'s rows; the constant answers are asked of ``mapper`` itself."""
+        targets = {target for _, target in plan.fields}
+        fixed_status = (plan.layout.status is not None and not plan.evidence_columns) or (
+            plan.layout.status is None and "status" not in targets
+        )
+        return cls(
+            fields=tuple(plan.fields),
+            attribute_columns=tuple(plan.attribute_columns),
+            evidence_columns=tuple(plan.evidence_columns),
+            width=1 + max(index for index, _ in plan.fields),
+            topics=bool(targets & {"topics", "tags"}),
+            status=mapper.status({}, plan, []) if fixed_status else None,
+            consent=mapper.consent({}, plan) if targets.isdisjoint(_CONSENT_FIELDS) else None,
+        )
+
+
 class ProfileMapper:
     """Turns the cells of one row into an :class:`ImportRow` by the file's column plan."""
 
@@ -49,29 +84,24 @@ class ProfileMapper:
         self.check_deliverability = check_deliverability
         self.topics = TopicMatcher(settings.topics)
         self.unknown_topics: dict[str, list[int]] = {}
+        self._shape: tuple[Plan, _Shape] | None = None
 
     def row(self, line: int, cells: list[str], plan: Plan) -> ImportRow:
         """The row's address, profile, status and consent; an :class:`InputError` rejects the row."""
+        shape = self._shape_of(plan)
         width = len(cells)
-        values = {target: cells[index].strip() if index < width else "" for index, target in plan.fields}
+        if width >= shape.width:  # every column the plan reads is there: no check per cell
+            values = {target: cells[index].strip() for index, target in shape.fields}
+        else:
+            values = {target: cells[index].strip() if index < width else "" for index, target in shape.fields}
         attributes: dict[str, str] = {}
-        for index, key in plan.attribute_columns:
+        for index, key in shape.attribute_columns:
             if index < width and (cell := cells[index].strip()):
-                attributes[key] = one_line(cell)
-        evidence = [
-            f"{header} {_shown(cell)}"
-            for index, header in plan.evidence_columns
-            if index < width and (cell := cells[index].strip())
-        ]
+                attributes[key] = _cleaned(cell)
         address = check_address(values.get("email", ""), check_deliverability=self.check_deliverability)
         if values.get("name") and not (values.get("first_name") or values.get("last_name")):
             values["first_name"], values["last_name"] = split_name(values["name"], address.email)
-        profile: dict[str, Any] = {}
-        for name in PROFILE_FIELDS:
-            value = one_line(values.get(name, ""))
-            if len(value) > MAX_PROFILE_FIELD:
-                raise InputError(f"{name} is longer than {MAX_PROFILE_FIELD} characters")
-            profile[name] = value
+        profile = _profile_fields(values)
         if values.get("attributes_json"):
             try:
                 attributes = {**json_attributes(values["attributes_json"]), **attributes}
@@ -79,7 +109,7 @@ class ProfileMapper:
                 self.summary.warnings.append(
                     f"{self.path}, line {line}: {exc.reason}; {address.email} imported without them"
                 )
-        topics = self.topic_cells(line, values, attributes)
+        topics = self.topic_cells(line, values, attributes) if shape.topics else []
         if attributes:
             profile["attributes"] = attributes
         if topics:
@@ -89,8 +119,8 @@ class ProfileMapper:
             if flag not in _TRUE | _FALSE:
                 raise InputError(f"key contact {values['key_contact']!r} is not yes or no")
             profile["key_contact"] = flag in _TRUE
-        status, status_evidence = self.status(values, plan, evidence)
-        consent_at, consent_evidence = self.consent(values, plan)
+        status, status_evidence = shape.status or self.status(values, plan, _evidence(cells, shape))
+        consent_at, consent_evidence = shape.consent or self.consent(values, plan)
         if status == ACTIVE and plan.layout.name == "mailchimp-subscribed" and consent_at is None:
             raise InputError(
                 "neither OPTIN_TIME nor CONFIRM_TIME: nothing shows this person opted in (Mailchimp's "
@@ -105,6 +135,12 @@ class ProfileMapper:
             consent_text=values.get("consent_text") or self.consent_text,
             detail=status_evidence if status != ACTIVE else consent_evidence,
         )
+
+    def _shape_of(self, plan: Plan) -> _Shape:
+        """The plan's :class:`_Shape`, worked out on its first row (a file has one plan)."""
+        if self._shape is None or self._shape[0] is not plan:
+            self._shape = (plan, _Shape.of(plan, self))
+        return self._shape[1]
 
     def topic_cells(self, line: int, values: Mapping[str, str], attributes: dict[str, str]) -> list[str]:
         """Topics from a Topics column and from tags that name a topic; unknown topics are dropped, not the person."""
@@ -169,6 +205,52 @@ class ProfileMapper:
                 f"{self.path}: unknown topic {name!r} left out on line{'s' if len(lines) > 1 else ''} {shown} "
                 f"(the people were imported); topics are {self.topics.known()}"
             )
+
+
+def _evidence(cells: list[str], shape: _Shape) -> list[str]:
+    """The evidence columns' cells, for the history: "UNSUB_REASON 'moved school'"."""
+    width = len(cells)
+    return [
+        f"{header} {_shown(cell)}"
+        for index, header in shape.evidence_columns
+        if index < width and (cell := cells[index].strip())
+    ]
+
+
+def _profile_fields(values: dict[str, str]) -> dict[str, Any]:
+    """The profile's fields, each cleaned to one line and refused if too long.
+
+    Most rows' fields are plain and short, and one look at them joined tells so (printable, no
+    double space, all of them within the limit of one): they are then their own cleaned values.
+    """
+    profile = {name: values.get(name, "") for name in PROFILE_FIELDS}
+    joined = "|".join(profile.values())  # a printable separator: it hides no double space
+    if len(joined) <= MAX_PROFILE_FIELD and joined.isprintable() and "  " not in joined:
+        return profile
+    return _profile_fields_one_by_one(values)
+
+
+def _profile_fields_one_by_one(values: dict[str, str]) -> dict[str, Any]:
+    profile: dict[str, Any] = {}
+    for name in PROFILE_FIELDS:
+        value = values.get(name, "")
+        if value:
+            value = _cleaned(value)
+            if len(value) > MAX_PROFILE_FIELD:
+                raise InputError(f"{name} is longer than {MAX_PROFILE_FIELD} characters")
+        profile[name] = value
+    return profile
+
+
+def _cleaned(value: str) -> str:
+    """``one_line(value)`` for a value already stripped, without the call for the common case.
+
+    Printable text holds no whitespace but the plain space (str.isprintable is False for every
+    other), so stripped printable text without a double space is already one line.
+    """
+    if value.isprintable() and "  " not in value:
+        return value
+    return one_line(value)
 
 
 def _shown(value: str) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from digest.config import Settings
 from digest.csvimport.layout import NOT_SUBSCRIBED
 from digest.csvimport.profile import ImportRow
 from digest.csvimport.summary import ImportSummary
-from digest.emails import keyed_hash
+from digest.emails import Address, keyed_hashes
 from digest.subscribers import (
     ACTIVE,
     PROFILE_FIELDS,
@@ -48,6 +48,7 @@ class BatchWriter:
         # SQLite holds its one write lock for the whole import, so for every address not yet seen in
         # the file the tables hold what they held at the start: read that once, not once a batch.
         self.secret = settings.require_secret_key()
+        self.new_rows = NewRows(settings, consent_source)
         self.exclusive = conn.dialect.name == "sqlite"
         self.nobody_yet = self.exclusive and conn.execute(sa.select(db.subscribers.c.id).limit(1)).first() is None
         self.analysed = self.exclusive
@@ -86,7 +87,8 @@ class BatchWriter:
             return
         rows = list(self.batch.values())
         self.batch = {}
-        hashes = {row.address.key: keyed_hash(self.secret, row.address.key) for row in rows}
+        keys = [row.address.key for row in rows]
+        hashes = dict(zip(keys, keyed_hashes(self.secret, keys), strict=True))
         existing: dict[str, Any] = {}
         if not self.nobody_yet:
             query = sa.select(db.subscribers).where(among(self.conn, db.subscribers.c.email_key, list(hashes)))
@@ -97,27 +99,31 @@ class BatchWriter:
             found_hashes = select_in(self.conn, db.suppressions, ("email_hash",), "email_hash", list(hashes.values()))
             suppressed = {hashed for (hashed,) in found_hashes}
         now = db.utcnow()
-        inserts: list[tuple[dict[str, Any], ImportRow]] = []
+        inserts: list[tuple[tuple[Any, ...], ImportRow]] = []
         updates: list[dict[str, Any]] = []
+        new_row = self.new_rows.maker(now)
         for row in rows:
             key = row.address.key
             current = existing.get(key)
             outcome = self._classify(row, current, hashes[key] in suppressed, hashes[key], now, updates)
             self.seen[key] = outcome
-            if outcome in ("new", "new-left"):
+            if outcome == "new":
+                inserts.append(
+                    (new_row(row.address, row.profile, hashes[key], row.consent_at or now, row.consent_text), row)
+                )
+            elif outcome == "new-left":
                 values = new_subscriber_values(
                     self.settings,
                     row.address,
                     row.profile,
                     consent_source=self.consent_source,
-                    consent_at=row.consent_at or (now if outcome == "new" else None),
+                    consent_at=row.consent_at,
                     consent_text=row.consent_text,
                     now=now,
                     hashed=hashes[key],
                 )
-                if outcome == "new-left":
-                    values.update(status=row.status, status_reason=f"import: {self._history_detail(row)}")
-                inserts.append((values, row))
+                values.update(status=row.status, status_reason=f"import: {self._history_detail(row)}")
+                inserts.append((tuple(values[name] for name in self.new_rows.columns), row))
         self._write(inserts, updates, now)
         if not self.analysed:
             # PostgreSQL plans the next batches' look-ups from the table's statistics; an import into a
@@ -168,18 +174,18 @@ class BatchWriter:
         return "existing"
 
     def _write(
-        self, inserts: list[tuple[dict[str, Any], ImportRow]], updates: list[dict[str, Any]], now: datetime
+        self, inserts: list[tuple[tuple[Any, ...], ImportRow]], updates: list[dict[str, Any]], now: datetime
     ) -> None:
         if inserts:
-            columns = list(inserts[0][0])
-            pick = itemgetter(*columns)
+            layout = self.new_rows.columns
+            key_at, status_at, hash_at = (layout.index(name) for name in ("email_key", "status", "email_hash"))
             ids = {
                 key: number
                 for key, number in insert_returning(
                     self.conn,
                     db.subscribers,
-                    [pick(values) for values, _ in inserts],
-                    columns,
+                    [values for values, _ in inserts],
+                    layout,
                     returning=("email_key", "id"),
                 )
             }
@@ -189,7 +195,7 @@ class BatchWriter:
                 db.subscriber_history,
                 ("subscriber_id", "at", "old_status", "new_status", "cause", "detail"),
                 [
-                    (ids[values["email_key"]], now, None, values["status"], "import", self._history_detail(row))
+                    (ids[values[key_at]], now, None, values[status_at], "import", self._history_detail(row))
                     for values, row in inserts
                 ],
             )
@@ -197,7 +203,7 @@ class BatchWriter:
                 if row.status in SUPPRESSING:
                     add_suppression(
                         self.conn,
-                        values["email_hash"],
+                        values[hash_at],
                         SUPPRESSING[row.status],
                         f"import: {self._history_detail(row)}",
                         at=now,
@@ -237,6 +243,75 @@ class BatchWriter:
             elif found is None:
                 hashed = email_hash(self.settings, row.address.key)
                 add_suppression(self.conn, hashed, SUPPRESSING[row.status], f"import: {self._history_detail(row)}")
+
+
+class NewRows:
+    """The stored row of each new subscriber, as :func:`new_subscriber_values` makes it, written as a tuple.
+
+    An import makes a hundred thousand of these: a dict each, then picked apart into the
+    insert's tuple, cost more than the rest of the writer's work on a row. The columns and
+    their order are new_subscriber_values's own (asked once); should it ever make other
+    columns, every row is made by it instead. tests/test_csvimport_fastpaths.py checks the
+    values against it.
+    """
+
+    COLUMNS = (
+        "email", "email_key", "email_hash", *PROFILE_FIELDS, "attributes", "topics", "key_contact", "status",
+        "status_reason", "status_changed_at", "consent_source", "consent_at", "consent_text", "created_at",
+        "updated_at",
+    )  # fmt: skip
+
+    def __init__(self, settings: Settings, consent_source: str) -> None:
+        self.settings = settings
+        self.consent_source = consent_source
+        sample = new_subscriber_values(
+            settings,
+            Address("a@example.org", "a@example.org"),
+            {},
+            consent_source=consent_source,
+            consent_at=None,
+            consent_text="",
+            now=db.utcnow(),
+            hashed="-",
+        )
+        self.columns = tuple(sample)
+        self.fast = self.columns == self.COLUMNS
+
+    def maker(self, now: datetime) -> Callable[[Address, dict[str, Any], str, datetime | None, str], tuple[Any, ...]]:
+        """A function making the row of a new, active subscriber created ``now``."""
+        source = self.consent_source
+        if not self.fast:
+            columns, settings = self.columns, self.settings
+
+            def by_the_book(
+                address: Address, profile: dict[str, Any], hashed: str, consent_at: datetime | None, consent_text: str
+            ) -> tuple[Any, ...]:
+                values = new_subscriber_values(
+                    settings,
+                    address,
+                    profile,
+                    consent_source=source,
+                    consent_at=consent_at,
+                    consent_text=consent_text,
+                    now=now,
+                    hashed=hashed,
+                )
+                return tuple(values[name] for name in columns)
+
+            return by_the_book
+
+        def make(
+            address: Address, profile: dict[str, Any], hashed: str, consent_at: datetime | None, consent_text: str
+        ) -> tuple[Any, ...]:
+            get = profile.get
+            return (
+                address.email, address.key, hashed or email_hash(self.settings, address.key),
+                get("first_name") or "", get("last_name") or "", get("organisation") or "", get("role") or "",
+                get("sector") or "", get("region") or "", dict(get("attributes") or {}), list(get("topics") or []),
+                bool(get("key_contact", False)), ACTIVE, "", now, source, consent_at, consent_text, now, now,
+            )  # fmt: skip
+
+        return make
 
 
 def _fill(first: dict[str, Any], later: dict[str, Any]) -> None:
