@@ -1,21 +1,25 @@
 """The batch runner: every pending delivery of a send, batch by batch, under the issue's lock.
 
 Each batch is claimed in the ledger (committed) before the provider is called,
-and its answer is recorded in the same commit as the next claim. The provider
-only translates; what its answer means for each row is the ledger's business.
+and its answer is recorded after the provider answers: on SQLite in the same
+commit as the next claim, on PostgreSQL on a connection of its own while the
+next batch is claimed and sent. The provider only translates; what its answer
+means for each row is the ledger's business.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from digest import db
 from digest.config import Settings
@@ -35,7 +39,7 @@ from digest.providers.base import (
 )
 from digest.render import RenderedEmail, Renderings
 from digest.sending import ledger
-from digest.sending.lock import acquire_lock, heartbeat, release_lock
+from digest.sending.lock import acquire_lock, heartbeat, release_lock, require_lock
 from digest.sending.states import DeliveryState, SendState
 from digest.sending.variants import freeze_variants
 
@@ -120,6 +124,7 @@ def run_send(
         raise StateError(f"send #{send_id} of issue {send.issue_id} is {send.state}")
     chosen = provider or make_provider(settings, send.provider)
     holder = acquire_lock(engine, send.issue_id, send_id, take_over_stale=resume, on_take_over=notice)
+    answers = _Answers(engine, send.issue_id, holder)
     try:
         with db.write(engine) as conn:
             if resume:
@@ -145,19 +150,15 @@ def run_send(
         started = time.perf_counter()
         done = 0
         uncertain_batches = 0
-        # An answer is recorded in the same commit as the next claim: one commit per batch.
-        answered: tuple[int, list[Any], BatchResult] | None = None
         for key, variant in variants.items():
             while True:
                 if controls.stop.is_set():
-                    _flush(engine, answered)
+                    answers.flush()
                     return _finish(
                         engine, send_id, SendState.PAUSED, "paused by the operator", uncertain_batches, chosen
                     )
                 with db.write(engine) as conn:
-                    if answered is not None:
-                        ledger.record_result(conn, *answered)
-                        answered = None
+                    answers.record_held(conn)
                     heartbeat(conn, send.issue_id, holder)
                     rows = ledger.claim_batch(conn, send_id, key, chosen.batch_size)
                 if rows is None:
@@ -188,15 +189,16 @@ def run_send(
                     done += len(claimed)
                     continue
                 except (ProviderFatal, ProviderUnavailable) as exc:
+                    answers.flush()
                     with db.write(engine) as conn:
                         ledger.return_batch(conn, batch_id, str(exc))
                     state = SendState.FAILED if isinstance(exc, ProviderFatal) else SendState.PAUSED
                     _finish(engine, send_id, state, str(exc), uncertain_batches, chosen)
                     raise
-                answered = (batch_id, claimed, result)
+                answers.add((batch_id, claimed, result))
                 done += len(claimed)
                 controls.on_progress(Progress(done, total, time.perf_counter() - started))
-        _flush(engine, answered)
+        answers.flush()
         with db.read(engine) as conn:
             counts = ledger.delivery_counts(conn, send_id)
         if counts[DeliveryState.SENDING] or counts[DeliveryState.PENDING]:
@@ -204,6 +206,7 @@ def run_send(
             return _finish(engine, send_id, SendState.PAUSED, note, uncertain_batches, chosen)
         return _finish(engine, send_id, SendState.DONE, "", uncertain_batches, chosen)
     finally:
+        answers.close()
         release_lock(engine, send.issue_id, holder)
         chosen.close()
 
@@ -232,7 +235,72 @@ def _recipients(settings: Settings, secret: bytes, issue_id: str, rows: Sequence
     return out
 
 
-def _flush(engine: Engine, answered: tuple[int, list[Any], BatchResult] | None) -> None:
-    if answered is not None:
-        with db.write(engine) as conn:
-            ledger.record_result(conn, *answered)
+Answered = tuple[int, list[Any], BatchResult]
+
+
+def _record(engine: Engine, answered: Answered, lock: tuple[str, str] | None = None) -> None:
+    """Record an answer in a transaction of its own; with ``lock`` (issue, holder), only while it is held."""
+    with db.write(engine) as conn:
+        if lock is not None:
+            require_lock(conn, *lock)
+        ledger.record_result(conn, *answered)
+
+
+class _Answers:
+    """Where a batch's answer waits between the provider's reply and its record in the ledger.
+
+    SQLite has one writer: the answer is held and recorded in the same commit
+    as the next claim (one commit per batch). PostgreSQL writes on several
+    connections at once: the answer is recorded at once on a connection of its
+    own, in a thread, while the runner claims, prepares and posts the next
+    batch, so the server's work on the one overlaps the runner's on the other.
+    Either way a row is recorded only after its answer, one answer at a time,
+    in order, and only by the holder of the issue's lock: a sender whose lock
+    was taken over records nothing more (its batch in flight stays uncertain).
+    """
+
+    def __init__(self, engine: Engine, issue_id: str, holder: str) -> None:
+        self.engine = engine
+        self.lock = (issue_id, holder)
+        self._held: Answered | None = None
+        self._threaded = engine.dialect.name == "postgresql"
+        self._pool: ThreadPoolExecutor | None = None
+        self._recording: Future[None] | None = None
+
+    def add(self, answered: Answered) -> None:
+        """A provider's answer, to be recorded (a failure to record the one before is raised here)."""
+        if not self._threaded:
+            self._held = answered
+            return
+        self._wait()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="digest-record")
+        self._recording = self._pool.submit(_record, self.engine, answered, self.lock)
+
+    def record_held(self, conn: Connection) -> None:
+        """Record the held answer in ``conn``'s transaction (the next claim's), if one is held."""
+        held, self._held = self._held, None
+        if held is not None:
+            ledger.record_result(conn, *held)
+
+    def flush(self) -> None:
+        """Every answer so far recorded and committed (raises if recording one failed)."""
+        self._wait()
+        held, self._held = self._held, None
+        if held is not None:
+            _record(self.engine, held)
+
+    def close(self) -> None:
+        """At the end of a run: the thread's record finished (it may still be under way when an error ends it)."""
+        if self._pool is None:
+            return
+        # Every way out that is not an error has flushed already; after an error, that error is
+        # the one to report, and a batch whose record failed too stays uncertain.
+        with contextlib.suppress(Exception):
+            self._wait()
+        self._pool.shutdown()
+
+    def _wait(self) -> None:
+        recording, self._recording = self._recording, None
+        if recording is not None:
+            recording.result()
