@@ -58,3 +58,33 @@ def test_a_pause_waits_for_the_answer_in_hand(  # type: ignore[no-untyped-def]
     assert outcome.counts["accepted"] == 2 and outcome.counts["sending"] == 0
     assert outcome.counts["pending"] == len(audience) - 2
     assert len(slow_records) == len(fake_sendgrid.accepted) == 1
+
+
+def test_each_request_carries_exactly_rows_already_claimed_and_committed(  # type: ignore[no-untyped-def]
+    engine, sg_settings, audience, fake_sendgrid
+) -> None:
+    import sqlalchemy as sa
+
+    from digest import db
+
+    seen: list[list[tuple[int, str]]] = []
+
+    def on_request(_number: int, body: dict[str, Any]) -> None:
+        # What another connection sees as the request arrives: only committed rows.
+        ids = [int(p["custom_args"]["delivery_id"]) for p in body["personalizations"]]
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(db.deliveries.c.id, db.deliveries.c.state, db.deliveries.c.email)
+                .where(db.deliveries.c.id.in_(ids))
+                .order_by(db.deliveries.c.id)
+            ).all()
+        assert [row.email for row in rows] == [p["to"][0]["email"] for p in body["personalizations"]]
+        seen.append([(row.id, row.state) for row in rows])
+
+    fake_sendgrid.on_request = on_request
+    small = replace(sg_settings, sendgrid=replace(sg_settings.sendgrid, batch_size=5))
+    _plan, outcome = start_send(engine, small, "2025-04-10", ["everyone"], provider_name="sendgrid")
+    assert outcome is not None and outcome.state == "done"
+    assert [len(rows) for rows in seen] == [5, 5, 2]
+    assert {state for rows in seen for _, state in rows} == {"sending"}
+    assert sorted(delivery for rows in seen for delivery, _ in rows) == list(range(1, len(audience) + 1))

@@ -10,6 +10,8 @@ means for each row is the ledger's business.
 from __future__ import annotations
 
 import contextlib
+import functools
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +44,8 @@ from digest.sending import ledger
 from digest.sending.lock import acquire_lock, heartbeat, release_lock, require_lock
 from digest.sending.states import DeliveryState, SendState
 from digest.sending.variants import freeze_variants
+
+QUICK_SWITCH_SECONDS = 0.0005
 
 
 @dataclass
@@ -125,6 +129,12 @@ def run_send(
     chosen = provider or make_provider(settings, send.provider)
     holder = acquire_lock(engine, send.issue_id, send_id, take_over_stale=resume, on_take_over=notice)
     answers = _Answers(engine, send.issue_id, holder)
+    requests = _Requests(chosen, threaded=answers.threaded)
+    switch_interval = sys.getswitchinterval()
+    if answers.threaded:
+        # The thread preparing a request holds the GIL for its whole batch; by default the runner's thread,
+        # back from the database, would wait up to 5 ms for it after every statement of the claim.
+        sys.setswitchinterval(QUICK_SWITCH_SECONDS)
     try:
         with db.write(engine) as conn:
             if resume:
@@ -157,25 +167,19 @@ def run_send(
                     return _finish(
                         engine, send_id, SendState.PAUSED, "paused by the operator", uncertain_batches, chosen
                     )
+                make = functools.partial(_batch, settings, secret, send, variant)
                 with db.write(engine) as conn:
                     answers.record_held(conn)
                     heartbeat(conn, send.issue_id, holder)
-                    rows = ledger.claim_batch(conn, send_id, key, chosen.batch_size)
+                    rows = ledger.claim_batch(conn, send_id, key, chosen.batch_size, on_claim=requests.starter(make))
                 if rows is None:
                     break
                 batch_id, claimed = rows
                 if not claimed:
                     continue
-                batch = Batch(
-                    issue_id=send.issue_id,
-                    send_id=send_id,
-                    variant=variant,
-                    recipients=_recipients(settings, secret, send.issue_id, claimed),
-                    send_at=send.scheduled_at if send.provider_batch_id else None,
-                    provider_batch_id=send.provider_batch_id,
-                )
                 try:
-                    result = chosen.send(batch)
+                    # Only now, with the claim committed, does the batch go to the provider.
+                    result = requests.send(make, claimed)
                 except ProviderUncertain as exc:
                     uncertain_batches += 1
                     with db.write(engine) as conn:
@@ -199,14 +203,11 @@ def run_send(
                 done += len(claimed)
                 controls.on_progress(Progress(done, total, time.perf_counter() - started))
         answers.flush()
-        with db.read(engine) as conn:
-            counts = ledger.delivery_counts(conn, send_id)
-        if counts[DeliveryState.SENDING] or counts[DeliveryState.PENDING]:
-            note = f"{counts[DeliveryState.SENDING]} deliveries uncertain"
-            return _finish(engine, send_id, SendState.PAUSED, note, uncertain_batches, chosen)
-        return _finish(engine, send_id, SendState.DONE, "", uncertain_batches, chosen)
+        return _finish_run(engine, send_id, uncertain_batches, chosen)
     finally:
+        requests.close()
         answers.close()
+        sys.setswitchinterval(switch_interval)
         release_lock(engine, send.issue_id, holder)
         chosen.close()
 
@@ -217,6 +218,33 @@ def _finish(
     with db.write(engine) as conn:
         ledger.set_send_state(conn, send_id, state, note)
         counts = ledger.delivery_counts(conn, send_id)
+    return SendOutcome(send_id, state, counts, uncertain_batches, note, provider.requests)
+
+
+def _batch(settings: Settings, secret: bytes, send: Any, variant: RenderedEmail, rows: Sequence[Any]) -> Batch:
+    """The provider's batch for claimed rows of one variant."""
+    return Batch(
+        issue_id=send.issue_id,
+        send_id=send.id,
+        variant=variant,
+        recipients=_recipients(settings, secret, send.issue_id, rows),
+        send_at=send.scheduled_at if send.provider_batch_id else None,
+        provider_batch_id=send.provider_batch_id,
+    )
+
+
+def _finish_run(engine: Engine, send_id: int, uncertain_batches: int, provider: Provider) -> SendOutcome:
+    """Every batch done: the send is done, or paused while rows are uncertain or pending.
+
+    One count of the send's rows decides the state and is the outcome's (a count costs a
+    scan of them all: a million rows at the end of a million-reader send).
+    """
+    with db.write(engine) as conn:
+        counts = ledger.delivery_counts(conn, send_id)
+        state, note = SendState.DONE, ""
+        if counts[DeliveryState.SENDING] or counts[DeliveryState.PENDING]:
+            state, note = SendState.PAUSED, f"{counts[DeliveryState.SENDING]} deliveries uncertain"
+        ledger.set_send_state(conn, send_id, state, note)
     return SendOutcome(send_id, state, counts, uncertain_batches, note, provider.requests)
 
 
@@ -263,13 +291,13 @@ class _Answers:
         self.engine = engine
         self.lock = (issue_id, holder)
         self._held: Answered | None = None
-        self._threaded = engine.dialect.name == "postgresql"
+        self.threaded = engine.dialect.name == "postgresql"
         self._pool: ThreadPoolExecutor | None = None
         self._recording: Future[None] | None = None
 
     def add(self, answered: Answered) -> None:
         """A provider's answer, to be recorded (a failure to record the one before is raised here)."""
-        if not self._threaded:
+        if not self.threaded:
             self._held = answered
             return
         self._wait()
@@ -304,3 +332,48 @@ class _Answers:
         recording, self._recording = self._recording, None
         if recording is not None:
             recording.result()
+
+
+class _Requests:
+    """The provider's requests for claimed rows, and sending them.
+
+    On PostgreSQL a claim is written (a batch row, a range UPDATE, the commit)
+    while a thread makes the batch and, for a provider that splits its work
+    (SendGrid: encode the body, then post it), encodes the request: the rows
+    handed over just before the claim is written are the ones it returns. The
+    request goes out only from :meth:`send`, after the claim is committed.
+    """
+
+    def __init__(self, provider: Provider, *, threaded: bool) -> None:
+        self.provider = provider
+        prepare, deliver = getattr(provider, "prepare", None), getattr(provider, "deliver", None)
+        self._split = callable(prepare) and callable(deliver)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="digest-prepare") if threaded else None
+        self._ahead: tuple[list[Any], Future[Any]] | None = None
+
+    def starter(self, make: Callable[[list[Any]], Batch]) -> Callable[[list[Any]], None] | None:
+        """What the claim calls with the rows it is about to write (None: nothing to start)."""
+        if self._pool is None:
+            return None
+        pool = self._pool
+
+        def start(rows: list[Any]) -> None:
+            self._ahead = (rows, pool.submit(self._prepare, make, rows))
+
+        return start
+
+    def send(self, make: Callable[[list[Any]], Batch], rows: list[Any]) -> BatchResult:
+        """Send the claimed ``rows`` (with the request made for them ahead, if it was)."""
+        ahead, self._ahead = self._ahead, None
+        prepared = ahead[1].result() if ahead is not None and ahead[0] is rows else self._prepare(make, rows)
+        if self._split:
+            return self.provider.deliver(prepared)  # type: ignore[attr-defined]
+        return self.provider.send(prepared)
+
+    def _prepare(self, make: Callable[[list[Any]], Batch], rows: list[Any]) -> Any:
+        batch = make(rows)
+        return self.provider.prepare(batch) if self._split else batch  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
