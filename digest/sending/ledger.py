@@ -9,7 +9,7 @@ for them to be sent again (:func:`requeue_uncertain`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,7 +68,14 @@ def _next_pending(send_id: int, variant: str, size: int) -> sa.Select[Any]:
     )
 
 
-def claim_batch(conn: Connection, send_id: int, variant: str, size: int) -> tuple[int, list[Any]] | None:
+def claim_batch(
+    conn: Connection,
+    send_id: int,
+    variant: str,
+    size: int,
+    *,
+    on_claim: Callable[[list[Any]], None] | None = None,
+) -> tuple[int, list[Any]] | None:
     """Mark the next pending rows of a variant ``sending`` (committed before the provider is called).
 
     Rows whose subscriber has since unsubscribed, bounced or been suppressed
@@ -76,6 +83,8 @@ def claim_batch(conn: Connection, send_id: int, variant: str, size: int) -> tupl
     Returns None when no pending rows are left, and (0, []) when every row of
     this lot was skipped. Each claimed row is (id, subscriber_id, email,
     first_name, last_name, status, suppressed, planned_email), in that order.
+    ``on_claim`` is given the rows to be claimed before the claim is written, so the
+    caller can prepare their request meanwhile (it sends nothing before the commit).
     """
     query = _next_pending(send_id, variant, size)
     now = db.utcnow()
@@ -104,6 +113,8 @@ def claim_batch(conn: Connection, send_id: int, variant: str, size: int) -> tupl
         )
     if not claimed:
         return 0, []
+    if on_claim is not None:
+        on_claim(claimed)
     batch_id = conn.execute(
         db.send_batches.insert()
         .values(send_id=send_id, state=BatchState.SENDING, size=len(claimed), started_at=now)

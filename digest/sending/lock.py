@@ -121,6 +121,17 @@ def heartbeat(conn: Connection, issue_id: str, holder: str) -> None:
         raise StateError(f"lost the send lock of issue {issue_id} to another process; stopping")
 
 
+def require_lock(conn: Connection, issue_id: str, holder: str) -> None:
+    """Raise as :func:`heartbeat` does if ``holder`` no longer holds the issue's lock, without writing.
+
+    For a transaction that runs beside the sender's own (its heartbeat): a read
+    takes no row lock, so neither waits for the other.
+    """
+    query = sa.select(db.send_locks.c.holder).where(db.send_locks.c.issue_id == issue_id)
+    if conn.execute(query).scalar() != holder:
+        raise StateError(f"lost the send lock of issue {issue_id} to another process; stopping")
+
+
 def release_lock(engine: Engine, issue_id: str, holder: str) -> None:
     with db.write(engine) as conn:
         conn.execute(

@@ -1,21 +1,27 @@
 """The batch runner: every pending delivery of a send, batch by batch, under the issue's lock.
 
 Each batch is claimed in the ledger (committed) before the provider is called,
-and its answer is recorded in the same commit as the next claim. The provider
-only translates; what its answer means for each row is the ledger's business.
+and its answer is recorded after the provider answers: on SQLite in the same
+commit as the next claim, on PostgreSQL on a connection of its own while the
+next batch is claimed and sent. The provider only translates; what its answer
+means for each row is the ledger's business.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from digest import db
 from digest.config import Settings
@@ -35,9 +41,11 @@ from digest.providers.base import (
 )
 from digest.render import RenderedEmail, Renderings
 from digest.sending import ledger
-from digest.sending.lock import acquire_lock, heartbeat, release_lock
+from digest.sending.lock import acquire_lock, heartbeat, release_lock, require_lock
 from digest.sending.states import DeliveryState, SendState
 from digest.sending.variants import freeze_variants
+
+QUICK_SWITCH_SECONDS = 0.0005
 
 
 @dataclass
@@ -120,6 +128,13 @@ def run_send(
         raise StateError(f"send #{send_id} of issue {send.issue_id} is {send.state}")
     chosen = provider or make_provider(settings, send.provider)
     holder = acquire_lock(engine, send.issue_id, send_id, take_over_stale=resume, on_take_over=notice)
+    answers = _Answers(engine, send.issue_id, holder)
+    requests = _Requests(chosen, threaded=answers.threaded)
+    switch_interval = sys.getswitchinterval()
+    if answers.threaded:
+        # The thread preparing a request holds the GIL for its whole batch; by default the runner's thread,
+        # back from the database, would wait up to 5 ms for it after every statement of the claim.
+        sys.setswitchinterval(QUICK_SWITCH_SECONDS)
     try:
         with db.write(engine) as conn:
             if resume:
@@ -145,36 +160,26 @@ def run_send(
         started = time.perf_counter()
         done = 0
         uncertain_batches = 0
-        # An answer is recorded in the same commit as the next claim: one commit per batch.
-        answered: tuple[int, list[Any], BatchResult] | None = None
         for key, variant in variants.items():
             while True:
                 if controls.stop.is_set():
-                    _flush(engine, answered)
+                    answers.flush()
                     return _finish(
                         engine, send_id, SendState.PAUSED, "paused by the operator", uncertain_batches, chosen
                     )
+                make = functools.partial(_batch, settings, secret, send, variant)
                 with db.write(engine) as conn:
-                    if answered is not None:
-                        ledger.record_result(conn, *answered)
-                        answered = None
+                    answers.record_held(conn)
                     heartbeat(conn, send.issue_id, holder)
-                    rows = ledger.claim_batch(conn, send_id, key, chosen.batch_size)
+                    rows = ledger.claim_batch(conn, send_id, key, chosen.batch_size, on_claim=requests.starter(make))
                 if rows is None:
                     break
                 batch_id, claimed = rows
                 if not claimed:
                     continue
-                batch = Batch(
-                    issue_id=send.issue_id,
-                    send_id=send_id,
-                    variant=variant,
-                    recipients=_recipients(settings, secret, send.issue_id, claimed),
-                    send_at=send.scheduled_at if send.provider_batch_id else None,
-                    provider_batch_id=send.provider_batch_id,
-                )
                 try:
-                    result = chosen.send(batch)
+                    # Only now, with the claim committed, does the batch go to the provider.
+                    result = requests.send(make, claimed)
                 except ProviderUncertain as exc:
                     uncertain_batches += 1
                     with db.write(engine) as conn:
@@ -188,22 +193,21 @@ def run_send(
                     done += len(claimed)
                     continue
                 except (ProviderFatal, ProviderUnavailable) as exc:
+                    answers.flush()
                     with db.write(engine) as conn:
                         ledger.return_batch(conn, batch_id, str(exc))
                     state = SendState.FAILED if isinstance(exc, ProviderFatal) else SendState.PAUSED
                     _finish(engine, send_id, state, str(exc), uncertain_batches, chosen)
                     raise
-                answered = (batch_id, claimed, result)
+                answers.add((batch_id, claimed, result))
                 done += len(claimed)
                 controls.on_progress(Progress(done, total, time.perf_counter() - started))
-        _flush(engine, answered)
-        with db.read(engine) as conn:
-            counts = ledger.delivery_counts(conn, send_id)
-        if counts[DeliveryState.SENDING] or counts[DeliveryState.PENDING]:
-            note = f"{counts[DeliveryState.SENDING]} deliveries uncertain"
-            return _finish(engine, send_id, SendState.PAUSED, note, uncertain_batches, chosen)
-        return _finish(engine, send_id, SendState.DONE, "", uncertain_batches, chosen)
+        answers.flush()
+        return _finish_run(engine, send_id, uncertain_batches, chosen)
     finally:
+        requests.close()
+        answers.close()
+        sys.setswitchinterval(switch_interval)
         release_lock(engine, send.issue_id, holder)
         chosen.close()
 
@@ -214,6 +218,33 @@ def _finish(
     with db.write(engine) as conn:
         ledger.set_send_state(conn, send_id, state, note)
         counts = ledger.delivery_counts(conn, send_id)
+    return SendOutcome(send_id, state, counts, uncertain_batches, note, provider.requests)
+
+
+def _batch(settings: Settings, secret: bytes, send: Any, variant: RenderedEmail, rows: Sequence[Any]) -> Batch:
+    """The provider's batch for claimed rows of one variant."""
+    return Batch(
+        issue_id=send.issue_id,
+        send_id=send.id,
+        variant=variant,
+        recipients=_recipients(settings, secret, send.issue_id, rows),
+        send_at=send.scheduled_at if send.provider_batch_id else None,
+        provider_batch_id=send.provider_batch_id,
+    )
+
+
+def _finish_run(engine: Engine, send_id: int, uncertain_batches: int, provider: Provider) -> SendOutcome:
+    """Every batch done: the send is done, or paused while rows are uncertain or pending.
+
+    One count of the send's rows decides the state and is the outcome's (a count costs a
+    scan of them all: a million rows at the end of a million-reader send).
+    """
+    with db.write(engine) as conn:
+        counts = ledger.delivery_counts(conn, send_id)
+        state, note = SendState.DONE, ""
+        if counts[DeliveryState.SENDING] or counts[DeliveryState.PENDING]:
+            state, note = SendState.PAUSED, f"{counts[DeliveryState.SENDING]} deliveries uncertain"
+        ledger.set_send_state(conn, send_id, state, note)
     return SendOutcome(send_id, state, counts, uncertain_batches, note, provider.requests)
 
 
@@ -232,7 +263,117 @@ def _recipients(settings: Settings, secret: bytes, issue_id: str, rows: Sequence
     return out
 
 
-def _flush(engine: Engine, answered: tuple[int, list[Any], BatchResult] | None) -> None:
-    if answered is not None:
-        with db.write(engine) as conn:
-            ledger.record_result(conn, *answered)
+Answered = tuple[int, list[Any], BatchResult]
+
+
+def _record(engine: Engine, answered: Answered, lock: tuple[str, str] | None = None) -> None:
+    """Record an answer in a transaction of its own; with ``lock`` (issue, holder), only while it is held."""
+    with db.write(engine) as conn:
+        if lock is not None:
+            require_lock(conn, *lock)
+        ledger.record_result(conn, *answered)
+
+
+class _Answers:
+    """Where a batch's answer waits between the provider's reply and its record in the ledger.
+
+    SQLite has one writer: the answer is held and recorded in the same commit
+    as the next claim (one commit per batch). PostgreSQL writes on several
+    connections at once: the answer is recorded at once on a connection of its
+    own, in a thread, while the runner claims, prepares and posts the next
+    batch, so the server's work on the one overlaps the runner's on the other.
+    Either way a row is recorded only after its answer, one answer at a time,
+    in order, and only by the holder of the issue's lock: a sender whose lock
+    was taken over records nothing more (its batch in flight stays uncertain).
+    """
+
+    def __init__(self, engine: Engine, issue_id: str, holder: str) -> None:
+        self.engine = engine
+        self.lock = (issue_id, holder)
+        self._held: Answered | None = None
+        self.threaded = engine.dialect.name == "postgresql"
+        self._pool: ThreadPoolExecutor | None = None
+        self._recording: Future[None] | None = None
+
+    def add(self, answered: Answered) -> None:
+        """A provider's answer, to be recorded (a failure to record the one before is raised here)."""
+        if not self.threaded:
+            self._held = answered
+            return
+        self._wait()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="digest-record")
+        self._recording = self._pool.submit(_record, self.engine, answered, self.lock)
+
+    def record_held(self, conn: Connection) -> None:
+        """Record the held answer in ``conn``'s transaction (the next claim's), if one is held."""
+        held, self._held = self._held, None
+        if held is not None:
+            ledger.record_result(conn, *held)
+
+    def flush(self) -> None:
+        """Every answer so far recorded and committed (raises if recording one failed)."""
+        self._wait()
+        held, self._held = self._held, None
+        if held is not None:
+            _record(self.engine, held)
+
+    def close(self) -> None:
+        """At the end of a run: the thread's record finished (it may still be under way when an error ends it)."""
+        if self._pool is None:
+            return
+        # Every way out that is not an error has flushed already; after an error, that error is
+        # the one to report, and a batch whose record failed too stays uncertain.
+        with contextlib.suppress(Exception):
+            self._wait()
+        self._pool.shutdown()
+
+    def _wait(self) -> None:
+        recording, self._recording = self._recording, None
+        if recording is not None:
+            recording.result()
+
+
+class _Requests:
+    """The provider's requests for claimed rows, and sending them.
+
+    On PostgreSQL a claim is written (a batch row, a range UPDATE, the commit)
+    while a thread makes the batch and, for a provider that splits its work
+    (SendGrid: encode the body, then post it), encodes the request: the rows
+    handed over just before the claim is written are the ones it returns. The
+    request goes out only from :meth:`send`, after the claim is committed.
+    """
+
+    def __init__(self, provider: Provider, *, threaded: bool) -> None:
+        self.provider = provider
+        prepare, deliver = getattr(provider, "prepare", None), getattr(provider, "deliver", None)
+        self._split = callable(prepare) and callable(deliver)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="digest-prepare") if threaded else None
+        self._ahead: tuple[list[Any], Future[Any]] | None = None
+
+    def starter(self, make: Callable[[list[Any]], Batch]) -> Callable[[list[Any]], None] | None:
+        """What the claim calls with the rows it is about to write (None: nothing to start)."""
+        if self._pool is None:
+            return None
+        pool = self._pool
+
+        def start(rows: list[Any]) -> None:
+            self._ahead = (rows, pool.submit(self._prepare, make, rows))
+
+        return start
+
+    def send(self, make: Callable[[list[Any]], Batch], rows: list[Any]) -> BatchResult:
+        """Send the claimed ``rows`` (with the request made for them ahead, if it was)."""
+        ahead, self._ahead = self._ahead, None
+        prepared = ahead[1].result() if ahead is not None and ahead[0] is rows else self._prepare(make, rows)
+        if self._split:
+            return self.provider.deliver(prepared)  # type: ignore[attr-defined]
+        return self.provider.send(prepared)
+
+    def _prepare(self, make: Callable[[list[Any]], Batch], rows: list[Any]) -> Any:
+        batch = make(rows)
+        return self.provider.prepare(batch) if self._split else batch  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
