@@ -377,3 +377,34 @@ def smtp_server(project):  # type: ignore[no-untyped-def]
     )
     yield handler
     controller.stop()
+
+
+def record_send(conn: Any, issue_id: str, *, state: str = "done", provider: str = "sendgrid") -> int:
+    """A send of ``issue_id`` written straight to the table (for tests that need several issues' sends)."""
+    from digest import db
+
+    found = conn.execute(
+        db.sends.insert()
+        .values(issue_id=issue_id, state=state, provider=provider, segments=["everyone"], created_at=db.utcnow())
+        .returning(db.sends.c.id)
+    )
+    return int(found.scalar_one())
+
+
+def first_variant(engine: Any, send_id: int) -> str:
+    """The variant key of a planned send's first delivery (the sample issue to everyone has one)."""
+    import sqlalchemy as sa
+
+    from digest import db
+
+    with engine.connect() as conn:
+        query = sa.select(db.deliveries.c.variant).where(db.deliveries.c.send_id == send_id).limit(1)
+        return str(conn.execute(query).scalar_one())
+
+
+def awkward_text(max_size: int) -> Any:
+    """Hypothesis text from every kind of character a cell or a line can hold, weighted towards the awkward ones."""
+    from hypothesis import strategies as st
+
+    awkward = " \t\n\r\x0b\x0c\x1b\x00\x85\u00a0\u2028\u2029\u200b\u202e\u2066\ufeff\u3000é’"
+    return st.text(alphabet=st.one_of(st.characters(), st.sampled_from(awkward)), max_size=max_size)

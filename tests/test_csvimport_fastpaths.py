@@ -31,15 +31,9 @@ from digest.csvimport.writer import NewRows
 from digest.emails import Address
 from digest.plaintext import one_line
 from digest.subscribers import PROFILE_FIELDS, new_subscriber_values
-from tests.conftest import DATA
+from tests.conftest import DATA, awkward_text
 
-AWKWARD = st.text(
-    alphabet=st.one_of(
-        st.characters(),
-        st.sampled_from(" \t\n\r\x0b\x0c\x1b\x00\x85\u00a0\u2028\u2029\u200b\u202e\u2066\ufeff\u3000é’"),
-    ),
-    max_size=40,
-)
+AWKWARD = awkward_text(40)
 
 
 @given(AWKWARD)

@@ -17,6 +17,7 @@ from digest import db
 from digest.events import Event, ingest
 from digest.providers.sendgrid.events import normalise_sendgrid
 from digest.subscribers import add_subscriber, get_subscriber, history
+from tests.conftest import record_send
 
 ADDRESS = "lead@example.org"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -293,11 +294,7 @@ def test_a_late_event_for_an_erased_person_changes_nothing(engine, settings, aud
 def test_one_event_nobody_matches_does_not_stop_the_rules_for_the_rest(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
     now = db.utcnow()
     with db.write(engine) as conn:
-        send = conn.execute(
-            db.sends.insert()
-            .values(issue_id="2026-03-02", state="done", provider="sendgrid", segments=["everyone"], created_at=now)
-            .returning(db.sends.c.id)
-        ).scalar_one()
+        send = record_send(conn, "2026-03-02")
         delivery = conn.execute(
             db.deliveries.insert()
             .values(send_id=send, issue_id="2026-03-02", subscriber_id=lead.id, email=ADDRESS, segment="everyone",

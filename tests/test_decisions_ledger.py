@@ -19,6 +19,7 @@ from digest.events import Event, ingest
 from digest.providers.base import BatchResult
 from digest.sending import ledger, plan_send
 from digest.sending.states import BatchState, DeliveryState, SendState
+from tests.conftest import first_variant, record_send
 
 D = db.deliveries
 B = db.send_batches
@@ -29,8 +30,7 @@ S = db.subscribers
 def two_batches(engine, settings, audience):  # type: ignore[no-untyped-def]
     """A SendGrid send of the sample issue with two batches of two claimed (and the other rows pending)."""
     plan = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="sendgrid")
-    with engine.connect() as conn:
-        variant = conn.execute(sa.select(D.c.variant).where(D.c.send_id == plan.send_id).limit(1)).scalar_one()
+    variant = first_variant(engine, plan.send_id)
     with db.write(engine) as conn:
         first, _ = ledger.claim_batch(conn, plan.send_id, variant, 2)  # type: ignore[misc]
         second, _ = ledger.claim_batch(conn, plan.send_id, variant, 2)  # type: ignore[misc]
@@ -135,8 +135,7 @@ def test_an_event_for_one_recipient_settles_its_uncertain_batch_whole(engine, se
 
 def test_an_event_settles_nothing_for_a_provider_that_sends_one_request_per_message(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]
     plan = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="smtp")
-    with engine.connect() as conn:
-        variant = conn.execute(sa.select(D.c.variant).where(D.c.send_id == plan.send_id).limit(1)).scalar_one()
+    variant = first_variant(engine, plan.send_id)
     with db.write(engine) as conn:
         claimed, _ = ledger.claim_batch(conn, plan.send_id, variant, 2)  # type: ignore[misc]
         ledger.mark_batch_uncertain(conn, claimed, "no answer")
@@ -172,8 +171,7 @@ def test_an_event_settles_nothing_for_a_provider_that_sends_one_request_per_mess
 def test_a_silent_batch_goes_back_to_pending_only_when_its_neighbours_were_heard(engine, settings, two_batches) -> None:  # type: ignore[no-untyped-def]
     send_id, first, second = two_batches
     quiet = timedelta(minutes=30)
-    with engine.connect() as conn:
-        variant = conn.execute(sa.select(D.c.variant).where(D.c.send_id == send_id).limit(1)).scalar_one()
+    variant = first_variant(engine, send_id)
     with db.write(engine) as conn:
         in_flight, _ = ledger.claim_batch(conn, send_id, variant, 2)  # type: ignore[misc]
         ledger.mark_batch_uncertain(conn, first, "no answer")
@@ -216,8 +214,7 @@ def answered(engine, send_id: int, size: int, result: BatchResult) -> tuple[int,
     Each row is (state, message id, error, whether the answer dated it): the claimed rows are dated
     long ago first, so a row the answer changed without dating it shows.
     """
-    with engine.connect() as conn:
-        variant = conn.execute(sa.select(D.c.variant).where(D.c.send_id == send_id).limit(1)).scalar_one()
+    variant = first_variant(engine, send_id)
     with db.write(engine) as conn:
         batch_id, claimed = ledger.claim_batch(conn, send_id, variant, size)  # type: ignore[misc]
         conn.execute(D.update().where(D.c.batch_id == batch_id).values(updated_at=LONG_AGO))
@@ -312,8 +309,7 @@ def test_a_batch_with_no_row_answered_is_failed_and_its_rows_stay_uncertain(engi
 def test_an_answer_recorded_after_an_event_does_not_undo_the_event(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]
     # One request per message (SMTP): the provider's events can outrun the answer to the batch.
     plan = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="smtp")
-    with engine.connect() as conn:
-        variant = conn.execute(sa.select(D.c.variant).where(D.c.send_id == plan.send_id).limit(1)).scalar_one()
+    variant = first_variant(engine, plan.send_id)
     with db.write(engine) as conn:
         taken, claimed = ledger.claim_batch(conn, plan.send_id, variant, 2)  # type: ignore[misc]
         refused, refused_rows = ledger.claim_batch(conn, plan.send_id, variant, 2)  # type: ignore[misc]
@@ -354,11 +350,7 @@ def another_send(engine, variant: str, subscriber_ids: list[int]) -> int:  # typ
     """A second send (of another issue) with pending rows of the same variant for the same people."""
     now = db.utcnow()
     with db.write(engine) as conn:
-        send_id = conn.execute(
-            db.sends.insert()
-            .values(issue_id="2025-04-17", state="planned", provider="sendgrid", segments=["everyone"], created_at=now)
-            .returning(db.sends.c.id)
-        ).scalar_one()
+        send_id = record_send(conn, "2025-04-17", state="planned")
         if not subscriber_ids:
             return int(send_id)
         conn.execute(
@@ -446,8 +438,8 @@ def test_a_send_that_ends_records_when(engine, planned, final) -> None:  # type:
 def test_a_silent_batch_is_released_after_a_heard_one_and_never_another_sends(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]
     plan = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="sendgrid")
     send_id, quiet = plan.send_id, timedelta(minutes=30)
+    variant = first_variant(engine, send_id)
     with engine.connect() as conn:
-        variant = conn.execute(sa.select(D.c.variant).where(D.c.send_id == send_id).limit(1)).scalar_one()
         people = list(conn.execute(sa.select(D.c.subscriber_id).where(D.c.send_id == send_id)).scalars())
     other = another_send(engine, variant, people[:4])
     with db.write(engine) as conn:
@@ -494,11 +486,7 @@ def test_issues_that_went_out_are_listed_newest_first_and_each_persons_copies_ol
     ]
     with db.write(engine) as conn:
         for issue, state in weeks:
-            send = conn.execute(
-                db.sends.insert()
-                .values(issue_id=issue, state="done", provider="sendgrid", segments=["everyone"], created_at=now)
-                .returning(db.sends.c.id)
-            ).scalar_one()
+            send = record_send(conn, issue)
             people = [reader] if issue != "2026-11-30" else [neighbour]
             for person in people:
                 conn.execute(

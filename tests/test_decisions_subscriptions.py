@@ -17,7 +17,7 @@ import pytest
 from digest.config import load_settings
 from digest.links import make_token
 from digest.subscribers import add_subscriber, get_subscriber, history
-from tests.conftest import SECRET, suppression_log
+from tests.conftest import SECRET, record_send, suppression_log
 
 KEY = SECRET.encode()
 ONE_CLICK = {"data": "List-Unsubscribe=One-Click", "content_type": "application/x-www-form-urlencoded"}
@@ -141,11 +141,7 @@ def test_an_unsubscribe_is_traced_to_the_issue_of_the_link_pressed(client, engin
     deliveries = {}
     with db.write(engine) as conn:
         for issue in ("2026-11-16", "2026-11-23", "2026-11-30"):
-            send = conn.execute(
-                db.sends.insert()
-                .values(issue_id=issue, state="done", provider="sendgrid", segments=["everyone"], created_at=now)
-                .returning(db.sends.c.id)
-            ).scalar_one()
+            send = record_send(conn, issue)
             deliveries[issue] = conn.execute(
                 db.deliveries.insert()
                 .values(send_id=send, issue_id=issue, subscriber_id=reader.id, email="reader@example.org",

@@ -6,9 +6,9 @@ import unicodedata
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from digest.plaintext import for_terminal, one_line
+from tests.conftest import awkward_text
 
 
 def one_line_char_by_char(value: object) -> str:
@@ -43,14 +43,7 @@ def test_one_line_keeps_the_words_and_drops_the_codes(cell: object, expected: st
     assert one_line(cell) == expected
 
 
-# Text drawn from every kind of character a cell can hold, weighted towards the awkward ones.
-AWKWARD = st.text(
-    alphabet=st.one_of(
-        st.characters(),
-        st.sampled_from(" \t\n\r\x0b\x0c\x1b\x00\x85\u00a0\u2028\u2029\u200b\u202e\u2066\ufeff\u3000é’"),
-    ),
-    max_size=60,
-)
+AWKWARD = awkward_text(60)
 
 
 @given(AWKWARD)
