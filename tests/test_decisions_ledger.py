@@ -322,25 +322,64 @@ def test_an_answer_recorded_after_an_event_does_not_undo_the_event(engine, setti
     assert rows_of(engine, refused) == [("accepted", ""), ("failed", "550 b")]
 
 
+def first_rows(engine, send_id: int, count: int) -> list[Any]:  # type: ignore[no-untyped-def]
+    """The send's first ``count`` deliveries by id: (id, subscriber id, address hash)."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(D.c.id, D.c.subscriber_id, S.c.email_hash)
+                .join(S, S.c.id == D.c.subscriber_id)
+                .where(D.c.send_id == send_id)
+                .order_by(D.c.id)
+                .limit(count)
+            ).all()
+        )
+
+
 def test_someone_suppressed_after_the_plan_is_skipped_at_the_claim(engine, settings, planned) -> None:  # type: ignore[no-untyped-def]
     from digest.subscribers import add_suppression
 
-    with engine.connect() as conn:
-        variant, first, hashed = conn.execute(
-            sa.select(D.c.variant, D.c.id, S.c.email_hash)
-            .join(S, S.c.id == D.c.subscriber_id)
-            .where(D.c.send_id == planned)
-            .order_by(D.c.id)
-            .limit(1)
-        ).one()
+    (first, _, _), (middle, _, hashed), (last, _, _) = first_rows(engine, planned, 3)
     with db.write(engine) as conn:
         # On the list without a change of status (an imported suppression list, say).
         add_suppression(conn, hashed, "imported", "the old provider's list")
-        _, claimed = ledger.claim_batch(conn, planned, variant, 3)  # type: ignore[misc]
-    assert first not in [row[0] for row in claimed] and len(claimed) == 2
+        _, claimed = ledger.claim_batch(conn, planned, first_variant(engine, planned), 3)  # type: ignore[misc]
+    # The claim's range runs from the first row to the last, over the skipped one: it stays skipped.
+    assert [row[0] for row in claimed] == [first, last]
     with engine.connect() as conn:
-        skipped = conn.execute(sa.select(D.c.state, D.c.error).where(D.c.id == first)).one()
-    assert tuple(skipped) == ("skipped", "suppressed")
+        skipped = conn.execute(sa.select(D.c.state, D.c.error, D.c.batch_id).where(D.c.id == middle)).one()
+    assert tuple(skipped) == ("skipped", "suppressed", None)
+
+
+def test_a_claimed_row_carries_the_person_as_they_are_now_and_the_address_mailed(engine, settings, planned) -> None:  # type: ignore[no-untyped-def]
+    (first, person, _), (second, other, _) = first_rows(engine, planned, 2)
+    with db.write(engine) as conn:
+        # Corrected after the plan (an import fixing the case and the name, say).
+        conn.execute(S.update().where(S.c.id == person).values(email="New.Address@example.org", last_name="Lovelace"))
+        _, claimed = ledger.claim_batch(conn, planned, first_variant(engine, planned), 2)  # type: ignore[misc]
+    with engine.connect() as conn:
+        planned_other = conn.execute(sa.select(D.c.email).where(D.c.id == second)).scalar_one()
+        other_email = conn.execute(sa.select(S.c.email).where(S.c.id == other)).scalar_one()
+        mailed = dict(conn.execute(sa.select(D.c.id, D.c.email).where(D.c.id.in_([first, second]))).all())
+    delivery, subscriber, email, _first_name, last_name, status, suppressed, planned_email = claimed[0]
+    assert (delivery, subscriber, email, last_name, status, bool(suppressed)) == (
+        first, person, "New.Address@example.org", "Lovelace", "active", False,
+    )  # fmt: skip
+    assert claimed[1][2] == claimed[1][7] == other_email == planned_other
+    assert planned_email.startswith("person")  # the address planned, before the correction
+    assert mailed == {first: "New.Address@example.org", second: other_email}  # the row records what was mailed
+
+
+def test_each_claim_of_a_row_counts_one_attempt(engine, planned) -> None:  # type: ignore[no-untyped-def]
+    variant = first_variant(engine, planned)
+    with db.write(engine) as conn:
+        batch_id, _ = ledger.claim_batch(conn, planned, variant, 2)  # type: ignore[misc]
+        ledger.mark_batch_uncertain(conn, batch_id, "no answer")
+        assert ledger.requeue_uncertain(conn, planned) == 2
+        again, _ = ledger.claim_batch(conn, planned, variant, 3)  # type: ignore[misc]
+    with engine.connect() as conn:
+        attempts = conn.execute(sa.select(D.c.attempts).where(D.c.batch_id == again).order_by(D.c.id)).scalars()
+        assert list(attempts) == [2, 2, 1]
 
 
 # --- one send and one variant at a time -------------------------------------------------------------
@@ -503,3 +542,26 @@ def test_issues_that_went_out_are_listed_newest_first_and_each_persons_copies_ol
         (issue, state, f"msg-{issue}") for issue, state in weeks[:3]
     ]
     assert [row.issue_id for row in ledger.deliveries_of(engine, neighbour)] == ["2026-11-30"]
+
+
+def test_the_sends_of_an_issue_are_its_own_oldest_first_and_its_open_one_is_its_own(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]
+    ours = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="sendgrid").send_id
+    with db.write(engine) as conn:
+        theirs = record_send(conn, "2025-04-17", state="paused", provider="smtp")
+        ledger.set_send_state(conn, ours, SendState.PAUSED, "uncertain deliveries remain")
+        ledger.mark_send_started(conn, ours)
+    every = ledger.list_sends(engine)
+    assert [send.id for send in every] == [ours, theirs]
+    mine = ledger.list_sends(engine, "2025-04-10")
+    assert len(mine) == 1
+    send = mine[0]
+    assert (send.id, send.issue_id, send.state, send.provider, send.segments, send.note) == (
+        ours, "2025-04-10", "sending", "sendgrid", ["everyone"], "uncertain deliveries remain",
+    )  # fmt: skip
+    assert send.created_at <= send.started_at and send.finished_at is None and send.scheduled_at is None
+    assert send.counts == {"pending": 12, "sending": 0, "accepted": 0, "failed": 0, "skipped": 0}
+    assert ledger.list_sends(engine, "2025-04-17")[0].counts["pending"] == 0
+    # The issue's own open send, never the other issue's (the newer one).
+    found = ledger.open_send(engine, "2025-04-10")
+    assert found is not None and found.id == ours
+    assert ledger.open_send(engine, "2025-04-03") is None
