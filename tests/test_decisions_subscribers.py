@@ -330,3 +330,12 @@ def test_an_empty_export_is_a_header_and_no_rows(engine, project) -> None:  # ty
     path = project / "none.csv"
     assert write_csv(path, export_rows(iter_subscribers(engine))) == 0
     assert path.read_bytes().count(b"\r\n") == 1
+
+
+def test_a_new_subscribers_topics_are_stored_as_cleaned(engine, settings) -> None:  # type: ignore[no-untyped-def]
+    slug = settings.topic_slugs[0]
+    added = add_subscriber(
+        engine, settings, "topics@example.org", {"topics": [f" {slug} ", slug, " "]}, consent_source="test"
+    )
+    assert added.topics == [slug]  # trimmed, once, the blank dropped
+    assert get_subscriber(engine, "topics@example.org").topics == [slug]
