@@ -161,17 +161,19 @@ def run_send(
         done = 0
         uncertain_batches = 0
         for key, variant in variants.items():
+            # One maker of requests per variant, and the claim's hook that starts one ahead (PostgreSQL).
+            make = functools.partial(_batch, settings, secret, send, variant)
+            start_ahead = requests.starter(make)
             while True:
                 if controls.stop.is_set():
                     answers.flush()
                     return _finish(
                         engine, send_id, SendState.PAUSED, "paused by the operator", uncertain_batches, chosen
                     )
-                make = functools.partial(_batch, settings, secret, send, variant)
                 with db.write(engine) as conn:
                     answers.record_held(conn)
                     heartbeat(conn, send.issue_id, holder)
-                    rows = ledger.claim_batch(conn, send_id, key, chosen.batch_size, on_claim=requests.starter(make))
+                    rows = ledger.claim_batch(conn, send_id, key, chosen.batch_size, on_claim=start_ahead)
                 if rows is None:
                     break
                 batch_id, claimed = rows
