@@ -99,5 +99,6 @@ def screenshot_email(
             page.goto(html_file.resolve().as_uri())
             page.screenshot(path=str(folder / name), full_page=True)
             shots.append(Screenshot(name, caption, width))
-        page.close()
+        # No page.close(): closing the context closes the browser and every page
+        # in it, and a page's own close can hang in Chromium (tests/conftest.py).
     return shots

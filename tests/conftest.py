@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 from collections import Counter
@@ -408,3 +409,68 @@ def awkward_text(max_size: int) -> Any:
 
     awkward = " \t\n\r\x0b\x0c\x1b\x00\x85\u00a0\u2028\u2029\u200b\u202e\u2066\ufeff\u3000é’"
     return st.text(alphabet=st.one_of(st.characters(), st.sampled_from(awkward)), max_size=max_size)
+
+
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="module")
+def chromium_browser() -> Iterator[Any]:
+    """One headless Chromium per test module; each test gets its own context from the fixtures below."""
+    from digest import browser
+
+    require_tool(
+        browser.available(), "no Chromium (and the playwright package) for the browser checks", tool="chromium"
+    )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=browser.chromium_path(), headless=True, args=browser.CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def chromium(chromium_browser: Any) -> Iterator[Any]:
+    """A fresh browser context under the pages' own Content-Security-Policy, closed after the test.
+
+    Tests leave their pages to this close and never call ``page.close()``:
+    Chromium can acknowledge a page's close that races a navigation's commit
+    (a form's POST and its redirect, say) and then not close it, and
+    Playwright's ``page.close()`` waits for ever. Seen here: the studio's login
+    test hung 600 s in CI, and a loop of submit-then-close hung within nine
+    rounds in each of five runs. Closing the context takes another path in the
+    browser, which did not hang in 300 rounds of the same loop.
+    """
+    context = chromium_browser.new_context()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def chromium_for_axe(chromium_browser: Any) -> Iterator[Any]:
+    """As ``chromium``, but the pages' Content-Security-Policy is off so axe-core can be injected."""
+    require_tool(AXE.is_file(), "no axe-core for the accessibility checks", tool="axe-core")
+    context = chromium_browser.new_context(bypass_csp=True)
+    yield context
+    context.close()
+
+
+def axe(page: Any) -> list[dict[str, Any]]:
+    """The serious and critical accessibility violations axe-core finds on ``page``."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def describe_violations(violations: list[dict[str, Any]]) -> str:
+    """Axe's violations, short enough to read in a failed assertion."""
+    return json.dumps(
+        [
+            {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:160] for n in v["nodes"][:3]]}
+            for v in violations
+        ],
+        indent=1,
+    )

@@ -160,3 +160,25 @@ def test_the_checks_catch_a_planted_cycle_a_provider_and_a_web_page(broken: Path
         "digest.web.page imports sqlalchemy"
     ]
     assert len((broken / "big.py").read_text().splitlines()) > MAX_LINES
+
+
+def page_closes(root: Path) -> list[str]:
+    """Every ``<something>page.close(...)`` call under ``root``, as ``file:line``."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "close"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id.endswith("page")
+            ):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    return found
+
+
+def test_browser_pages_are_closed_with_their_context_only() -> None:
+    # Chromium can drop a page's close that races a navigation and Playwright
+    # then waits for ever (see the `chromium` fixture in tests/conftest.py).
+    assert page_closes(PACKAGE) + page_closes(REPO / "tests") == []

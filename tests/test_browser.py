@@ -8,29 +8,17 @@ or the unsubscribe and preference pages.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from pathlib import Path
 
 import pytest
 
-from digest import browser
 from digest.config import load_settings
 from digest.links import make_token
 from digest.preview import write_preview
 from digest.subscribers import add_subscriber
-from tests.conftest import REPO, SECRET, require_tool
-
-AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
-
-
-@pytest.fixture(scope="module")
-def chromium():  # type: ignore[no-untyped-def]
-    require_tool(browser.available(), "no Chromium for the browser checks", tool="chromium")
-    require_tool(AXE.is_file(), "no axe-core for the accessibility checks", tool="axe-core")
-    with browser.browser(bypass_csp=True) as context:
-        yield context
+from tests.conftest import SECRET, axe, describe_violations
 
 
 def new_page(context, width: int, height: int):  # type: ignore[no-untyped-def]
@@ -39,41 +27,24 @@ def new_page(context, width: int, height: int):  # type: ignore[no-untyped-def]
     return page
 
 
-def axe(page) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-
-def describe(violations: list[dict]) -> str:  # type: ignore[type-arg]
-    return json.dumps(
-        [
-            {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:160] for n in v["nodes"][:3]]}
-            for v in violations
-        ],
-        indent=1,
-    )
-
-
 @pytest.fixture
 def preview(engine, settings, sample_issue):  # type: ignore[no-untyped-def]
     # Screenshots start their own browser; tests/test_screenshots.py checks them.
     return write_preview(engine, settings, "2025-04-10", screenshots=False)
 
 
-def test_phone_width_has_no_horizontal_scroll_and_reads_in_order(chromium, preview) -> None:  # type: ignore[no-untyped-def]
-    page = new_page(chromium, 375, 800)
+def test_phone_width_has_no_horizontal_scroll_and_reads_in_order(chromium_for_axe, preview) -> None:  # type: ignore[no-untyped-def]
+    page = new_page(chromium_for_axe, 375, 800)
     page.goto((preview.folder / "email.html").as_uri())
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     contents = page.locator(".contents-title").bounding_box()
     lead = page.locator(".lead-title").bounding_box()
     assert contents["y"] < lead["y"]  # the contents first, then the lead
     assert lead["width"] > 300
-    page.close()
 
 
-def test_desktop_layout_is_centred_at_most_600_wide_and_one_column(chromium, preview) -> None:  # type: ignore[no-untyped-def]
-    page = new_page(chromium, 800, 800)
+def test_desktop_layout_is_centred_at_most_600_wide_and_one_column(chromium_for_axe, preview) -> None:  # type: ignore[no-untyped-def]
+    page = new_page(chromium_for_axe, 800, 800)
     page.goto((preview.folder / "email.html").as_uri())
     box = page.locator(".dm-card").first.bounding_box()
     assert box["width"] <= 600
@@ -83,7 +54,6 @@ def test_desktop_layout_is_centred_at_most_600_wide_and_one_column(chromium, pre
     # Full width, above the lead: nothing beside the lead to leave a hole when it is the taller.
     assert contents["y"] + contents["height"] < lead["y"]
     assert contents["width"] >= 0.9 * lead["width"]
-    page.close()
 
 
 # For each visible piece of content, the distance to the next piece below it that
@@ -112,12 +82,13 @@ MAX_GAP = 48
 
 
 @pytest.mark.parametrize("segment", [None, "health"])
-def test_no_vertical_gap_over_48_pixels_at_600(chromium, engine, settings, sample_issue, audience, segment) -> None:  # type: ignore[no-untyped-def]
+def test_no_vertical_gap_over_48_pixels_at_600(
+    chromium_for_axe, engine, settings, sample_issue, audience, segment
+) -> None:  # type: ignore[no-untyped-def]
     result = write_preview(engine, settings, "2025-04-10", segment=segment, screenshots=False)
-    page = new_page(chromium, 600, 900)
+    page = new_page(chromium_for_axe, 600, 900)
     page.goto((result.folder / "email.html").as_uri())
     worst = page.evaluate(GAPS_JS)
-    page.close()
     print(f"\nlargest gap at 600 px ({segment or 'whole issue'}): {worst['gap']:.0f} px")
     assert worst["gap"] <= MAX_GAP, worst
 
@@ -159,7 +130,7 @@ DARK_JS = """
 
 
 def test_dark_mode_keeps_accents_apart_dims_dividers_and_lifts_the_header(
-    chromium, engine, settings, sample_issue
+    chromium_for_axe, engine, settings, sample_issue
 ) -> None:  # type: ignore[no-untyped-def]
     # Two stories in one section, so a section heading is on the page too.
     text = sample_issue.read_text(encoding="utf-8")
@@ -168,13 +139,12 @@ def test_dark_mode_keeps_accents_apart_dims_dividers_and_lifts_the_header(
     text = re.sub(rf"\n      - {forum}[^\n]*", "", text).replace(f"      - {cps}", f"      - {cps}\n      - {forum}")
     sample_issue.write_text(text.replace("stories:\n  - title", "stories: []\n  - title", 1), encoding="utf-8")
     result = write_preview(engine, settings, "2025-04-10", screenshots=False)
-    page = new_page(chromium, 600, 900)
+    page = new_page(chromium_for_axe, 600, 900)
     page.emulate_media(color_scheme="dark")
     page.goto((result.folder / "email.html").as_uri())
     dark = page.evaluate(DARK_JS)
     page.emulate_media(color_scheme="light")
     light = page.evaluate(DARK_JS)
-    page.close()
     print("\ndark:", dark)
     assert all(dark.values()), dark
     assert dark != light
@@ -188,13 +158,12 @@ def test_dark_mode_keeps_accents_apart_dims_dividers_and_lifts_the_header(
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_email_has_no_serious_accessibility_problems(chromium, preview, scheme) -> None:  # type: ignore[no-untyped-def]
-    page = new_page(chromium, 600, 800)
+def test_the_email_has_no_serious_accessibility_problems(chromium_for_axe, preview, scheme) -> None:  # type: ignore[no-untyped-def]
+    page = new_page(chromium_for_axe, 600, 800)
     page.emulate_media(color_scheme=scheme)
     page.goto((preview.folder / "email.html").as_uri())
     violations = axe(page)
-    page.close()
-    assert violations == [], describe(violations)
+    assert violations == [], describe_violations(violations)
 
 
 @pytest.mark.parametrize(
@@ -206,12 +175,11 @@ def test_the_email_has_no_serious_accessibility_problems(chromium, preview, sche
         "archive/2025-04-10/2025-04-09-protecting-children-from-sexual-abuse-and-exploitation-progress-report.html",
     ],
 )
-def test_preview_and_archive_pages_have_no_serious_accessibility_problems(chromium, preview, name) -> None:  # type: ignore[no-untyped-def]
-    page = new_page(chromium, 1100, 900)
+def test_preview_and_archive_pages_have_no_serious_accessibility_problems(chromium_for_axe, preview, name) -> None:  # type: ignore[no-untyped-def]
+    page = new_page(chromium_for_axe, 1100, 900)
     page.goto((preview.folder / name).as_uri())
     violations = axe(page)
-    page.close()
-    assert violations == [], describe(violations)
+    assert violations == [], describe_violations(violations)
 
 
 @pytest.fixture
@@ -233,14 +201,13 @@ def site(project: Path, engine):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("path", ["/unsubscribe/{token}", "/preferences/{token}", "/subscribe"])
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_web_pages_have_no_serious_accessibility_problems(chromium, site, path, scheme) -> None:  # type: ignore[no-untyped-def]
+def test_web_pages_have_no_serious_accessibility_problems(chromium_for_axe, site, path, scheme) -> None:  # type: ignore[no-untyped-def]
     base, token = site
-    page = new_page(chromium, 900, 900)
+    page = new_page(chromium_for_axe, 900, 900)
     page.emulate_media(color_scheme=scheme)
     page.goto(base + path.format(token=token))
     violations = axe(page)
-    page.close()
-    assert violations == [], describe(violations)
+    assert violations == [], describe_violations(violations)
 
 
 @pytest.fixture
@@ -270,15 +237,14 @@ REPORT_JS = """
 
 
 @pytest.mark.parametrize("width", [375, 1100])
-def test_the_report_fits_a_phone_with_readable_charts(chromium, report_page, width: int) -> None:  # type: ignore[no-untyped-def]
-    page = new_page(chromium, width, 900)
+def test_the_report_fits_a_phone_with_readable_charts(chromium_for_axe, report_page, width: int) -> None:  # type: ignore[no-untyped-def]
+    page = new_page(chromium_for_axe, width, 900)
     page.goto(report_page.as_uri())
     found = page.evaluate(REPORT_JS)
     violations = axe(page)
-    page.close()
     print(f"\nreport at {width} px: {found}")
     assert found["scroll"] <= width  # the page never scrolls sideways: the table scrolls inside its card
     assert found["main"] <= found["header"] and found["main"] <= found["footer"]
     assert found["main"] <= found["inner"] + 1 or width <= 400  # as wide as the header's content
     assert found["smallest"] >= 11, found  # chart labels stay readable, not shrunk to 6 px
-    assert violations == [], describe(violations)
+    assert violations == [], describe_violations(violations)

@@ -11,7 +11,6 @@ checker in.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterator
@@ -21,10 +20,9 @@ from typing import Any
 
 import pytest
 
-from digest import browser
 from digest.studio.app import create_app
 from digest.studio.auth import Gate
-from tests.conftest import REPO, SEGMENTS_YAML, require_tool
+from tests.conftest import SEGMENTS_YAML, axe, describe_violations
 from tests.studio_support import (
     COLD_WATER,
     DSL_DATES,
@@ -40,37 +38,7 @@ from tests.studio_support import (
     draft_week,
 )
 
-AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 TALL = {"width": 1500, "height": 2600}  # every story on screen: Playwright's drag scrolls otherwise
-
-
-@pytest.fixture(scope="module")
-def chromium_browser() -> Iterator[Any]:
-    """One Chromium for the module; each use gets its own context (the pages' CSP on, or off for axe)."""
-    require_tool(browser.available(), "Chromium (Debian package chromium) and the playwright package are needed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=browser.chromium_path(), headless=True, args=browser.CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def chromium(chromium_browser: Any) -> Iterator[Any]:
-    context = chromium_browser.new_context()
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def chromium_for_axe(chromium_browser: Any) -> Iterator[Any]:
-    require_tool(AXE.is_file(), "axe-core is needed: run `npm ci` in the repository (make test does)")
-    context = chromium_browser.new_context(bypass_csp=True)
-    yield context
-    context.close()
 
 
 @contextmanager
@@ -162,7 +130,6 @@ def test_compose_the_week_end_to_end(chromium: Any, studio: tuple[str, Gate], we
     page.click("#save")
     expect(status).to_contain_text("Saved issue.yaml.")
     expect(page.locator("#save-state")).to_have_text("Saved: the file says what you see")
-    page.close()
 
     head = original.split("lead: ", 1)[0]
     assert week.read_text(encoding="utf-8") == head + (
@@ -221,7 +188,6 @@ def test_a_change_made_on_disk_meanwhile_is_shown_not_overwritten(
     saved = week.read_text(encoding="utf-8")
     assert "subject: Cold water, safer recruitment and sextortion\n" in saved
     assert "editor_note: 'Office closed Friday.'  # Sam\n" in saved
-    page.close()
 
 
 def test_the_preview_and_the_checks_follow_each_edit(chromium: Any, studio: tuple[str, Gate]) -> None:
@@ -247,7 +213,6 @@ def test_the_preview_and_the_checks_follow_each_edit(chromium: Any, studio: tupl
     expect(page.locator("#preview-output")).to_contain_text("for health")
     page.check("#width-375")
     assert page.locator("#preview-frame").bounding_box()["width"] == pytest.approx(377, abs=1)
-    page.close()
 
 
 def test_import_warnings_of_chosen_stories_are_shown(chromium: Any, studio: tuple[str, Gate], tmp_path: Path) -> None:
@@ -267,7 +232,6 @@ def test_import_warnings_of_chosen_stories_are_shown(chromium: Any, studio: tupl
     page.click("#add-2026-11-19-schools-asked-to-update-their-lockdown-procedures")
     warnings = page.locator("#import-warnings")
     expect(warnings).to_contain_text("newsfeed-late.txt, line 3: says Tuesday 19 November 2026, which was a Thursday")
-    page.close()
 
 
 def test_without_the_token_the_browser_gets_nothing(chromium: Any, studio: tuple[str, Gate]) -> None:
@@ -280,7 +244,6 @@ def test_without_the_token_the_browser_gets_nothing(chromium: Any, studio: tuple
     answer = page.goto(f"{base}/issue/{ISSUE_ID}?token={gate.token}")
     assert answer is not None and answer.status == 200
     assert page.url == f"{base}/issue/{ISSUE_ID}"  # the token has left the address bar
-    page.close()
 
 
 def test_stories_can_be_reordered_with_the_keyboard_alone(chromium: Any, studio: tuple[str, Gate], week: Path) -> None:
@@ -312,7 +275,6 @@ def test_stories_can_be_reordered_with_the_keyboard_alone(chromium: Any, studio:
     saved = week.read_text(encoding="utf-8")
     assert saved.index("title: Health and wellbeing") < saved.index("title: Schools and education")
     assert re.search(rf"title: Water safety\n    stories:\n      - {SEXTORTION}   #", saved)
-    page.close()
 
 
 def test_the_page_works_without_javascript(chromium: Any, studio: tuple[str, Gate], week: Path) -> None:
@@ -327,22 +289,9 @@ def test_the_page_works_without_javascript(chromium: Any, studio: tuple[str, Gat
     page.click("#save")
     assert "Saved issue.yaml." in page.locator("#status").inner_text()
     assert "subject: Written without scripts\n" in week.read_text(encoding="utf-8")
-    page.close()
 
 
 # --- accessibility ----------------------------------------------------------------------------
-
-
-def axe(page: Any) -> list[dict[str, Any]]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-
-def describe(violations: list[dict[str, Any]]) -> str:
-    return json.dumps(
-        [{"id": v["id"], "nodes": [n["html"][:160] for n in v["nodes"][:3]]} for v in violations], indent=1
-    )
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -374,8 +323,7 @@ def test_studio_pages_have_no_serious_accessibility_problems(  # type: ignore[no
                 page.click("#save")
                 expect(page.locator("#conflict")).to_be_visible()
     violations = axe(page)
-    page.close()
-    assert violations == [], describe(violations)
+    assert violations == [], describe_violations(violations)
 
 
 def test_the_login_page_has_no_serious_accessibility_problems(chromium_for_axe, settings, engine, week) -> None:  # type: ignore[no-untyped-def]
@@ -391,5 +339,4 @@ def test_the_login_page_has_no_serious_accessibility_problems(chromium_for_axe, 
         page.fill("#password", "correct horse battery")
         page.click("button[type=submit]")
         assert page.url == f"{base}/"
-        page.close()
-    assert violations == [], describe(violations)
+    assert violations == [], describe_violations(violations)
