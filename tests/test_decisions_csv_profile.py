@@ -47,6 +47,30 @@ def test_a_row_a_spreadsheet_cut_short_leaves_the_missing_cells_empty(engine, se
     assert (bo.first_name, bo.last_name, bo.organisation) == ("Bo", "Cole", "Eastgate Academy")
 
 
+def test_a_row_cut_short_just_before_a_kept_column_still_imports(engine, settings, project) -> None:  # type: ignore[no-untyped-def]
+    # The first missing cell is a column kept as an attribute (Phase), or as evidence (CLEAN_TIME).
+    text = "email,first_name,phase\nann@example.org,Ann\nbo@example.org,Bo,primary\n"
+    summary = import_csv(engine, settings, write(project, text))
+    assert (summary.new, summary.invalid) == (2, 0)
+    assert get_subscriber(engine, "ann@example.org").attributes == {}
+    assert get_subscriber(engine, "bo@example.org").attributes == {"phase": "primary"}
+    cleaned = CLEANED_HEADER + "pat@example.org,Pat,Lowe,1,,,2021-02-02 09:00:00,\n"
+    summary = import_csv(engine, settings, write(project, cleaned, MAILCHIMP_CLEANED))
+    assert (summary.invalid, summary.rejects) == (0, [])
+    assert only_detail(engine, "pat@example.org").startswith("line 2: Mailchimp's cleaned audience export")
+
+
+def test_the_deliverability_check_is_made_only_when_asked(engine, settings, project) -> None:  # type: ignore[no-untyped-def]
+    # example.org is reserved and publishes a null MX; this machine's resolver says it does not exist.
+    # Either way no mail can reach it, so asking the DNS must refuse it and not asking must not.
+    path = write(project, "email\nann@example.org\n")
+    asked = import_csv(engine, settings, path, check_deliverability=True)
+    assert asked.new == 0
+    ((line, reason),) = asked.rejects
+    assert line == 2 and "'ann@example.org' is not a valid email address" in reason and "example.org" in reason
+    assert import_csv(engine, settings, path).new == 1
+
+
 def test_a_full_name_merge_field_is_used_only_when_both_name_fields_are_empty(engine, settings, project) -> None:  # type: ignore[no-untyped-def]
     # A Mailchimp audience whose owner added a "Full Name" merge field beside First Name and Last Name.
     text = (
