@@ -1,5 +1,6 @@
 """The shape of the package stays as agreed: no import cycles, providers only translate,
-the web layer calls library functions instead of touching tables, and no module grows into a hall.
+the web layer calls library functions instead of touching tables, and no module grows into a hall;
+and no code closes a browser page by itself (a Chromium race makes that hang).
 
 The import graph is read from the source with `ast`, every import counted, those
 inside functions too (a lazy import that closes a cycle is still a cycle).
