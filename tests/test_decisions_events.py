@@ -7,6 +7,8 @@ exactly, rule by rule.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -113,8 +115,15 @@ def last_step(engine):  # type: ignore[no-untyped-def]
             "hard bounce: 5.1.1",  # no words from the server: its status is the evidence
             "active → bounced (hard bounce: 5.1.1)",
         ),
+        (
+            {"event": "bounce", "type": "bounce"},
+            "bounced",
+            "bounce",
+            "hard bounce: bounce",  # neither words nor status: the provider's own event name is the evidence
+            "active → bounced (hard bounce: bounce)",
+        ),
     ],
-    ids=["unsubscribe", "group-unsubscribe", "dropped", "spamreport", "bounce-without-words"],
+    ids=["unsubscribe", "group-unsubscribe", "dropped", "spamreport", "bounce-without-words", "bounce-bare"],
 )
 def test_each_rule_records_its_cause_its_words_and_its_event(
     engine, settings, lead, body, status, cause, detail, said
@@ -178,6 +187,23 @@ def test_a_reason_set_to_count_for_nothing_leaves_no_mark(engine, settings, lead
 
 
 def test_a_second_soft_bounce_the_same_day_says_nothing(engine, settings, lead) -> None:  # type: ignore[no-untyped-def]
+    report = ingest(engine, settings, [mailbox_block("a", START), mailbox_block("b", START + timedelta(hours=3))])
+    assert len(report.changes) == 1
+    assert soft_record(engine)[0] == 1
+
+
+@pytest.fixture
+def far_east_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone set to Auckland (UTC+13 in March), put back afterwards."""
+    monkeypatch.setenv("TZ", "Pacific/Auckland")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_day_of_soft_bounces_is_a_utc_day_whatever_the_machines_zone(engine, settings, lead, far_east_clock) -> None:  # type: ignore[no-untyped-def]
+    # 09:00 and 12:00 UTC are one day in UTC but 22:00 and 01:00 the next day in Auckland.
     report = ingest(engine, settings, [mailbox_block("a", START), mailbox_block("b", START + timedelta(hours=3))])
     assert len(report.changes) == 1
     assert soft_record(engine)[0] == 1

@@ -46,11 +46,22 @@ def test_one_event_settles_the_whole_uncertain_batch(engine, sg_settings, audien
     first = uncertain_first_batch(engine, sg_settings, fake_sendgrid, "hang")
     one = rows_of(engine, first.id)[0]
     report = feed(
-        engine, sg_settings, {"event": "delivered", "email": one.email, "delivery_id": str(one.id), "sg_event_id": "x"}
+        engine,
+        sg_settings,
+        {
+            "event": "delivered",
+            "email": one.email,
+            "delivery_id": str(one.id),
+            "sg_event_id": "x",
+            "sg_message_id": "Hq3TbTJ5Rj6Y1xJ2lsK9hQ.recvd-5d6f8-abcde-1-67E3.0",
+        },
     )
     assert report.reconciled == 3
     assert {row.state for row in rows_of(engine, first.id)} == {"accepted"}
     assert batches(engine)[0].state == "accepted"
+    # The event's message id is the row's: later bounces and complaints that carry only it find the person.
+    ids = {row.id: row.provider_message_id for row in rows_of(engine, first.id)}
+    assert ids[one.id] == "Hq3TbTJ5Rj6Y1xJ2lsK9hQ"
 
 
 def test_a_dropped_event_fails_its_row_and_settles_the_rest(engine, sg_settings, audience, fake_sendgrid) -> None:  # type: ignore[no-untyped-def]
