@@ -197,6 +197,7 @@ def far_east_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The process's local time zone set to Auckland (UTC+13 in March), put back afterwards."""
     monkeypatch.setenv("TZ", "Pacific/Auckland")
     time.tzset()
+    assert time.localtime(START.timestamp()).tm_hour == 22  # the zone took (without tzdata it would be UTC)
     yield
     monkeypatch.undo()
     time.tzset()
