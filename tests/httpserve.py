@@ -1,4 +1,4 @@
-"""A tiny real HTTP server on 127.0.0.1 for tests that fetch over the network."""
+"""Real HTTP servers on 127.0.0.1 for tests: fixed answers by path, or a WSGI app."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 Route = tuple[int, str, bytes]
 
@@ -38,3 +39,18 @@ def serve(routes: dict[str, Route | Callable[[], Route]]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """A WSGI app over werkzeug's threaded server (which stops cleanly); yields the base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

@@ -9,7 +9,6 @@ or the unsubscribe and preference pages.
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from digest.links import make_token
 from digest.preview import write_preview
 from digest.subscribers import add_subscriber
 from tests.conftest import SECRET, axe, describe_violations
+from tests.httpserve import serve_app
 
 
 def new_page(context, width: int, height: int):  # type: ignore[no-untyped-def]
@@ -184,19 +184,13 @@ def test_preview_and_archive_pages_have_no_serious_accessibility_problems(chromi
 
 @pytest.fixture
 def site(project: Path, engine):  # type: ignore[no-untyped-def]
-    """The pages over a real HTTP server on 127.0.0.1 (werkzeug's, which stops cleanly)."""
-    from werkzeug.serving import make_server
-
+    """The pages over a real HTTP server on 127.0.0.1."""
     from digest.web import create_app
 
     settings = load_settings(project / "digest.toml")
     person = add_subscriber(engine, settings, "reader@example.org", {"first_name": "Rita"}, consent_source="test")
-    server = make_server("127.0.0.1", 0, create_app(settings, engine, background=False), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", make_token(SECRET.encode(), person.id, 0)
-    server.shutdown()
-    thread.join(timeout=10)
+    with serve_app(create_app(settings, engine, background=False)) as base:
+        yield base, make_token(SECRET.encode(), person.id, 0)
 
 
 @pytest.mark.parametrize("path", ["/unsubscribe/{token}", "/preferences/{token}", "/subscribe"])

@@ -12,9 +12,7 @@ checker in.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import pytest
 from digest.studio.app import create_app
 from digest.studio.auth import Gate
 from tests.conftest import SEGMENTS_YAML, axe, describe_violations
+from tests.httpserve import serve_app
 from tests.studio_support import (
     COLD_WATER,
     DSL_DATES,
@@ -41,20 +40,6 @@ from tests.studio_support import (
 TALL = {"width": 1500, "height": 2600}  # every story on screen: Playwright's drag scrolls otherwise
 
 
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
 @pytest.fixture
 def week(project: Path, engine: Any, settings: Any, tmp_path: Path) -> Path:
     (project / "subscribers").mkdir(exist_ok=True)
@@ -67,7 +52,7 @@ def week(project: Path, engine: Any, settings: Any, tmp_path: Path) -> Path:
 @pytest.fixture
 def studio(settings: Any, engine: Any, week: Path) -> Iterator[tuple[str, Gate]]:
     gate = Gate()
-    with serving(create_app(settings, engine, gate)) as base:
+    with serve_app(create_app(settings, engine, gate)) as base:
         yield base, gate
 
 
@@ -328,7 +313,7 @@ def test_studio_pages_have_no_serious_accessibility_problems(  # type: ignore[no
 
 def test_the_login_page_has_no_serious_accessibility_problems(chromium_for_axe, settings, engine, week) -> None:  # type: ignore[no-untyped-def]
     gate = Gate(password="correct horse battery")
-    with serving(create_app(settings, engine, gate)) as base:
+    with serve_app(create_app(settings, engine, gate)) as base:
         page = chromium_for_axe.new_page()
         page.goto(f"{base}/?token={gate.token}")
         assert page.url == f"{base}/login"
