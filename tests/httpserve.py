@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any
 
 Route = tuple[int, str, bytes]
@@ -31,14 +31,8 @@ def serve(routes: dict[str, Route | Callable[[], Route]]) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _running(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as base:
+        yield base
 
 
 @contextmanager
@@ -46,11 +40,18 @@ def serve_app(app: Any) -> Iterator[str]:
     """A WSGI app over werkzeug's threaded server (which stops cleanly); yields the base URL."""
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    with _running(make_server("127.0.0.1", 0, app, threaded=True)) as base:
+        yield base
+
+
+@contextmanager
+def _running(server: HTTPServer) -> Iterator[str]:
+    """Serve in a thread; yields the base URL, then stops the server and closes its socket."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         thread.join(timeout=10)
+        server.server_close()
