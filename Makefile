@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c "import secrets; print('DIGEST_SECRET_KEY=' + secrets.token_urlsafe(48))" > .env
 
 demo: $(VENV)/.installed .env
-	DIGEST=$(BIN)/digest ./examples/demo.sh
+	DIGEST=$(CURDIR)/$(BIN)/digest PYTHON=$(CURDIR)/$(BIN)/python ./examples/demo.sh
 
 # The README's pictures (docs/screenshots/), from the demo's preview and report, in Chromium.
 screenshots: demo

@@ -4,9 +4,14 @@
 # in demo/ (settings, database, issues, preview, outbox, reports), made afresh
 # on each run, so it never touches a real project's files.
 set -euo pipefail
+# DIGEST and PYTHON may be given relative to the folder this was started from:
+# make them absolute before moving, since the steps run inside the demo project.
+absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+DIGEST_BIN=${DIGEST:+$(absolute "$DIGEST")}
+PYTHON=${PYTHON:+$(absolute "$PYTHON")}
 cd "$(dirname "$0")/.."
 REPO=$PWD
-DIGEST_BIN="${DIGEST:-$REPO/.venv/bin/digest}"
+DIGEST_BIN="${DIGEST_BIN:-$REPO/.venv/bin/digest}"
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
 DEMO="${DEMO_DIR:-$REPO/demo}"
 ISSUE=2026-11-23
