@@ -88,5 +88,28 @@ def test_init_command_says_what_it_wrote_and_what_to_do_next(tmp_path: Path, mon
         f"wrote {Path('news') / 'subscribers' / 'segments.yaml'}",
         f"wrote {Path('news') / 'issues'}",
         f"Project ready in {folder}. Next: edit digest.toml, then `digest articles import FILE`.",
-        "Before a real send, set [organisation] name, [email] from_address and [web] base_url.",
+        "Before a real send, replace the example values of [organisation] name, [email] from_address and "
+        "[web] base_url in digest.toml.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("given", "still"),
+    [
+        (["--name", "SAFE CIC", "--from-address", "newsfeed@safe.example.org"], "the example value of [web] base_url"),
+        (["--base-url", "https://news.safe.example.org"], "the example values of [organisation] name and [email] from_address"),
+    ],
+)
+def test_init_names_only_the_settings_it_was_not_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: list[str], still: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["init", "news", *given], catch_exceptions=False)
+    assert result.output.splitlines()[-1] == f"Before a real send, replace {still} in digest.toml."
+
+
+def test_init_says_nothing_more_when_every_setting_was_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    given = ["--name", "SAFE CIC", "--from-address", "newsfeed@safe.example.org", "--base-url", "https://n.example.org"]
+    result = CliRunner().invoke(cli, ["init", "news", *given], catch_exceptions=False)
+    assert "Before a real send" not in result.output

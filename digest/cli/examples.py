@@ -9,6 +9,42 @@ from __future__ import annotations
 import click
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
+    # `digest --help` and each group's --help show the commands people reach for first.
+    "": (
+        "digest init newsroom --name 'SAFE CIC' --from-address news@safe.example.org",
+        "digest articles import newsfeed-2026-11-week47.txt",
+        "digest issue new --date 2026-11-23",
+        "digest preview 2026-11-23 --open",
+        "digest send 2026-11-23 --segment everyone",
+    ),
+    "articles": (
+        "digest articles import newsfeed-2026-11-week47.txt partner-feed.xml",
+        "digest articles list --since 2026-11-16",
+    ),
+    "bounces": (
+        "digest bounces scan /var/mail/bounces",
+        "digest bounces review",
+    ),
+    "db": ("digest db upgrade", "digest db current"),
+    "events": (
+        "digest events import webhook-body.json",
+        "digest events unplaced --limit 20",
+    ),
+    "issue": (
+        "digest issue new --date 2026-11-23",
+        "digest issue show 2026-11-23",
+        "digest issue approve 2026-11-23 --by 'Editor Ed'",
+    ),
+    "segments": ("digest segments list", "digest segments show health --sample 20"),
+    "subscribers": (
+        "digest subscribers import subscribers.csv --dry-run",
+        "digest subscribers show amira@example.org",
+        "digest subscribers list --status bounced",
+    ),
+    "suppressions": (
+        "digest suppressions list",
+        "digest suppressions add someone@example.org --reason 'asked by letter'",
+    ),
     "init": (
         "digest init newsroom --name 'SAFE CIC' --from-address newsfeed@safecic.example.org",
         "digest init            # lay out the current folder",
@@ -87,7 +123,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "serve": ("digest serve --host 127.0.0.1 --port 8000",),
     "studio": (
         "digest studio 2026-11-23 --open",
-        "digest studio            # the newest issue, or draft a new one in the page",
+        "digest studio            # the list of issues, to open one or draft a new one",
     ),
     "db upgrade": ("digest db upgrade",),
     "db copy": ("digest db copy --to postgresql://digest@db.internal/digest",),
@@ -100,20 +136,21 @@ def epilog(lines: tuple[str, ...]) -> str:
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-def commands(group: click.Group, prefix: str = "") -> dict[str, click.Command]:
-    """Every command under ``group`` by its path ("issue new"), groups left out."""
-    found: dict[str, click.Command] = {}
+def commands(group: click.Group, prefix: str = "", *, groups: bool = False) -> dict[str, click.Command]:
+    """Every command under ``group`` by its path ("issue new"); with ``groups``, the
+    groups too ("issue", and "" for ``group`` itself)."""
+    found: dict[str, click.Command] = {prefix.strip(): group} if groups else {}
     for name, command in group.commands.items():
         path = f"{prefix}{name}"
         if isinstance(command, click.Group):
-            found.update(commands(command, path + " "))
+            found.update(commands(command, path + " ", groups=groups))
         else:
             found[path] = command
     return found
 
 
 def add_examples(group: click.Group) -> None:
-    """Put each command's examples at the end of its --help."""
-    for path, command in commands(group).items():
+    """Put each command's and each group's examples at the end of its --help."""
+    for path, command in commands(group, groups=True).items():
         if path in EXAMPLES:
             command.epilog = epilog(EXAMPLES[path])

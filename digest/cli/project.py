@@ -19,11 +19,8 @@ from digest.cli.base import cli
 def init(folder: str, name: str | None, from_address: str | None, base_url: str | None) -> None:
     """Lay out a new project: digest.toml, .env with a fresh secret key, segments and issues/.
 
-    \b
-    Examples:
-      digest init safe-news --name "SAFE CIC" --from-address newsfeed@safecic.org.uk
-      digest init            # in the current folder, with example values to edit later
-    Existing files are kept, never overwritten.
+    Existing files are kept, never overwritten. Settings not given are written with
+    example values to edit before a real send.
     """
     from digest import project
 
@@ -38,5 +35,17 @@ def init(folder: str, name: str | None, from_address: str | None, base_url: str 
     for path in report.kept:
         click.echo(f"kept  {path} (already there)")
     click.echo(f"Project ready in {report.folder}. Next: edit digest.toml, then `digest articles import FILE`.")
-    if not (name and from_address and base_url):
-        click.echo("Before a real send, set [organisation] name, [email] from_address and [web] base_url.")
+    still_examples = [
+        setting
+        for setting, given in (
+            ("[organisation] name", name),
+            ("[email] from_address", from_address),
+            ("[web] base_url", base_url),
+        )
+        if not given
+    ]
+    if still_examples:
+        from digest.wording import join_words
+
+        values = "value" if len(still_examples) == 1 else "values"
+        click.echo(f"Before a real send, replace the example {values} of {join_words(still_examples)} in digest.toml.")
