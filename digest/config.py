@@ -230,9 +230,18 @@ def load_settings(config_path: Path | None = None, *, env: Mapping[str, str] | N
     return _build_settings(raw, path.resolve(), project_dir, environ)
 
 
+# The tables digest.toml may hold, checked before any of them is read, so a
+# misspelt [organisaton] is named as the typo rather than as its missing keys.
+SECTIONS = (
+    "organisation", "email", "web", "database", "paths", "render", "issue",
+    "sending", "sendgrid", "smtp", "topics", "events",
+)  # fmt: skip
+
+
 def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: Mapping[str, str]) -> Settings:
     source = path.name
     root = TomlTable(raw, "", source)
+    root.refuse_unknown(SECTIONS)
 
     org_t = root.table("organisation")
     organisation = Organisation(

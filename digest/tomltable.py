@@ -7,7 +7,7 @@ nobody asked for (a typo) with a "did you mean" hint.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from difflib import get_close_matches
 from typing import Any
 
@@ -99,18 +99,29 @@ class TomlTable:
             raise ConfigError(f"{self._where(key)} is not an email address: {value!r}")
         return value
 
+    def _refuse(self, unknown: list[str], known: Iterable[str]) -> None:
+        if unknown:
+            key = unknown[0]
+            close = get_close_matches(key, list(known), n=1)
+            if isinstance(self.data[key], Mapping):
+                # A table is named as it is written: [organisaton], [sending.extra].
+                table = f"{self.name}.{key}" if self.name else key
+                hint = f"; did you mean [{table.removesuffix(key)}{close[0]}]?" if close else ""
+                raise ConfigError(f"{self.source}: [{table}] is not a known table{hint}")
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{self._where(key)} is not a known setting{hint}")
+
     def table(self, key: str) -> TomlTable:
         value = self._get(key)
         name = f"{self.name}.{key}" if self.name else key
         return TomlTable(value or {}, name, self.source)
 
+    def refuse_unknown(self, known: tuple[str, ...]) -> None:
+        """Refuse a key outside ``known`` before any is read (a misspelt table name)."""
+        self._refuse(sorted(set(self.data) - set(known)), known)
+
     def finish(self) -> None:
         """Refuse keys nobody reads: a typo must not be silently ignored."""
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            key = unknown[0]
-            close = get_close_matches(key, sorted(self.seen), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{self._where(key)} is not a known setting{hint}")
+        self._refuse(sorted(set(self.data) - self.seen), sorted(self.seen))
         if self.missing:
             raise ConfigError(self.missing[0])

@@ -59,6 +59,11 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
             "digest.toml: [email] from_address is missing; set it to the address the digest is sent from",
         ),
         (("[web]", '[web]\ntheme = "dark"'), "digest.toml: [web] theme is not a known setting"),
+        # A misspelt table is the typo it is, not the keys it seems to lack.
+        (("[organisation]", "[organisaton]"), "digest.toml: [organisaton] is not a known table; did you mean [organisation]?"),
+        (("[web]", "[colours]\nlink = 1\n[web]"), "digest.toml: [colours] is not a known table"),
+        (("[web]", "[events.soft_bounce_scorez]\nx = 1\n[web]"),
+         "digest.toml: [events.soft_bounce_scorez] is not a known table; did you mean [events.soft_bounce_scores]?"),
         (("from_name", "from_nam"), "digest.toml: [email] from_nam is not a known setting; did you mean 'from_name'?"),
         (('name = "SAFE CIC"', "name = 3"), "digest.toml: [organisation] name must be a string, not 3"),
         (
@@ -166,3 +171,23 @@ def test_an_unreachable_database_is_a_clear_error_for_every_command(invoke, proj
         assert result.exit_code == 1
         assert result.output.startswith("Error: cannot open the database postgresql://digest:***@127.0.0.1:")
         assert "hunter2" not in result.output and "Traceback" not in result.output
+
+
+def test_every_table_the_settings_read_is_a_known_section(tmp_path: Path) -> None:
+    from digest import config
+    from digest.tomltable import TomlTable
+
+    read: list[str] = []
+    original = TomlTable.table
+
+    def recording(self: TomlTable, key: str) -> TomlTable:
+        if not self.name:
+            read.append(key)
+        return original(self, key)
+
+    path = tmp_path / "digest.toml"
+    path.write_text(PROJECT_TOML, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TomlTable, "table", recording)
+        load_settings(path, env={})
+    assert sorted(read) == sorted(config.SECTIONS)
