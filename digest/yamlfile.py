@@ -69,13 +69,86 @@ def load_yaml(text: str, origin: str | Path) -> YamlDocument:
         node = yaml.compose(text, Loader=NoAliasLoader)
         data = safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"not valid YAML: {problem}", path=origin, line=mark.line + 1 if mark else None) from None
+        reason, line = explain_yaml_error(text, exc)
+        raise InputError(f"not valid YAML: {reason}", path=origin, line=line) from None
     lines: dict[YamlPath, int] = {}
     if node is not None:
         _collect(node, (), lines, origin)
     return YamlDocument(data=data, lines=lines, origin=origin)
+
+
+def explain_yaml_error(text: str, exc: yaml.YAMLError) -> tuple[str, int | None]:
+    """PyYAML's complaint in an editor's words, with the line where the mistake is.
+
+    The parser notices a mistake where it can no longer go on, which is often
+    later than where it was made: an unclosed quote is found at the end of the
+    file, or where the next quote closes it. The line returned is where the
+    editor must look (the opening quote), and the words say what to do.
+    """
+    problem = str(getattr(exc, "problem", None) or str(exc).splitlines()[0])
+    context = str(getattr(exc, "context", None) or "")
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    line = problem_mark.line + 1 if problem_mark else (context_mark.line + 1 if context_mark else None)
+    if "quoted scalar" in context and context_mark is not None:
+        return (
+            f"the quote opened on line {context_mark.line + 1} is never closed; close it on that line",
+            context_mark.line + 1,
+        )
+    if problem == "mapping values are not allowed here":
+        return (
+            "a colon followed by a space inside a value; put the whole value in double quotes, "
+            'e.g. subject: "Ofsted: new guidance"',
+            line,
+        )
+    if "found character '\\t'" in problem:
+        return "a tab in the indentation; indent with spaces", line
+    if "that cannot start any token" in problem or "undefined alias" in problem:
+        char = problem.split("'")[1] if "'" in problem else problem.split()[-1]
+        return f"a value cannot start with {char!r}; put the whole value in double quotes", line
+    if context.startswith("while parsing a flow"):
+        opened = context_mark.line + 1 if context_mark else line
+        return (
+            f"a value on line {opened} starts with '[' or '{{', which opens a list that never ends; "
+            "put the whole value in double quotes",
+            opened,
+        )
+    if "could not find expected ':'" in problem and context_mark is not None:
+        return (
+            "a line that is not 'name: value'; a value that goes on to the next line must be quoted "
+            "or indented under its name",
+            context_mark.line + 1,
+        )
+    if "found '<scalar>'" in problem and problem_mark is not None:
+        opened = _quote_closed_early(text, problem_mark.index)
+        if opened is not None and opened < problem_mark.line + 1:
+            return (
+                f"the quote opened on line {opened} is not closed on that line (the next quote, "
+                f"on line {problem_mark.line + 1}, closes it); close it on line {opened}",
+                opened,
+            )
+        return (
+            "the value's quotes end early: it holds the quote mark it starts with; quote it with the "
+            "other kind (\"It's\" or 'say \"no\"'), or write a single quote twice inside single quotes ('It''s')",
+            line,
+        )
+    if problem.startswith("expected <block end>") or "expected key" in problem:
+        return "this line's indentation does not match the lines above it; line it up with its neighbours", line
+    return problem, line
+
+
+def _quote_closed_early(text: str, index: int) -> int | None:
+    """The line where the last quoted value before ``index`` opened, if there is one."""
+    opened = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.index >= index:
+                break
+            if isinstance(token, yaml.ScalarToken) and token.style in ('"', "'"):
+                opened = token.start_mark.line + 1
+    except yaml.YAMLError:
+        pass
+    return opened
 
 
 def read_yaml(path: Path) -> YamlDocument:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -193,3 +194,35 @@ def test_issue_list_says_where_each_issue_stands(invoke, engine, settings, sampl
     lines = invoke("issue", "list").output.splitlines()
     assert lines[0].startswith(f"2025-04-17  broken ({broken}, line ")
     assert lines[1].startswith("2025-04-10  approved (by Ed on ")
+
+
+@pytest.mark.parametrize(
+    ("change", "needle", "words"),
+    [
+        # An unquoted colon in the subject: the fix is to quote the value.
+        (lambda s: re.sub(r"(?m)^subject: .*$", "subject: Ofsted: new guidance", s), "subject:", "put the whole value in double quotes"),
+        # A quote never closed is found at the end of the file; the editor must look where it opened.
+        (lambda s: re.sub(r"(?m)^subject: .*$", 'subject: "Ofsted new guidance', s), "subject:", "the quote opened on line"),
+        # A quote closed by the next line's quote is found a line late; the line named is where it opened.
+        (
+            lambda s: re.sub(r"(?m)^subject: .*$", 'subject: "Ofsted new guidance', s).replace(
+                "introduction: ", 'introduction: "Dear colleague" ', 1
+            ),
+            "subject:",
+            "is not closed on that line",
+        ),
+        (lambda s: re.sub(r"(?m)^subject: .*$", "subject: 'It's here'", s), "subject:", "quote it with the other kind"),
+        (lambda s: re.sub(r"(?m)^subject: .*$", "subject: @safe news", s), "subject:", "cannot start with '@'"),
+    ],
+    ids=["colon", "never-closed", "closed-late", "apostrophe", "at-sign"],
+)
+def test_yaml_mistakes_are_told_in_an_editors_words_at_the_line_to_fix(
+    invoke, sample_issue: Path, change, needle: str, words: str
+) -> None:  # type: ignore[no-untyped-def]
+    text = change(sample_issue.read_text(encoding="utf-8"))
+    sample_issue.write_text(text, encoding="utf-8")
+    result = invoke("check", "2025-04-10")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {sample_issue}, line {line_of(sample_issue, needle)}: not valid YAML: ")
+    assert words in result.output
+    assert "mapping values" not in result.output and "scalar" not in result.output
