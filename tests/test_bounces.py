@@ -239,7 +239,7 @@ def test_cli_scan_review_and_show(invoke, engine, settings, project, ledger) -> 
     result = invoke("bounces", "scan", "bounces.mbox")
     assert result.exit_code == 0
     assert result.output.startswith(
-        "4 messages: 1 hard bounces, 0 soft bounces, 0 complaints; 1 auto-replies and 0 delay notices "
+        "4 messages: 1 hard bounce, 0 soft bounces, 0 complaints; 1 auto-reply and 0 delay notices "
         "(never counted); 1 not tied to a message we sent and 1 not understood (kept for `digest bounces review`); "
         "0 unreadable (skipped).\n"
     )

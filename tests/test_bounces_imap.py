@@ -63,7 +63,7 @@ def test_scan_marks_what_it_processed_and_a_rerun_skips_it(invoke, engine, proje
     )
     result = invoke("bounces", "scan", imap.url())
     assert result.exit_code == 0
-    assert "\n4 messages: 1 hard bounces, 1 soft bounces, 0 complaints; 1 auto-replies" in result.output
+    assert "\n4 messages: 1 hard bounce, 1 soft bounce, 0 complaints; 1 auto-reply" in result.output
     assert "Note: UID 3: unreadable, skipped (RecursionError" in result.output
     marks = flags(imap)
     assert [("$DigestProcessed" in m) for m in marks] == [True, True, False, True]

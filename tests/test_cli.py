@@ -103,7 +103,7 @@ def test_issue_new_show_check_and_preview(invoke, project: Path, sample_copy: Pa
     assert "  warning  import       2025-04-03-online-forum-shut-down-and-details-of-40-users-passed-to-police: " in (
         checked.output
     )
-    assert checked.output.endswith("which was a Thursday; keeping the date\n0 errors, 1 warnings.\n")
+    assert checked.output.endswith("which was a Thursday; keeping the date\n0 errors, 1 warning.\n")
     previewed = invoke("preview", "2025-04-10")
     assert previewed.stdout == f"{project / 'preview' / '2025-04-10' / 'index.html'}\n"
 
@@ -122,7 +122,7 @@ def test_check_exits_1_on_an_error(invoke, project: Path, sample_copy: Path) -> 
     result = invoke("check", "2025-04-10")
     assert result.exit_code == 1
     assert "  error    subject      the subject is 250 characters; keep it under 78\n" in result.output
-    assert result.output.endswith("1 errors, 1 warnings.\n")
+    assert result.output.endswith("1 error, 1 warning.\n")
 
 
 def test_unknown_issue(invoke) -> None:  # type: ignore[no-untyped-def]

@@ -73,6 +73,7 @@ def test_the_plan_names_readers_who_would_get_one_story(invoke, engine, settings
     assert (
         "1 reader gets a copy of one story only (their topics leave out the rest): narrow@example.org.\n" in dry.output
     )
+    assert "\n1 reader's own topic choices narrow their copy further.\n" in dry.output
     everyone_else = invoke("send", "2025-04-10", "--segment", "schools", "--dry-run")
     assert "one story only" not in everyone_else.output
 

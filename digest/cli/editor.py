@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from digest.cli.base import App, cli, parse_date, pass_app, warn
+from digest.words import counted
 
 # --- articles -------------------------------------------------------------------------
 
@@ -249,7 +250,7 @@ def issue_show(app: App, issue_ref: str) -> None:
             ]
             extra = f" ({', '.join(flags)})" if flags else ""
             click.echo(f"    - {story.article.title} [{story.id}]{extra}")
-    click.echo(f"  {len(view.stories())} stories")
+    click.echo(f"  {counted(len(view.stories()), 'story', 'stories')}")
 
 
 # --- preview and checks ---------------------------------------------------------------
@@ -258,7 +259,7 @@ def issue_show(app: App, issue_ref: str) -> None:
 def _print_checks(report: Any) -> None:
     for check in report.checks:
         click.echo(f"  {check.level:<8} {check.code:<12} {check.message}")
-    click.echo(f"{len(report.errors)} errors, {len(report.warnings)} warnings.")
+    click.echo(f"{counted(len(report.errors), 'error')}, {counted(len(report.warnings), 'warning')}.")
 
 
 @cli.command()

@@ -9,6 +9,7 @@ import click
 
 from digest.cli.base import App, cli, pass_app
 from digest.plaintext import for_terminal
+from digest.words import counted
 
 # --- events and bounces ----------------------------------------------------------------
 
@@ -19,7 +20,7 @@ def _print_ingest(report: Any) -> None:
     for item in report.reported:
         click.echo(f"Note: {for_terminal(item)}", err=True)
     click.echo(
-        f"{report.received} events: {report.stored} stored, {report.duplicates} already known, "
+        f"{counted(report.received, 'event')}: {report.stored} stored, {report.duplicates} already known, "
         f"{report.unplaced} not placed, {report.reconciled} uncertain deliveries settled, "
         f"{len(report.changes)} subscriber changes."
     )
@@ -100,8 +101,10 @@ def bounces_scan(app: App, mailbox: str) -> None:
     for problem in report.unreadable:
         click.echo(f"Note: {problem}", err=True)
     click.echo(
-        f"{report.messages} messages: {report.hard} hard bounces, {report.soft} soft bounces, "
-        f"{report.complaints} complaints; {report.autoreplies} auto-replies and {report.delays} delay notices "
+        f"{counted(report.messages, 'message')}: {counted(report.hard, 'hard bounce')}, "
+        f"{counted(report.soft, 'soft bounce')}, "
+        f"{counted(report.complaints, 'complaint')}; {counted(report.autoreplies, 'auto-reply', 'auto-replies')} "
+        f"and {counted(report.delays, 'delay notice')} "
         f"(never counted); {report.unmatched} not tied to a message we sent and {report.not_understood} not "
         f"understood (kept for `digest bounces review`); {len(report.unreadable)} unreadable (skipped)."
     )

@@ -9,6 +9,7 @@ import click
 
 from digest.cli.base import App, cli, pass_app
 from digest.providers.registry import PROVIDER_NAMES
+from digest.words import counted
 
 # --- sending --------------------------------------------------------------------------
 
@@ -27,7 +28,8 @@ def _print_plan(plan: Any) -> None:
         + f", {plan.already_sent} already sent this issue."
     )
     if plan.personalised:
-        click.echo(f"{plan.personalised} readers' own topic choices narrow their copy further.")
+        readers = counted(plan.personalised, "reader's", "readers'")
+        click.echo(f"{readers} own topic choices narrow their copy further.")
     if plan.single_story:
         shown = ", ".join(plan.single_story[:10]) + (
             f" and {len(plan.single_story) - 10} more" if len(plan.single_story) > 10 else ""
@@ -167,7 +169,7 @@ def send(
     def confirm(plan: Any) -> bool:
         if yes:
             return True
-        return click.confirm(f"Send issue {plan.issue_id} to {plan.total} people?", default=False)
+        return click.confirm(f"Send issue {plan.issue_id} to {counted(plan.total, 'person', 'people')}?", default=False)
 
     _plan, outcome = sending.start_send(
         app.engine,
