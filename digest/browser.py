@@ -48,14 +48,25 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def available() -> bool:
+def missing() -> str:
+    """Why no screenshots can be taken here, with what to install; '' when they can."""
     if chromium_path() is None:
-        return False
+        if os.environ.get("DIGEST_CHROMIUM"):
+            return f"DIGEST_CHROMIUM names {os.environ['DIGEST_CHROMIUM']}, which does not exist"
+        return "no Chromium found; install Debian's chromium package, or set DIGEST_CHROMIUM to a Chromium binary"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return False
-    return True
+        return (
+            "Playwright is not installed; install digest with its browser extra, "
+            "pip install 'safe-digest[browser]' (with pipx: pipx inject safe-digest playwright)"
+        )
+    return ""
+
+
+def available() -> bool:
+    """Whether screenshots can be taken: Chromium and Playwright are both here."""
+    return not missing()
 
 
 @contextmanager

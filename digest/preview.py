@@ -46,6 +46,8 @@ class PreviewResult:
     checks: CheckReport
     segments: list[SegmentPreview] = field(default_factory=list)
     screenshots: bool = False
+    # Why screenshots were asked for and not taken (what to install), else ''.
+    no_screenshots_because: str = ""
 
 
 def write_preview(
@@ -100,7 +102,14 @@ def write_preview(
             settings, view, select_stories(view, topics), rendered, checks, segment, rows, screenshots=shots
         )["index.html"]
     _replace_folder(folder, files)
-    return PreviewResult(folder, folder / "index.html", rendered, checks, rows, bool(shots))
+    because = _no_screenshots_because() if screenshots and not shots else ""
+    return PreviewResult(folder, folder / "index.html", rendered, checks, rows, bool(shots), because)
+
+
+def _no_screenshots_because() -> str:
+    from digest import browser
+
+    return browser.missing()
 
 
 def _screenshots(

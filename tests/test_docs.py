@@ -56,15 +56,6 @@ def test_every_readme_command_parses(line: str) -> None:
     command.make_context(" ".join(path), list(args))
 
 
-def test_readme_opens_with_the_two_commands() -> None:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    first_block = re.search(r"```sh\n(.*?)```", text, re.S)
-    assert first_block is not None
-    lines = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()]
-    assert lines == ["make demo", "make test"]
-    assert "make test" in (REPO / ".ci" / "run").read_text(encoding="utf-8")
-
-
 @pytest.mark.parametrize(
     ("path", "command"), all_commands(cli), ids=lambda v: " ".join(v) if isinstance(v, tuple) else ""
 )

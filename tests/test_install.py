@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SAMPLE
+from tests.checkout import source_copy
+from tests.conftest import SAMPLE
 
 pytestmark = pytest.mark.slow
 
@@ -20,22 +21,6 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
-
-
-def source_copy(target: Path) -> Path:
-    """The checkout's files as git sees them (tracked, or new and not ignored), without build leftovers:
-    setuptools builds in the source folder, and a stale build/ would leak old files into the wheel."""
-    listed = subprocess.run(
-        ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = REPO / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    return target
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +66,12 @@ def test_a_fresh_install_runs_the_weekly_routine_in_an_empty_folder(wheel: Path,
     run([digest, "issue", "new", "--date", "2025-04-10"], folder, env)
     index = run([digest, "preview", "2025-04-10", "--no-screenshots"], folder, env).strip()
     assert Path(index).is_file() and "Protecting children" in (Path(index).parent / "email.html").read_text()
+    # Installed without the [browser] extra, a preview says why it took no screenshots and how to get them.
+    shots = subprocess.run([digest, "preview", "2025-04-10"], cwd=folder, env=env, capture_output=True, text=True)
+    assert shots.returncode == 0, shots.stderr
+    assert "No screenshots: " in shots.stderr
+    if shutil.which("chromium"):
+        assert "No screenshots: Playwright is not installed; install digest with its browser extra" in shots.stderr
     run([digest, "subscribers", "add", "lead@school.example.org", "--consent-source", "test"], folder, env)
     run([digest, "issue", "approve", "2025-04-10", "--by", "Test Editor"], folder, env)
     run([digest, "send", "2025-04-10", "--segment", "everyone", "--yes"], folder, env)

@@ -26,3 +26,13 @@ def test_without_a_browser_the_preview_still_works(engine, settings, sample_issu
     result = write_preview(engine, settings, "2025-04-10")
     assert not result.screenshots
     assert not (result.folder / "email-desktop.png").exists()
+    assert result.no_screenshots_because == "DIGEST_CHROMIUM names /nonexistent/chromium, which does not exist"
+
+
+def test_the_preview_command_says_why_it_took_no_screenshots(invoke, sample_issue, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DIGEST_CHROMIUM", "/nonexistent/chromium")
+    result = invoke("preview", "2025-04-10")
+    assert result.exit_code == 0
+    assert "No screenshots: DIGEST_CHROMIUM names /nonexistent/chromium, which does not exist.\n" in result.stderr
+    # Asked for none, it says nothing about them.
+    assert "No screenshots" not in invoke("preview", "2025-04-10", "--no-screenshots").stderr

@@ -284,6 +284,8 @@ def preview(
         screenshots=not no_screenshots,
         on_progress=lambda line: click.echo(line, err=True),
     )
+    if result.no_screenshots_because:
+        click.echo(f"No screenshots: {result.no_screenshots_because}.", err=True)
     for failed in result.checks.errors:
         click.echo(f"Check failed: {failed.message}", err=True)
     for warning in result.checks.warnings:
