@@ -60,10 +60,15 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
         ),
         (("[web]", '[web]\ntheme = "dark"'), "digest.toml: [web] theme is not a known setting"),
         # A misspelt table is the typo it is, not the keys it seems to lack.
-        (("[organisation]", "[organisaton]"), "digest.toml: [organisaton] is not a known table; did you mean [organisation]?"),
+        (
+            ("[organisation]", "[organisaton]"),
+            "digest.toml: [organisaton] is not a known table; did you mean [organisation]?",
+        ),
         (("[web]", "[colours]\nlink = 1\n[web]"), "digest.toml: [colours] is not a known table"),
-        (("[web]", "[events.soft_bounce_scorez]\nx = 1\n[web]"),
-         "digest.toml: [events.soft_bounce_scorez] is not a known table; did you mean [events.soft_bounce_scores]?"),
+        (
+            ("[web]", "[events.soft_bounce_scorez]\nx = 1\n[web]"),
+            "digest.toml: [events.soft_bounce_scorez] is not a known table; did you mean [events.soft_bounce_scores]?",
+        ),
         (("from_name", "from_nam"), "digest.toml: [email] from_nam is not a known setting; did you mean 'from_name'?"),
         (('name = "SAFE CIC"', "name = 3"), "digest.toml: [organisation] name must be a string, not 3"),
         (

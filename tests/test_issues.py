@@ -200,9 +200,17 @@ def test_issue_list_says_where_each_issue_stands(invoke, engine, settings, sampl
     ("change", "needle", "words"),
     [
         # An unquoted colon in the subject: the fix is to quote the value.
-        (lambda s: re.sub(r"(?m)^subject: .*$", "subject: Ofsted: new guidance", s), "subject:", "put the whole value in double quotes"),
+        (
+            lambda s: re.sub(r"(?m)^subject: .*$", "subject: Ofsted: new guidance", s),
+            "subject:",
+            "put the whole value in double quotes",
+        ),
         # A quote never closed is found at the end of the file; the editor must look where it opened.
-        (lambda s: re.sub(r"(?m)^subject: .*$", 'subject: "Ofsted new guidance', s), "subject:", "the quote opened on line"),
+        (
+            lambda s: re.sub(r"(?m)^subject: .*$", 'subject: "Ofsted new guidance', s),
+            "subject:",
+            "the quote opened on line",
+        ),
         # A quote closed by the next line's quote is found a line late; the line named is where it opened.
         (
             lambda s: re.sub(r"(?m)^subject: .*$", 'subject: "Ofsted new guidance', s).replace(

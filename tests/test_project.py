@@ -97,7 +97,10 @@ def test_init_command_says_what_it_wrote_and_what_to_do_next(tmp_path: Path, mon
     ("given", "still"),
     [
         (["--name", "SAFE CIC", "--from-address", "newsfeed@safe.example.org"], "the example value of [web] base_url"),
-        (["--base-url", "https://news.safe.example.org"], "the example values of [organisation] name and [email] from_address"),
+        (
+            ["--base-url", "https://news.safe.example.org"],
+            "the example values of [organisation] name and [email] from_address",
+        ),
     ],
 )
 def test_init_names_only_the_settings_it_was_not_given(
