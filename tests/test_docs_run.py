@@ -1,9 +1,10 @@
 """The user's manual runs: every command of README.md and the docs/ pages it links, in
 reading order, in a copy of this checkout, as a new user types them.
 
-A copy of the checkout (git's files, a fresh `.env`, `.venv` linked to the
-environment running the tests) is the project, as the README says this folder
-is. Each command runs in bash from its root with the virtualenv on the PATH;
+Each page starts afresh in its own copy of the checkout (git's files, a fresh
+`.env`, `.venv` linked to the environment running the tests), which is the
+project, as the README says this folder is: a page shows whatever it needs
+before it, as a reader coming to it from the README would need it. Each command runs in bash from its root with the virtualenv on the PATH;
 it must exit 0, answering "y" where it asks. Servers start, answer on their
 address and stop on Ctrl-C. Commands marked `# needs …` are parsed only (see
 tests/docpages.py for the marks). Every example file is loaded by the code
@@ -120,19 +121,17 @@ def _run_server(command: docpages.Command, cwd: Path, env: dict[str, str]) -> Ra
 
 @pytest.fixture(scope="module")
 def manual(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[docpages.Command, Ran]]:
-    """Every command of the manual, run once in order in a fresh copy of the checkout."""
-    project = source_copy(tmp_path_factory.mktemp("manual") / "digest")
-    (project / ".env").write_text(f"DIGEST_SECRET_KEY={SECRET}\n", encoding="utf-8")
-    (project / ".venv").symlink_to(Path(sys.prefix))
+    """Every command of the manual, run once: each page in order, in a fresh copy of the checkout."""
     env = _environment(tmp_path_factory.mktemp("home"))
     results: dict[docpages.Command, Ran] = {}
-    for command in COMMANDS:
-        if command.needs is not None:
-            continue
-        if command.server:
-            results[command] = _run_server(command, project, env)
-            continue
-        results[command] = _run(command, project, env)
+    for page in docpages.pages():
+        project = source_copy(tmp_path_factory.mktemp("manual") / "digest")
+        (project / ".env").write_text(f"DIGEST_SECRET_KEY={SECRET}\n", encoding="utf-8")
+        (project / ".venv").symlink_to(Path(sys.prefix))
+        for command in COMMANDS:
+            if command.page != page or command.needs is not None:
+                continue
+            results[command] = _run_server(command, project, env) if command.server else _run(command, project, env)
     yield results
 
 
