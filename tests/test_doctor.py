@@ -136,6 +136,42 @@ def test_p_none_is_a_warning_and_fails_only_with_strict(invoke, public_key) -> N
     assert doctor(invoke, zone, "--strict").exit_code == 1
 
 
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (
+            "v=DMARC1; p=reject; pct=25; rua=mailto:dmarc@safe.example.org",
+            "warning  DMARC policy: p=reject with pct=25",
+        ),
+        ("v=DMARC1; p=reject", "warning  DMARC reports: no rua=: nobody will see who sends as your domain"),
+        (
+            "v=DMARC1; p=reject; rua=mailto:d@reports.example.com",
+            "warning  DMARC reports: reports to reports.example.com are dropped",
+        ),
+        ("v=DMARC1; p=reject; aspf=x; rua=mailto:dmarc@safe.example.org", "warning  DMARC record: aspf=x is neither"),
+    ],
+)
+def test_dmarc_records_that_work_but_want_mending(invoke, public_key, record: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    zone = good_zone(public_key)
+    zone["_dmarc.safe.example.org"] = [("TXT", record)]
+    result = doctor(invoke, zone)
+    assert result.exit_code == 0, result.output
+    (line,) = lines(result.output, "warning")
+    assert line.startswith(expected), result.output
+
+
+def test_online_asks_the_unsubscribe_host_and_only_then(invoke, smtp_project, public_key) -> None:  # type: ignore[no-untyped-def]
+    from tests.httpserve import serve
+
+    with serve({"/": (200, "text/html", b"<p>digest</p>")}) as base:
+        toml = smtp_project / "digest.toml"
+        toml.write_text(toml.read_text(encoding="utf-8").replace("https://news.safe.example.org", base))
+        online = doctor(invoke, good_zone(public_key), "--online")
+        offline = doctor(invoke, good_zone(public_key))
+    assert f"ok       unsubscribe host: {base}/ answers (200)" in online.output.splitlines()
+    assert "unsubscribe host" not in offline.output
+
+
 def spf_chain(count: int) -> dict[str, list[tuple[str, str]]]:
     """An SPF tree costing ``count`` look-ups, of every kind that costs one (RFC 7208 §4.6.4)."""
     zone: dict[str, list[tuple[str, str]]] = {

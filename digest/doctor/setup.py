@@ -16,7 +16,8 @@ def secret_key(settings: Settings) -> Check:
     try:
         key = settings.require_secret_key()
     except DigestError as exc:
-        return error("secret key", str(exc).split(";")[0], str(exc).split("; ", 1)[-1])
+        found, _, fix = str(exc).partition("; ")
+        return error("secret key", found, fix)
     return ok("secret key", f"DIGEST_SECRET_KEY is set ({len(key)} characters, at least {MIN_SECRET_KEY_LENGTH})")
 
 
