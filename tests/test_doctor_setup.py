@@ -233,3 +233,15 @@ def test_the_unsubscribe_host_is_asked_only_with_online(ready, tmp_path) -> None
     with https_server(tmp_path) as port:
         untrusted = unsubscribe_host(replace(settings, base_url=f"https://127.0.0.1:{port}"))
     assert untrusted.status == Status.ERROR and "the certificate is not valid" in untrusted.found
+
+
+def test_the_sendgrid_return_path_domain_must_be_a_domain(project) -> None:  # type: ignore[no-untyped-def]
+    from digest.errors import ConfigError
+
+    toml = project / "digest.toml"
+    base = toml.read_text(encoding="utf-8")
+    toml.write_text(base + '\n[sendgrid]\nreturn_path_domain = "EM4821.Safe.Example.org."\n', encoding="utf-8")
+    assert load_settings(toml).sendgrid.return_path_domain == "em4821.safe.example.org"
+    toml.write_text(base + '\n[sendgrid]\nreturn_path_domain = "bounces@em4821.safe.example.org"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"return_path_domain must be a domain name such as em1234\.example\.org"):
+        load_settings(toml)
