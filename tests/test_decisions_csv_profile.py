@@ -69,8 +69,8 @@ def test_the_deliverability_check_is_made_only_when_asked(engine, settings, proj
 
     text = "email\nann@eastgate.example.org\nbo@closed.example.org\n"
     path = write(project, text)
-    with fake_dns.serving({"eastgate.example.org": "mx.eastgate.example.org"}) as resolver:
-        monkeypatch.setattr(dns.resolver, "default_resolver", resolver)
+    with fake_dns.serving(fake_dns.mail_domains({"eastgate.example.org": "mx.eastgate.example.org"})) as served:
+        monkeypatch.setattr(dns.resolver, "default_resolver", served.resolver)
         asked = import_csv(engine, settings, path, check_deliverability=True)
         assert asked.new == 1
         assert get_subscriber(engine, "ann@eastgate.example.org") is not None

@@ -105,6 +105,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "digest send 2026-11-23 --segment everyone --at '2026-11-30 08:00'",
         "digest send 2026-11-23 --resume",
     ),
+    "doctor": (
+        "digest doctor                      # the set-up and the sending domain, before the first send",
+        "digest doctor --online --provider sendgrid",
+        "digest doctor --nameserver 1.1.1.1 --strict   # ask one server; warnings fail too",
+    ),
     "run-due": ("digest run-due      # from cron or a systemd timer, every minute",),
     "sends": ("digest sends", "digest sends 2026-11-23"),
     "events import": ("digest events import webhook-body.json",),

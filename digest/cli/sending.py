@@ -113,6 +113,7 @@ def _print_outcome(outcome: Any) -> None:
     "--at", "at_text", metavar="'YYYY-MM-DD HH:MM'", help="Schedule the send ([sending] timezone); run-due sends it."
 )
 @click.option("--cancel", is_flag=True, help="Cancel the issue's scheduled send before it starts.")
+@click.option("--skip-doctor", is_flag=True, help="Send even when `digest doctor`'s offline checks find an error.")
 @pass_app
 def send(
     app: App,
@@ -126,6 +127,7 @@ def send(
     resend_uncertain: bool,
     at_text: str | None,
     cancel: bool,
+    skip_doctor: bool,
 ) -> None:
     """Send an issue to segments through the ledger (or a test copy with --test-to)."""
     from digest import sending
@@ -134,6 +136,10 @@ def send(
         send_id = sending.cancel_send(app.engine, app.settings, issue_ref)
         click.echo(f"Cancelled scheduled send #{send_id}.")
         return
+    if not (dry_run or skip_doctor):
+        from digest.doctor import require_ready
+
+        require_ready(app.settings, provider)
     at = _parse_at(at_text, app.settings.timezone) if at_text else None
 
     if test_to:
