@@ -7,6 +7,7 @@ from pathlib import Path
 from digest.config import MIN_SECRET_KEY_LENGTH, PACKAGED_TEMPLATES, Settings, redact_url
 from digest.doctor.report import Check, error, ok, warning
 from digest.errors import DigestError
+from digest.words import counted
 
 TEMPLATE_SUFFIXES = (".j2", ".css", ".js")
 
@@ -95,7 +96,7 @@ def segments(settings: Settings) -> Check:
     except DigestError as exc:
         return error("segments", str(exc), f"fix {settings.segments_file.name}; `digest segments list` checks it")
     names = ", ".join(segment.name for segment in found)
-    return ok("segments", f"{settings.segments_file.name}: {len(found)} segment(s): {names}")
+    return ok("segments", f"{settings.segments_file.name}: {counted(len(found), 'segment')}: {names}")
 
 
 def templates(settings: Settings) -> Check:

@@ -24,6 +24,7 @@ from digest.sending.runner import RunControls, SendOutcome, run_send
 from digest.sending.schedule import claim_due, due_sends, schedule_send
 from digest.sending.states import SendState
 from digest.sending.variants import freeze_sent
+from digest.words import counted
 
 
 @dataclass
@@ -54,7 +55,9 @@ def prepare_issue(engine: Engine, settings: Settings, issue_ref: str, segment_na
     report = check_rendered(view, [renderings.variant(), *copies], from_name=settings.email.from_name)
     if not report.passed:
         first = report.errors[0].message
-        raise DigestError(f"`digest check` found {len(report.errors)} error(s), the first: {first}; fix them first")
+        raise DigestError(
+            f"`digest check` found {counted(len(report.errors), 'error')}, the first: {first}; fix them first"
+        )
     story_counts = {segment.name: len(renderings.variant(segment.topics).story_ids) for segment in segments}
     return PreparedIssue(view.issue.id, renderings, story_counts)
 
