@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import Connection, Engine
 
 from digest.config import Settings
-from digest.csvimport.layout import parse_maps
+from digest.csvimport.layout import StatusChoice, parse_maps
 from digest.csvimport.profile import ProfileMapper
 from digest.csvimport.reader import MAX_FIELD, RowReader
 from digest.csvimport.sniff import refuse_non_csv
@@ -77,11 +77,16 @@ def import_csv(
     check_deliverability: bool = False,
     rejects_file: Path | None = None,
     maps: list[str] | None = None,
+    status_column: str | None = None,
+    left_values: list[str] | None = None,
 ) -> ImportSummary:
     """Import subscribers from a CSV file; see the module docstring for the guarantees.
 
     ``maps`` are ``COLUMN=FIELD`` choices that override how a column is read
     (``REGION=region`` uses Mailchimp's geo-IP guess as the region).
+    ``status_column`` and ``left_values`` answer the import's question about a
+    column it cannot read: that column is the status, and these values of it
+    mean the person left (``*``: any value does).
     """
     path = Path(path)
     if not path.is_file():
@@ -89,6 +94,7 @@ def import_csv(
     settings.require_secret_key()  # suppression hashes need it; fail before reading
     refuse_non_csv(path)
     chosen_maps = parse_maps(maps or [])
+    choice = StatusChoice(status_column, tuple(left_values or ()))
     source = consent_source or f"import: {path.name}"
     for candidate in [encoding] if encoding else ["utf-8-sig", "cp1252"]:
         assert candidate is not None
@@ -105,6 +111,7 @@ def import_csv(
                 check_deliverability=check_deliverability,
                 rejects_file=rejects_file,
                 maps=chosen_maps,
+                choice=choice,
             )
         except _WrongEncoding as exc:
             if encoding:
@@ -129,6 +136,7 @@ def _import(
     check_deliverability: bool,
     rejects_file: Path | None,
     maps: Mapping[str, str],
+    choice: StatusChoice,
 ) -> ImportSummary:
     summary = ImportSummary(encoding="utf-8" if encoding == "utf-8-sig" else encoding, dry_run=dry_run)
     old_limit = csv.field_size_limit(MAX_FIELD)
@@ -137,7 +145,7 @@ def _import(
     if rejects_writer:
         rejects_writer.writerow(["line", "reason"])
     mapper = ProfileMapper(path, settings, summary, consent_text, check_deliverability)
-    reader = RowReader(path, encoding, summary, mapper, rejects_writer, maps)
+    reader = RowReader(path, encoding, summary, mapper, rejects_writer, maps, choice)
     try:
         with (
             path.open("r", encoding=encoding, newline="") as handle,

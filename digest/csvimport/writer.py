@@ -12,9 +12,9 @@ from sqlalchemy.engine import Connection
 from digest import db
 from digest.bulk import among, insert_returning, insert_rows, select_in
 from digest.config import Settings
-from digest.csvimport.layout import NOT_SUBSCRIBED
 from digest.csvimport.profile import ImportRow
 from digest.csvimport.summary import ImportSummary
+from digest.csvimport.tools import NOT_SUBSCRIBED
 from digest.emails import Address, keyed_hashes
 from digest.subscribers import (
     ACTIVE,
