@@ -10,7 +10,7 @@ from typing import IO, Any
 from digest.csvimport.layout import Plan, StatusChoice, plan_columns
 from digest.csvimport.profile import ImportRow, ProfileMapper
 from digest.csvimport.question import ask_about_status_columns
-from digest.csvimport.sniff import quote_open_at_end, swallowed_row
+from digest.csvimport.sniff import garbled_header, quote_open_at_end, swallowed_row
 from digest.csvimport.summary import ImportSummary
 from digest.errors import InputError
 
@@ -59,6 +59,9 @@ class RowReader:
             raise InputError("the file is empty; it needs a header row with an email column", path=self.path) from None
         except csv.Error as exc:
             raise InputError(f"the header row cannot be read ({exc})", path=self.path, line=1) from None
+        garbled = garbled_header(header, self.path, self.encoding)
+        if garbled is not None:
+            raise InputError(garbled, path=self.path, line=1)
         plan = plan_columns(header, self.path, self.maps, self.choice)
         self.plan = plan
         if plan.watched:

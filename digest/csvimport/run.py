@@ -19,7 +19,7 @@ from digest.config import Settings
 from digest.csvimport.layout import StatusChoice, parse_maps
 from digest.csvimport.profile import ProfileMapper
 from digest.csvimport.reader import MAX_FIELD, RowReader
-from digest.csvimport.sniff import refuse_non_csv
+from digest.csvimport.sniff import encoding_from_bom, refuse_non_csv
 from digest.csvimport.summary import ImportSummary
 from digest.csvimport.writer import BatchWriter
 from digest.errors import InputError
@@ -96,7 +96,8 @@ def import_csv(
     chosen_maps = parse_maps(maps or [])
     choice = StatusChoice(status_column, tuple(left_values or ()))
     source = consent_source or f"import: {path.name}"
-    for candidate in [encoding] if encoding else ["utf-8-sig", "cp1252"]:
+    announced = None if encoding else encoding_from_bom(path)
+    for candidate in [encoding or announced] if encoding or announced else ["utf-8-sig", "cp1252"]:
         assert candidate is not None
         try:
             summary = _import(
@@ -114,8 +115,9 @@ def import_csv(
                 choice=choice,
             )
         except _WrongEncoding as exc:
-            if encoding:
-                raise InputError(f"not valid {encoding} text ({exc}); try another --encoding", path=path) from None
+            if encoding or announced:
+                said = encoding or f"{announced} (as its byte order mark says)"
+                raise InputError(f"not valid {said} text ({exc}); try another --encoding", path=path) from None
             continue
         if candidate == "cp1252" and not encoding:
             summary.warnings.insert(0, f"{path}: not UTF-8; read as Windows-1252 (use --encoding to choose)")
