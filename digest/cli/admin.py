@@ -37,6 +37,12 @@ def _print_import_summary(summary: Any) -> None:
         f"{summary.duplicate} duplicate, {summary.invalid} invalid, {summary.suppressed} suppressed"
         f"{not_subscribed} ({summary.rows} rows)."
     )
+    if summary.no_consent_date:
+        rows = f"{summary.no_consent_date} row{'s' if summary.no_consent_date > 1 else ''}"
+        click.echo(
+            f"{rows} had no consent date: stored as unknown "
+            "(a segment rule `consent_at: {exists: true}` leaves such people out)."
+        )
     if summary.differs:
         click.echo(f"{summary.differs} existing subscribers differ from the file; --update applies the file.")
 

@@ -108,9 +108,10 @@ class BatchWriter:
             outcome = self._classify(row, current, hashes[key] in suppressed, hashes[key], now, updates)
             self.seen[key] = outcome
             if outcome == "new":
-                inserts.append(
-                    (new_row(row.address, row.profile, hashes[key], row.consent_at or now, row.consent_text), row)
-                )
+                # No consent date in the file: unknown, never the day of the import.
+                if row.consent_at is None:
+                    self.summary.no_consent_date += 1
+                inserts.append((new_row(row.address, row.profile, hashes[key], row.consent_at, row.consent_text), row))
             elif outcome == "new-left":
                 values = new_subscriber_values(
                     self.settings,
