@@ -86,6 +86,7 @@ class ProfileMapper:
         self.check_deliverability = check_deliverability
         self.topics = TopicMatcher(settings.topics)
         self.unknown_topics: dict[str, list[int]] = {}
+        self.utf8_only: list[int] = []  # lines of addresses with non-ASCII characters before the @
         self._shape: tuple[Plan, _Shape] | None = None
 
     def row(self, line: int, cells: list[str], plan: Plan) -> ImportRow:
@@ -101,6 +102,8 @@ class ProfileMapper:
             if index < width and (cell := cells[index].strip()):
                 attributes[key] = _cleaned(cell)
         address = check_address(values.get("email", ""), check_deliverability=self.check_deliverability)
+        if not address.email.isascii() and not address.email.rpartition("@")[0].isascii():
+            self.utf8_only.append(line)
         if values.get("name") and not (values.get("first_name") or values.get("last_name")):
             values["first_name"], values["last_name"] = split_name(values["name"], address.email)
         profile = _profile_fields(values)
@@ -218,6 +221,18 @@ class ProfileMapper:
         layout = plan.layout
         about = f"{layout.description}" + (f"; consent: {'; '.join(evidence)}" if evidence else "")
         return chosen, about
+
+    def report_addresses(self) -> None:
+        """One warning for the addresses only SMTPUTF8 can carry: imported, but not every provider can send to them."""
+        if not self.utf8_only:
+            return
+        lines = ", ".join(str(n) for n in self.utf8_only[:10]) + (" …" if len(self.utf8_only) > 10 else "")
+        self.summary.warnings.append(
+            f"{self.path}: {len(self.utf8_only)} address{'es' if len(self.utf8_only) > 1 else ''} with non-ASCII "
+            f"characters before the @ (line{'s' if len(self.utf8_only) > 1 else ''} {lines}) imported; only an SMTP "
+            "server that offers SMTPUTF8 can send to them (the outbox writes them as UTF-8; SendGrid takes only "
+            "ASCII addresses), so elsewhere each such delivery fails with that reason and the rest are sent"
+        )
 
     def report_topics(self) -> None:
         """One warning per unknown topic, naming the lines it was on."""

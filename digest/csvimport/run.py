@@ -178,4 +178,5 @@ def _import(
         if rejects_handle:
             rejects_handle.close()
     mapper.report_topics()
+    mapper.report_addresses()
     return summary
