@@ -171,7 +171,7 @@ def test_the_evidence_names_the_tool_the_column_and_the_value(engine, settings, 
     import_csv(engine, settings, copy(project, "beehiiv-subscribers.csv"))
     tariq = get_subscriber(engine, "tariq.aziz@riverside-youth.example.org")
     assert history(engine, tariq.id)[0].detail == (
-        "line 3: beehiiv's subscriber export, known by the columns status, tier, created_at; "
+        "line 3: the beehiiv subscriber export, known by the columns status, tier, created_at; "
         "column 'unsubscribed_at' says '2025-02-11 07:12:40 UTC'"
     )
     import_csv(engine, settings, copy(project, "kit-subscribers.csv"))

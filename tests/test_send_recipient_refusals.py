@@ -178,3 +178,18 @@ def test_a_non_ascii_domain_is_sent_in_its_ascii_form_and_erased_from_the_outbox
     assert raw.isascii()
     erase_person(engine, settings, "lena@bücherei.example.org")
     assert not path.exists()
+
+
+@pytest.mark.corpus
+def test_sendgrids_schema_takes_ascii_addresses_only() -> None:
+    """Why SendGrid's recipients must be ASCII: its official schema types every address as JSON Schema's
+    "email" (RFC 5321, ASCII), never "idn-email" (RFC 6531). Should that change, so must our refusal."""
+    import json
+
+    from tests.conftest import need_corpus
+    from tests.fakes.sendgrid import SCHEMA_PATH
+
+    schema = json.loads(need_corpus(SCHEMA_PATH, "SendGrid's mail/send schema").read_text(encoding="utf-8"))
+    to = schema["properties"]["personalizations"]["items"]["properties"]["to"]["items"]["properties"]["email"]
+    assert to["format"] == "email"
+    assert "idn-email" not in json.dumps(schema)

@@ -107,7 +107,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "beehiiv",
-        "beehiiv's subscriber export",
+        "the beehiiv subscriber export",
         recognised_by=("email", "status", "tier", "created at"),
         status=(
             StatusRule(
