@@ -107,6 +107,34 @@ def _ask_library(email: str, *, check_deliverability: bool) -> Address | str:
     return Address(email=email, key=result.normalized.lower())
 
 
+def mailbox_for_sending(address: str) -> tuple[str, bool]:
+    """The address as a message's To header and an SMTP envelope carry it, and whether that needs SMTPUTF8.
+
+    An ASCII address is itself. A non-ASCII domain (``user@münchen.example``) has an ASCII form
+    (IDNA, ``user@xn--mnchen-3ya.example``) that every server takes. A non-ASCII local part
+    (``ömil@example.org``) has none: such an address travels only with SMTPUTF8 (RFC 6531).
+    """
+    if address.isascii():
+        return address, False
+    local = address.rpartition("@")[0]
+    if local.isascii():
+        ascii_email = _ascii_form(address)
+        if ascii_email is not None:
+            return ascii_email, False
+    return address, True
+
+
+@lru_cache(maxsize=1024)
+def _ascii_form(address: str) -> str | None:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        found = validate_email(address, check_deliverability=False).ascii_email
+    except EmailNotValidError:
+        return None
+    return str(found) if found else None
+
+
 def keyed_hash(secret: bytes, key: str) -> str:
     """HMAC-SHA256 of an address key: what the suppression list stores.
 

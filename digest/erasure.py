@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from digest import db
 from digest.config import Settings
-from digest.emails import check_address
+from digest.emails import check_address, mailbox_for_sending
 from digest.errors import NotFoundError
 from digest.subscribers import ERASED, PROFILE_FIELDS, _find, add_suppression, email_hash
 
@@ -121,11 +121,14 @@ def _redact(conn: Connection, table: sa.Table, column: sa.Column[str], key: str,
 
 def erase_files(settings: Settings, raw_email: str) -> list[Path]:
     """Remove every outbox file that holds the address (sent issues, test copies, confirmations)."""
-    needle = check_address(raw_email).key.encode("utf-8")
+    key = check_address(raw_email).key
+    # Messages carry a non-ASCII domain in its ASCII (IDNA) form: look for that too.
+    needles = {key.encode("utf-8"), mailbox_for_sending(key)[0].lower().encode("utf-8")}
     removed = []
     if settings.outbox_dir.is_dir():
         for path in sorted(settings.outbox_dir.rglob("*.eml")):
-            if needle in path.read_bytes().lower():
+            content = path.read_bytes().lower()
+            if any(needle in content for needle in needles):
                 path.unlink()
                 removed.append(path)
     return removed

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from digest.config import Settings
+from digest.emails import mailbox_for_sending
 
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
 
@@ -56,10 +57,19 @@ def build_message(
     envelope: Envelope,
     date: datetime | None = None,
 ) -> EmailMessage:
-    """One complete message for one recipient."""
-    message = EmailMessage(policy=policy.SMTP)
+    """One complete message for one recipient.
+
+    An address with non-ASCII characters before the @ is written as UTF-8 in a message that needs
+    SMTPUTF8 (RFC 6532: ``message.policy.utf8``); a non-ASCII domain alone is written in its ASCII form.
+    Raises ``ValueError`` (``email.errors`` defects among them) when the recipient's values cannot be
+    carried at all: the caller fails that recipient, not the batch.
+    """
+    mailbox, utf8 = mailbox_for_sending(envelope.to_address)
+    message = EmailMessage(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
     message["From"] = Address(settings.email.from_name, addr_spec=settings.email.from_address)
-    message["To"] = Address(envelope.to_name, addr_spec=envelope.to_address)
+    # headerregistry.Address refuses a non-ASCII local part (NonASCIILocalPartDefect) even where SMTPUTF8
+    # allows it, so that mailbox is written as text, its display name quoted.
+    message["To"] = _utf8_mailbox(envelope.to_name, mailbox) if utf8 else Address(envelope.to_name, addr_spec=mailbox)
     if settings.email.reply_to:
         message["Reply-To"] = settings.email.reply_to
     message["Subject"] = subject
@@ -76,6 +86,20 @@ def build_message(
     return message
 
 
+def _utf8_mailbox(name: str, address: str) -> str:
+    if any(character in name for character in "\r\n"):
+        raise ValueError("the recipient's name holds a line break")
+    if not name:
+        return address
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{address}>'
+
+
+def needs_smtputf8(message: EmailMessage) -> bool:
+    """Whether the message carries an address that only SMTPUTF8 can carry."""
+    return bool(message.policy.utf8)  # type: ignore[attr-defined]
+
+
 def message_bytes(message: EmailMessage) -> bytes:
-    """The wire form, CRLF line endings, as an SMTP server receives it."""
-    return message.as_bytes(policy=policy.SMTP)
+    """The wire form, CRLF line endings, as an SMTP server receives it (UTF-8 headers when SMTPUTF8 is needed)."""
+    return message.as_bytes(policy=policy.SMTPUTF8 if needs_smtputf8(message) else policy.SMTP)

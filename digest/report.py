@@ -28,7 +28,7 @@ def subscriber_report(engine: Engine, settings: Settings, email: str) -> Iterato
     yield f"status:       {person.status} since {person.status_changed_at:%Y-%m-%d %H:%M} UTC"
     if person.status_reason:
         yield f"reason:       {person.status_reason}"
-    consent_at = f" on {person.consent_at:%Y-%m-%d}" if person.consent_at else ""
+    consent_at = f" on {person.consent_at:%Y-%m-%d}" if person.consent_at else " (date unknown)"
     yield f"consent:      {person.consent_source or '-'}{consent_at}"
     if person.consent_text:
         yield f"              {person.consent_text}"

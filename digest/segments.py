@@ -36,7 +36,7 @@ from digest.yamlfile import YamlDocument, read_yaml
 Condition = sa.ColumnElement[bool]
 
 TEXT_FIELDS = ("email", "email_domain", *PROFILE_FIELDS, "consent_source")
-FIELDS = (*TEXT_FIELDS, "topics", "key_contact")
+FIELDS = (*TEXT_FIELDS, "topics", "key_contact", "consent_at")
 OPERATORS = ("equals", "one_of", "contains", "word", "exists")
 _SEGMENT_KEYS = {"name", "description", "match", "topics"}
 S = db.subscribers
@@ -245,6 +245,11 @@ def _field_rule(doc: YamlDocument, name: str, condition: Any, where: tuple[str |
             )
         if name in ("topics", "key_contact"):
             raise doc.error(f"word does not apply to {name!r}; use equals or one_of", *where, operator)
+    if name == "consent_at":
+        # Whether the date consent was given is on record: imports store a date nobody recorded as unknown.
+        if operator != "exists":
+            raise doc.error("consent_at takes only exists: true (the date is on record) or false", *where, operator)
+        return S.c.consent_at.is_not(None) if operand else S.c.consent_at.is_(None)
     if name == "key_contact":
         return _key_contact_rule(doc, operator, operand, where)
     if name == "topics":

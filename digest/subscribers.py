@@ -522,12 +522,17 @@ def export_rows(subscribers: Iterable[Subscriber]) -> Iterator[list[str]]:
             person.status_reason,
             person.status_changed_at.isoformat(timespec="seconds"),
             person.consent_source,
-            person.consent_at.isoformat(timespec="seconds") if person.consent_at else "",
+            person.consent_at.isoformat(timespec="seconds") if person.consent_at else _unknown_unless_erased(person),
             person.consent_text,
             person.created_at.isoformat(timespec="seconds"),
             ";".join(f"{k}={v}" for k, v in sorted(person.attributes.items())),
         ]
         yield [neutralise_formula(str(value)) for value in row]
+
+
+def _unknown_unless_erased(person: Subscriber) -> str:
+    """A consent date nobody recorded shows as "unknown" (an erased person's is simply gone)."""
+    return "" if person.status == ERASED else "unknown"
 
 
 def write_csv(path: Path, rows: Iterable[Sequence[str]]) -> int:

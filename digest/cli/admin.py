@@ -37,6 +37,12 @@ def _print_import_summary(summary: Any) -> None:
         f"{summary.duplicate} duplicate, {summary.invalid} invalid, {summary.suppressed} suppressed"
         f"{not_subscribed} ({summary.rows} rows)."
     )
+    if summary.no_consent_date:
+        rows = f"{summary.no_consent_date} row{'s' if summary.no_consent_date > 1 else ''}"
+        click.echo(
+            f"{rows} had no consent date: stored as unknown "
+            "(a segment rule `consent_at: {exists: true}` leaves such people out)."
+        )
     if summary.differs:
         click.echo(f"{summary.differs} existing subscribers differ from the file; --update applies the file.")
 
@@ -62,6 +68,12 @@ def subscribers() -> None:
     metavar="COLUMN=FIELD",
     help="Read a column as a field (e.g. REGION=region, NOTES=attributes.notes, Phone=ignore); repeat.",
 )
+@click.option("--status-column", metavar="COLUMN", help="Read this column as each person's subscription status.")
+@click.option(
+    "--left-values",
+    metavar="V1,V2",
+    help="Values of --status-column that mean the person left (others: subscribed; '*': any value).",
+)
 @pass_app
 def subscribers_import(
     app: App,
@@ -74,8 +86,14 @@ def subscribers_import(
     check_deliverability: bool,
     rejects: str | None,
     maps: tuple[str, ...],
+    status_column: str | None,
+    left_values: str | None,
 ) -> None:
-    """Import subscribers from a CSV export (ours, Mailchimp's, listmonk's, a spreadsheet's)."""
+    """Import subscribers from a CSV export (ours, a spreadsheet's, or another mailing tool's).
+
+    Exports of Mailchimp (in any language), listmonk, MailerLite, Substack, beehiiv, Buttondown, Kit,
+    Brevo, Campaign Monitor and Shopify are recognised, and the people they mark as gone stay gone.
+    """
     from digest.csvimport import import_csv
 
     summary = import_csv(
@@ -90,6 +108,8 @@ def subscribers_import(
         check_deliverability=check_deliverability,
         rejects_file=Path(rejects) if rejects else None,
         maps=list(maps),
+        status_column=status_column,
+        left_values=[value.strip() for value in left_values.split(",")] if left_values is not None else None,
     )
     _print_import_summary(summary)
 

@@ -8,18 +8,20 @@ One module per job: :mod:`.run` drives the import (encodings, the
 transaction); :mod:`.reader` reads the CSV (its delimiter, unreadable rows,
 runaway quotes) with help from :mod:`.sniff` (workbooks, quotes left open);
 :mod:`.layout` decides which tool wrote the file and so what it says about the
-people in it; :mod:`.profile` turns a row into a profile and status, its cells
-read by :mod:`.values`; :mod:`.writer` classifies rows against the store and
+people in it, from the one table of tools in :mod:`.tools` (:mod:`.question`
+stops the import at a status column it cannot read); :mod:`.profile` turns a
+row into a profile and status, its cells read by :mod:`.values`; :mod:`.writer` classifies rows against the store and
 writes them in batches; :mod:`.summary` is what the admin is shown. Every
 status decision records its reason and evidence (the file's layout, the
 column, the value) in the subscriber's history.
 """
 
-from digest.csvimport.layout import NOT_SUBSCRIBED, Layout, Plan, parse_maps, plan_columns
+from digest.csvimport.layout import Layout, Plan, StatusChoice, parse_maps, plan_columns
 from digest.csvimport.profile import MAX_EVIDENCE, MAX_PROFILE_FIELD, ImportRow, parse_consent_date
 from digest.csvimport.reader import MAX_FIELD
 from digest.csvimport.run import import_csv
 from digest.csvimport.summary import SHOWN_REJECTS, ImportSummary
+from digest.csvimport.tools import NOT_SUBSCRIBED, TOOLS
 from digest.csvimport.writer import BATCH
 
 __all__ = [
@@ -29,10 +31,12 @@ __all__ = [
     "MAX_PROFILE_FIELD",
     "NOT_SUBSCRIBED",
     "SHOWN_REJECTS",
+    "TOOLS",
     "ImportRow",
     "ImportSummary",
     "Layout",
     "Plan",
+    "StatusChoice",
     "import_csv",
     "parse_consent_date",
     "parse_maps",

@@ -10,17 +10,28 @@ the admin exactly how the file was understood before anything is written.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from digest.csvimport.tools import (
+    AMBIGUOUS_NAMES,
+    LEAVING_NAMES,
+    LOCALISED_HEADERS,
+    MAILCHIMP_CLEAN,
+    MAILCHIMP_COLUMNS,
+    MAILCHIMP_MARKERS,
+    MAILCHIMP_UNSUB,
+    MOMENTS,
+    NOT_SUBSCRIBED,
+    TOOLS,
+    StatusRule,
+    Tool,
+)
 from digest.errors import InputError
-from digest.subscribers import ACTIVE, BOUNCED, PROFILE_FIELDS, UNSUBSCRIBED
-
-# A status for rows that are neither mailed nor stored: Mailchimp's
-# non-subscribed contacts and listmonk's disabled ones never opted in to this list.
-NOT_SUBSCRIBED = "not-subscribed"
+from digest.subscribers import ACTIVE, BOUNCED, COMPLAINED, PROFILE_FIELDS, UNSUBSCRIBED
 
 # Header names from our own exports and from common tools (CRMs, spreadsheets),
 # compared after lower-casing and folding spaces, "_" and "-".
@@ -42,6 +53,8 @@ HEADER_ALIASES: dict[str, str] = {
     **dict.fromkeys(["first name", "firstname", "first", "given name", "forename", "fname"], "first_name"),
     **dict.fromkeys(["last name", "lastname", "last", "surname", "family name", "lname"], "last_name"),
     **dict.fromkeys(["name", "full name", "fullname", "contact name"], "name"),
+    # Mailchimp's default fields as audiences in other languages name them ("E-Mail-Adresse", "Prénom").
+    **{alias: target for target, aliases in LOCALISED_HEADERS.items() for alias in aliases},
     **dict.fromkeys(
         [
             "organisation",
@@ -92,40 +105,9 @@ TARGET_NAMES = {
     **{name: name.replace("_", " ") for name in PROFILE_FIELDS},
 }
 
-# Mailchimp's own columns, written in capitals; a merge field the audience's
-# owner made ("Region") is told apart from Mailchimp's geo-IP guess ("REGION") by case.
-MAILCHIMP_GEO = ("LATITUDE", "LONGITUDE", "GMTOFF", "DSTOFF", "TIMEZONE", "CC", "REGION")
-MAILCHIMP_UNSUB = ("UNSUB_TIME", "UNSUB_CAMPAIGN_TITLE", "UNSUB_CAMPAIGN_ID", "UNSUB_REASON", "UNSUB_REASON_OTHER")
-MAILCHIMP_CLEAN = ("CLEAN_TIME", "CLEAN_CAMPAIGN_TITLE", "CLEAN_CAMPAIGN_ID")
-MAILCHIMP_COLUMNS: dict[str, tuple[str | None, str]] = {
-    "MEMBER_RATING": (None, "Mailchimp's engagement rating, not a fact about the person"),
-    "OPTIN_TIME": ("optin_at", ""),
-    "OPTIN_IP": ("optin_ip", ""),
-    "CONFIRM_TIME": ("confirm_at", ""),
-    "CONFIRM_IP": ("confirm_ip", ""),
-    **{name: (None, "Mailchimp's guess from the IP address ({map})") for name in MAILCHIMP_GEO},
-    "LAST_CHANGED": (None, "when the Mailchimp record last changed"),
-    "LEID": (None, "Mailchimp's own id"),
-    "EUID": (None, "Mailchimp's own id"),
-    "NOTES": (None, "Mailchimp's internal notes ({map})"),
-    "TAGS": ("tags", ""),
-    **{name: ("evidence", "") for name in (*MAILCHIMP_UNSUB, *MAILCHIMP_CLEAN)},
-}
-# Enough of these in capitals and the file is a Mailchimp audience export.
-_MAILCHIMP_MARKERS = {"MEMBER_RATING", "OPTIN_TIME", "CONFIRM_TIME", "LEID", "EUID", "LAST_CHANGED", "OPTIN_IP"}
 _MAILCHIMP_FILE_RE = re.compile(
     r"^(?P<kind>non[-_ ]?subscribed|unsubscribed|cleaned|subscribed)[-_ ].*export", re.IGNORECASE
 )
-
-LISTMONK_COLUMNS: dict[str, tuple[str | None, str]] = {
-    "uuid": (None, "listmonk's own id"),
-    "email": ("email", ""),
-    "name": ("name", ""),
-    "attributes": ("attributes_json", ""),
-    "status": ("status", ""),
-    "created at": (None, "when the listmonk record was made, not evidence of consent"),
-    "updated at": (None, "when the listmonk record last changed"),
-}
 
 # Columns of other tools that are bookkeeping, not facts about a person.
 IGNORED_COLUMNS = {
@@ -140,18 +122,19 @@ IGNORED_COLUMNS = {
     "attributes": "our own export's attributes column (key=value text)",
 }
 
+
+# A Status column in a file of no known tool: our own export's words, Mailchimp's and listmonk's.
 FILE_STATUSES = {
     "subscribed": ACTIVE,
     "active": ACTIVE,
     "enabled": ACTIVE,
-    "": ACTIVE,
     "unsubscribed": UNSUBSCRIBED,
     "blocklisted": UNSUBSCRIBED,
     "blacklisted": UNSUBSCRIBED,
     "cleaned": BOUNCED,
     "bounced": BOUNCED,
-    "complained": "complained",
-    "spam": "complained",
+    "complained": COMPLAINED,
+    "spam": COMPLAINED,
     "erased": UNSUBSCRIBED,
     "disabled": NOT_SUBSCRIBED,
     "non-subscribed": NOT_SUBSCRIBED,
@@ -159,6 +142,12 @@ FILE_STATUSES = {
     "transactional": NOT_SUBSCRIBED,
     "pending": NOT_SUBSCRIBED,
 }
+GENERIC_STATUS = StatusRule(("status",), FILE_STATUSES, empty=ACTIVE)
+GENERIC_STATUS_WORDS = (
+    "subscribed, unsubscribed, cleaned, bounced, complained, non-subscribed "
+    "(or listmonk's enabled, disabled, blocklisted)"
+)
+ANY_VALUE = "*"  # --left-values '*': any value at all means the person left (a date in "unsubscribed_at")
 
 MAP_TARGETS = (*PROFILE_FIELDS, "topics", "key_contact", "ignore")
 
@@ -167,10 +156,11 @@ MAP_TARGETS = (*PROFILE_FIELDS, "topics", "key_contact", "ignore")
 class Layout:
     """The kind of file: who wrote it and what it says about everyone in it."""
 
-    name: str  # generic, listmonk, mailchimp-subscribed, -unsubscribed, -cleaned, -nonsubscribed
+    name: str  # generic, a tool's name, mailchimp-subscribed, -unsubscribed, -cleaned, -nonsubscribed
     description: str
     evidence: str  # why we think so: the columns or the file name
-    status: str | None  # every row's status; None: active unless a Status column says otherwise
+    status: str | None  # every row's status; None: active unless a status column says otherwise
+    tool: Tool | None = None
 
     def summary(self) -> str:
         """One sentence for the admin: what the file is, how we know, and what it does to the people in it."""
@@ -187,8 +177,10 @@ class Layout:
 class Column:
     index: int
     header: str
-    target: str | None  # a field, "attr:<key>", "evidence", or None (ignored)
+    target: str | None  # a field, "attr:<key>", "evidence", "status", or None (ignored)
     note: str = ""
+    rule: StatusRule | None = None  # for a status column: what its values mean
+    words: str = ""  # for a status column: the values it knows, for a refusal
 
     def describe(self) -> str:
         """One line for --dry-run: the column, what it becomes, and why."""
@@ -198,21 +190,37 @@ class Column:
             what = f"attribute {self.target[5:]}"
         elif self.target == "evidence":
             what = "kept in the history as evidence of the status"
+        elif self.rule is not None and self.rule is not GENERIC_STATUS:
+            what = f"status ({_rule_summary(self.rule)})"
         else:
             what = TARGET_NAMES.get(self.target, self.target)
         note = f" ({self.note})" if self.note else ""
         return f"{self.header or '(no name)'} → {what}{note}"
 
 
+def _rule_summary(rule: StatusRule) -> str:
+    """What a status rule's values mean: "cancelled → unsubscribed; inactive → not-subscribed; …"."""
+    meanings: dict[str, list[str]] = {}
+    for value, status in rule.values.items():
+        if status != ACTIVE:
+            meanings.setdefault(status, []).append(value)
+    parts = [f"{', '.join(values)} → {status}" for status, values in meanings.items()]
+    if rule.other not in (None, ACTIVE):
+        parts.append(f"any value → {rule.other}")
+    return "; ".join(parts) or "every value active"
+
+
 @dataclass(frozen=True)
 class Plan:
     layout: Layout
     columns: tuple[Column, ...]
+    # Columns kept as attributes whose name and values may say the person left: (index, header, any value counts).
+    watched: tuple[tuple[int, str, bool], ...] = ()
 
     @cached_property
     def used(self) -> dict[int, str]:
         """Column index → target, for the columns the import reads (worked out once: every row asks)."""
-        return {column.index: column.target for column in self.columns if column.target}
+        return {column.index: column.target for column in self.columns if column.target and column.rule is None}
 
     @cached_property
     def fields(self) -> list[tuple[int, str]]:
@@ -230,6 +238,11 @@ class Plan:
         return [(c.index, c.header) for c in self.columns if c.target == "evidence"]
 
     @cached_property
+    def status_columns(self) -> list[Column]:
+        """The columns that say whether a person is still subscribed, in column order."""
+        return [c for c in self.columns if c.rule is not None]
+
+    @cached_property
     def _headers(self) -> dict[str, str]:
         headers: dict[str, str] = {}
         for column in self.columns:
@@ -242,7 +255,11 @@ class Plan:
 
 
 def normalise_header(name: str) -> str:
-    return " ".join(re.sub(r"[\s_\-]+", " ", name.strip().strip("\ufeff*").lower()).split())
+    """A header as the tables compare it: lower case, accents off, spaces, "_" and "-" folded to one space."""
+    text = name.strip().strip("\ufeff*").lower()
+    if not text.isascii():
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[\s_\-]+", " ", text).split())
 
 
 def attribute_key(name: str) -> str:
@@ -265,26 +282,64 @@ def parse_maps(items: Sequence[str]) -> dict[str, str]:
     return maps
 
 
-def plan_columns(header: Sequence[str], path: Path, maps: Mapping[str, str] | None = None) -> Plan:
+@dataclass(frozen=True)
+class StatusChoice:
+    """``--status-column COL`` and ``--left-values V1,V2``: the admin's answer to the import's question."""
+
+    column: str | None = None
+    left_values: tuple[str, ...] = ()
+
+    def rule(self) -> tuple[StatusRule, str]:
+        """The rule the answer makes, and the words for the row's evidence."""
+        if not self.left_values:
+            return GENERIC_STATUS, ""
+        folded = [value.strip().casefold() for value in self.left_values if value.strip()]
+        if not folded:
+            raise InputError("--left-values names no value; list the values that mean the person left")
+        if ANY_VALUE in folded:
+            return StatusRule((), {}, empty=ACTIVE, other=UNSUBSCRIBED), f"--left-values {ANY_VALUE}"
+        left = {value: _leaving(value) for value in folded}
+        return StatusRule((), left, empty=ACTIVE, other=ACTIVE), f"--left-values {', '.join(self.left_values)}"
+
+
+def _leaving(value: str) -> str:
+    """The status a value the admin says means "left" stands for: a bounce or complaint when its word says so."""
+    status = FILE_STATUSES.get(value, UNSUBSCRIBED)
+    return status if status in (BOUNCED, COMPLAINED) else UNSUBSCRIBED
+
+
+def plan_columns(
+    header: Sequence[str], path: Path, maps: Mapping[str, str] | None = None, choice: StatusChoice | None = None
+) -> Plan:
     """Recognise the layout and decide what every column means; refuse what cannot be right."""
     maps = dict(maps or {})
     stripped = [name.strip().lstrip("\ufeff") for name in header]
     layout = _layout(stripped, path)
     columns = [_column(index, name, layout) for index, name in enumerate(stripped)]
     columns = _apply_maps(columns, maps, stripped, path)
-    if layout.name == "generic":
+    if not layout.name.startswith("mailchimp"):
+        # Mailchimp's own "Full Name" merge field fills in, row by row, only where both name fields are empty.
         columns = _name_or_parts(columns)
+    if choice is not None and (choice.column or choice.left_values):
+        columns = _apply_choice(columns, choice, stripped, path)
     _check_targets(columns, path, stripped)
-    return Plan(layout, tuple(columns))
+    return Plan(layout, tuple(columns), _watched(columns))
 
 
 def _layout(header: Sequence[str], path: Path) -> Layout:
     exact = set(header)
-    normalised = {normalise_header(name) for name in header}
-    if "email address" in normalised and len(exact & _MAILCHIMP_MARKERS) >= 3:
+    if len(exact & MAILCHIMP_MARKERS) >= 3:
         return _mailchimp_layout(exact, path)
-    if {"email", "name", "attributes"} <= normalised and not normalised & {"first name", "last name"}:
-        return Layout("listmonk", "the listmonk subscriber export", "columns email, name and attributes", None)
+    normalised = {normalise_header(name): name for name in header}
+    for tool in TOOLS:
+        if (
+            all(name in normalised for name in tool.recognised_by)
+            and (not tool.any_of or any(name in normalised for name in tool.any_of))
+            and not any(name in normalised for name in tool.none_of)
+        ):
+            seen = [normalised[name] for name in (*tool.recognised_by, *tool.any_of) if name in normalised]
+            shown = [name for name in seen if HEADER_ALIASES.get(normalise_header(name)) != "email"]
+            return Layout(tool.name, tool.description, f"the columns {', '.join(shown)}", None, tool)
     return Layout("generic", "a spreadsheet or CRM export", "", None)
 
 
@@ -342,9 +397,14 @@ def _column(index: int, name: str, layout: Layout) -> Column:
         target, note = MAILCHIMP_COLUMNS[name]
         return Column(index, name, target, note.format(map=f"--map {name}=FIELD to use it"))
     normalised = normalise_header(name)
-    if layout.name == "listmonk" and normalised in LISTMONK_COLUMNS:
-        target, note = LISTMONK_COLUMNS[normalised]
-        return Column(index, name, target, note)
+    tool = layout.tool
+    if tool is not None:
+        for rule in tool.status:
+            if normalised in rule.headers:
+                return Column(index, name, "status", rule=rule, words=rule.known_values())
+        if normalised in tool.columns:
+            target, note = tool.columns[normalised]
+            return Column(index, name, target, note)
     if not normalised:
         return Column(index, name, None, "no header")
     if normalised in IGNORED_COLUMNS:
@@ -352,19 +412,26 @@ def _column(index: int, name: str, layout: Layout) -> Column:
     target = HEADER_ALIASES.get(normalised)
     if target is None:
         return Column(index, name, "attr:" + attribute_key(name), "not a field of ours; segments can match it")
+    if target == "status":
+        return Column(index, name, "status", rule=GENERIC_STATUS, words=GENERIC_STATUS_WORDS)
     return Column(index, name, target)
+
+
+def _find(columns: Sequence[Column], wanted: str, header: Sequence[str], path: Path, option: str) -> Column:
+    """The one column named ``wanted`` (as written, else as normalised), or an error naming the header."""
+    matches = [c for c in columns if c.header == wanted] or [
+        c for c in columns if normalise_header(c.header) == normalise_header(wanted)
+    ]
+    if len(matches) != 1:
+        shown = ", ".join(repr(h) for h in header[:30])
+        problem = "no column" if not matches else "more than one column"
+        raise InputError(f"{option}: {problem} {wanted!r}; the header has {shown}", path=path)
+    return matches[0]
 
 
 def _apply_maps(columns: list[Column], maps: dict[str, str], header: Sequence[str], path: Path) -> list[Column]:
     for wanted, target in maps.items():
-        matches = [c for c in columns if c.header == wanted] or [
-            c for c in columns if normalise_header(c.header) == normalise_header(wanted)
-        ]
-        if len(matches) != 1:
-            shown = ", ".join(repr(h) for h in header[:30])
-            problem = "no column" if not matches else "more than one column"
-            raise InputError(f"--map {wanted}={target}: {problem} {wanted!r}; the header has {shown}", path=path)
-        (found,) = matches
+        found = _find(columns, wanted, header, path, f"--map {wanted}={target}")
         new_target = (
             None
             if target == "ignore"
@@ -374,20 +441,50 @@ def _apply_maps(columns: list[Column], maps: dict[str, str], header: Sequence[st
     return columns
 
 
+def _apply_choice(columns: list[Column], choice: StatusChoice, header: Sequence[str], path: Path) -> list[Column]:
+    if not choice.column:
+        raise InputError("--left-values needs the column they are values of: add --status-column COLUMN", path=path)
+    found = _find(columns, choice.column, header, path, f"--status-column {choice.column}")
+    rule, said = choice.rule()
+    words = GENERIC_STATUS_WORDS if rule is GENERIC_STATUS else ""
+    columns[found.index] = Column(found.index, found.header, "status", said or "--status-column", rule, words)
+    return columns
+
+
 def _name_or_parts(columns: list[Column]) -> list[Column]:
-    """A full-name column is split only when there are no first- and last-name columns."""
-    if not any(c.target in ("first_name", "last_name") for c in columns):
+    """A name column beside first- and last-name columns is not used; beside a last-name column only,
+    it is the first name (MailerLite's ``name`` and ``last_name``); alone, it is split."""
+    targets = {c.target for c in columns}
+    if "name" not in targets or not targets & {"first_name", "last_name"}:
         return columns
+    if "first_name" in targets:
+        replacement = Column(0, "", None, "the first and last name columns are used")
+    else:
+        replacement = Column(0, "", "first_name", "the first name, beside the last-name column")
     return [
-        Column(c.index, c.header, None, "the first and last name columns are used") if c.target == "name" else c
-        for c in columns
+        Column(c.index, c.header, replacement.target, replacement.note) if c.target == "name" else c for c in columns
     ]
+
+
+def _watched(columns: Sequence[Column]) -> tuple[tuple[int, str, bool], ...]:
+    """Attribute columns whose name says subscription (``Unsubscribed``, ``EMAIL_BLACKLISTED``, ``State``…):
+    their values are looked at as rows are read, and one that says the person left stops the import."""
+    watched = []
+    for column in columns:
+        if not (column.target or "").startswith("attr:"):
+            continue
+        name = f" {normalise_header(column.header)} "
+        leaving = any(word in name for word in LEAVING_NAMES)
+        if leaving or any(word in name for word in AMBIGUOUS_NAMES):
+            moment = leaving and any(name.rstrip().endswith(word) or f"{word} " in name for word in MOMENTS)
+            watched.append((column.index, column.header, moment))
+    return tuple(watched)
 
 
 def _check_targets(columns: Sequence[Column], path: Path, header: Sequence[str]) -> None:
     taken: dict[str, str] = {}
     for column in columns:
-        if column.target is None or column.target == "evidence":
+        if column.target is None or column.target == "evidence" or column.rule is not None:
             continue
         if column.target in taken:
             raise InputError(

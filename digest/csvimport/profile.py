@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from digest.config import Settings
-from digest.csvimport.layout import FILE_STATUSES, Plan
+from digest.csvimport.layout import Plan
 from digest.csvimport.summary import ImportSummary
+from digest.csvimport.tools import CAUTION, NOT_SUBSCRIBED
 from digest.csvimport.values import TopicMatcher, json_attributes, split_name, split_tags
 from digest.emails import Address, check_address
 from digest.errors import InputError
@@ -18,6 +19,7 @@ from digest.plaintext import one_line
 from digest.subscribers import ACTIVE, PROFILE_FIELDS
 
 MAX_PROFILE_FIELD = 300
+UNKNOWN_DATE = "unknown"  # how an export shows a consent date nobody recorded
 MAX_EVIDENCE = 200  # characters of one evidence value kept in the history
 _CONSENT_FIELDS = frozenset({"confirm_at", "confirm_ip", "optin_at", "optin_ip", "consent_at"})
 _TRUE = {"yes", "y", "true", "1", "x"}
@@ -59,15 +61,15 @@ class _Shape:
         """The shape of ``plan``'s rows; the constant answers are asked of ``mapper`` itself."""
         targets = {target for _, target in plan.fields}
         fixed_status = (plan.layout.status is not None and not plan.evidence_columns) or (
-            plan.layout.status is None and "status" not in targets
+            plan.layout.status is None and not plan.status_columns
         )
         return cls(
             fields=tuple(plan.fields),
             attribute_columns=tuple(plan.attribute_columns),
             evidence_columns=tuple(plan.evidence_columns),
-            width=1 + max(index for index, _ in plan.fields),
+            width=1 + max(index for index, _ in [*plan.fields, *((c.index, "") for c in plan.status_columns)]),
             topics=bool(targets & {"topics", "tags"}),
-            status=mapper.status({}, plan, []) if fixed_status else None,
+            status=mapper.status([], plan, []) if fixed_status else None,
             consent=mapper.consent({}, plan) if targets.isdisjoint(_CONSENT_FIELDS) else None,
         )
 
@@ -84,6 +86,7 @@ class ProfileMapper:
         self.check_deliverability = check_deliverability
         self.topics = TopicMatcher(settings.topics)
         self.unknown_topics: dict[str, list[int]] = {}
+        self.utf8_only: list[int] = []  # lines of addresses with non-ASCII characters before the @
         self._shape: tuple[Plan, _Shape] | None = None
 
     def row(self, line: int, cells: list[str], plan: Plan) -> ImportRow:
@@ -99,6 +102,8 @@ class ProfileMapper:
             if index < width and (cell := cells[index].strip()):
                 attributes[key] = _cleaned(cell)
         address = check_address(values.get("email", ""), check_deliverability=self.check_deliverability)
+        if not address.email.isascii() and not address.email.rpartition("@")[0].isascii():
+            self.utf8_only.append(line)
         if values.get("name") and not (values.get("first_name") or values.get("last_name")):
             values["first_name"], values["last_name"] = split_name(values["name"], address.email)
         profile = _profile_fields(values)
@@ -119,8 +124,17 @@ class ProfileMapper:
             if flag not in _TRUE | _FALSE:
                 raise InputError(f"key contact {values['key_contact']!r} is not yes or no")
             profile["key_contact"] = flag in _TRUE
-        status, status_evidence = shape.status or self.status(values, plan, _evidence(cells, shape))
-        consent_at, consent_evidence = shape.consent or self.consent(values, plan)
+        status, status_evidence = shape.status or self.status(cells, plan, _evidence(cells, shape))
+        placeholder = plan.layout.tool.placeholder_domains if plan.layout.tool else ()
+        if placeholder and address.key.rpartition("@")[2] in placeholder:
+            status, status_evidence = NOT_SUBSCRIBED, f"{plan.layout.description}: a placeholder address, not a person"
+        try:
+            consent_at, consent_evidence = shape.consent or self.consent(values, plan)
+        except InputError:
+            if status == ACTIVE:
+                raise
+            # A bad consent date must not keep someone the file says has left from leaving.
+            consent_at, consent_evidence = None, ""
         if status == ACTIVE and plan.layout.name == "mailchimp-subscribed" and consent_at is None:
             raise InputError(
                 "neither OPTIN_TIME nor CONFIRM_TIME: nothing shows this person opted in (Mailchimp's "
@@ -164,19 +178,30 @@ class ProfileMapper:
                 attributes["tags"] = "; ".join(others)
         return list(dict.fromkeys(topics))
 
-    def status(self, values: Mapping[str, str], plan: Plan, evidence: list[str]) -> tuple[str, str]:
-        """The row's status and the evidence for it: the file's layout, or the status column's value."""
+    def status(self, cells: list[str], plan: Plan, evidence: list[str]) -> tuple[str, str]:
+        """The row's status and the evidence for it: the file's layout, or its status columns (the most cautious).
+
+        A value a status column does not know refuses the row: guessing "active" would mail someone
+        the old tool may have marked as gone.
+        """
         layout = plan.layout
         if layout.status is not None:
             known = f"{layout.description}, known by {layout.evidence}"
             return layout.status, f"{known}; {', '.join(evidence)}" if evidence else known
-        text = values.get("status", "")
-        if text.lower() not in FILE_STATUSES:
-            raise InputError(
-                f"status {text!r} is not one of subscribed, unsubscribed, cleaned, bounced, complained, "
-                "non-subscribed (or listmonk's enabled, disabled, blocklisted)"
-            )
-        return FILE_STATUSES[text.lower()], f"{layout.description}, column {plan.header_of('status')!r} says {text!r}"
+        about = f"{layout.description}, known by {layout.evidence}" if layout.tool is not None else layout.description
+        chosen, said = ACTIVE, ""
+        width = len(cells)
+        for column in plan.status_columns:
+            assert column.rule is not None
+            cell = cells[column.index].strip() if column.index < width else ""
+            status = column.rule.status_of(cell)
+            if status is None:
+                raise InputError(f"{column.header} {cell!r} is not one of {column.words or column.rule.known_values()}")
+            if not said or CAUTION[status] > CAUTION[chosen]:
+                chosen = status
+                chosen_by = f" ({column.note})" if column.note.startswith("--") else ""
+                said = f"column {column.header!r} says {cell!r}{chosen_by}"
+        return chosen, f"{about}; {said}" if layout.tool is not None else f"{about}, {said}"
 
     def consent(self, values: Mapping[str, str], plan: Plan) -> tuple[datetime | None, str]:
         """The consent time (CONFIRM_TIME, else OPTIN_TIME, else a consent date) and its evidence with the IPs."""
@@ -196,6 +221,18 @@ class ProfileMapper:
         layout = plan.layout
         about = f"{layout.description}" + (f"; consent: {'; '.join(evidence)}" if evidence else "")
         return chosen, about
+
+    def report_addresses(self) -> None:
+        """One warning for the addresses only SMTPUTF8 can carry: imported, but not every provider can send to them."""
+        if not self.utf8_only:
+            return
+        lines = ", ".join(str(n) for n in self.utf8_only[:10]) + (" …" if len(self.utf8_only) > 10 else "")
+        self.summary.warnings.append(
+            f"{self.path}: {len(self.utf8_only)} address{'es' if len(self.utf8_only) > 1 else ''} with non-ASCII "
+            f"characters before the @ (line{'s' if len(self.utf8_only) > 1 else ''} {lines}) imported; only an SMTP "
+            "server that offers SMTPUTF8 can send to them (the outbox writes them as UTF-8; SendGrid takes only "
+            "ASCII addresses), so elsewhere each such delivery fails with that reason and the rest are sent"
+        )
 
     def report_topics(self) -> None:
         """One warning per unknown topic, naming the lines it was on."""
@@ -259,17 +296,24 @@ def _shown(value: str) -> str:
 
 
 def parse_consent_date(text: str) -> datetime | None:
-    """ISO dates and times, or UK spreadsheet dates (dd/mm/yyyy); naive times are taken as UTC."""
+    """ISO dates and times, or UK spreadsheet dates (dd/mm/yyyy); naive times are taken as UTC.
+
+    A trailing " UTC" (beehiiv writes "2023-03-24 10:23:10 UTC") is UTC; "unknown" (our own
+    export's word for a consent date nobody recorded) and an empty cell are no date.
+    """
     text = text.strip()
-    if not text:
+    if not text or text.casefold() == UNKNOWN_DATE:
         return None
+    plain = text.upper()
+    if plain.endswith((" UTC", " GMT")):
+        plain = plain[:-4].rstrip()
     parsed: datetime | None = None
     try:
-        parsed = datetime.fromisoformat(text)  # Python 3.11 reads a trailing "Z" too
+        parsed = datetime.fromisoformat(plain)  # Python 3.11 reads a trailing "Z" too
     except ValueError:
         for fmt in ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d-%m-%Y"):
             try:
-                parsed = datetime.strptime(text, fmt)
+                parsed = datetime.strptime(plain, fmt)
                 break
             except ValueError:
                 continue

@@ -7,9 +7,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from digest.csvimport.layout import Plan, plan_columns
+from digest.csvimport.layout import Plan, StatusChoice, plan_columns
 from digest.csvimport.profile import ImportRow, ProfileMapper
-from digest.csvimport.sniff import quote_open_at_end, swallowed_row
+from digest.csvimport.question import ask_about_status_columns
+from digest.csvimport.sniff import garbled_header, quote_open_at_end, swallowed_row
 from digest.csvimport.summary import ImportSummary
 from digest.errors import InputError
 
@@ -32,6 +33,7 @@ class RowReader:
         mapper: ProfileMapper,
         rejects_writer: Any,
         maps: Mapping[str, str],
+        choice: StatusChoice | None = None,
     ) -> None:
         self.path = path
         self.encoding = encoding
@@ -39,6 +41,7 @@ class RowReader:
         self.mapper = mapper
         self.rejects_writer = rejects_writer
         self.maps = maps
+        self.choice = choice
         self.plan: Plan | None = None
 
     def rows(self, handle: IO[str]) -> Iterator[ImportRow]:
@@ -56,8 +59,17 @@ class RowReader:
             raise InputError("the file is empty; it needs a header row with an email column", path=self.path) from None
         except csv.Error as exc:
             raise InputError(f"the header row cannot be read ({exc})", path=self.path, line=1) from None
-        plan = plan_columns(header, self.path, self.maps)
+        garbled = garbled_header(header, self.path, self.encoding)
+        if garbled is not None:
+            raise InputError(garbled, path=self.path, line=1)
+        plan = plan_columns(header, self.path, self.maps, self.choice)
         self.plan = plan
+        if plan.watched:
+            # Read once for the columns that may say who left; then from the top again, for the import.
+            ask_about_status_columns(plan, reader, self.path)
+            handle.seek(0)
+            reader = csv.reader(handle, delimiter=delimiter)
+            next(reader)
         self.summary.layout = plan.layout
         self.summary.columns = [column.describe() for column in plan.columns]
         self.summary.attribute_columns = [c.header for c in plan.columns if (c.target or "").startswith("attr:")]

@@ -16,10 +16,10 @@ from pathlib import Path
 from sqlalchemy.engine import Connection, Engine
 
 from digest.config import Settings
-from digest.csvimport.layout import parse_maps
+from digest.csvimport.layout import StatusChoice, parse_maps
 from digest.csvimport.profile import ProfileMapper
 from digest.csvimport.reader import MAX_FIELD, RowReader
-from digest.csvimport.sniff import refuse_non_csv
+from digest.csvimport.sniff import encoding_from_bom, refuse_non_csv
 from digest.csvimport.summary import ImportSummary
 from digest.csvimport.writer import BatchWriter
 from digest.errors import InputError
@@ -77,11 +77,16 @@ def import_csv(
     check_deliverability: bool = False,
     rejects_file: Path | None = None,
     maps: list[str] | None = None,
+    status_column: str | None = None,
+    left_values: list[str] | None = None,
 ) -> ImportSummary:
     """Import subscribers from a CSV file; see the module docstring for the guarantees.
 
     ``maps`` are ``COLUMN=FIELD`` choices that override how a column is read
     (``REGION=region`` uses Mailchimp's geo-IP guess as the region).
+    ``status_column`` and ``left_values`` answer the import's question about a
+    column it cannot read: that column is the status, and these values of it
+    mean the person left (``*``: any value does).
     """
     path = Path(path)
     if not path.is_file():
@@ -89,8 +94,10 @@ def import_csv(
     settings.require_secret_key()  # suppression hashes need it; fail before reading
     refuse_non_csv(path)
     chosen_maps = parse_maps(maps or [])
+    choice = StatusChoice(status_column, tuple(left_values or ()))
     source = consent_source or f"import: {path.name}"
-    for candidate in [encoding] if encoding else ["utf-8-sig", "cp1252"]:
+    announced = None if encoding else encoding_from_bom(path)
+    for candidate in [encoding or announced] if encoding or announced else ["utf-8-sig", "cp1252"]:
         assert candidate is not None
         try:
             summary = _import(
@@ -105,10 +112,12 @@ def import_csv(
                 check_deliverability=check_deliverability,
                 rejects_file=rejects_file,
                 maps=chosen_maps,
+                choice=choice,
             )
         except _WrongEncoding as exc:
-            if encoding:
-                raise InputError(f"not valid {encoding} text ({exc}); try another --encoding", path=path) from None
+            if encoding or announced:
+                said = encoding or f"{announced} (as its byte order mark says)"
+                raise InputError(f"not valid {said} text ({exc}); try another --encoding", path=path) from None
             continue
         if candidate == "cp1252" and not encoding:
             summary.warnings.insert(0, f"{path}: not UTF-8; read as Windows-1252 (use --encoding to choose)")
@@ -129,6 +138,7 @@ def _import(
     check_deliverability: bool,
     rejects_file: Path | None,
     maps: Mapping[str, str],
+    choice: StatusChoice,
 ) -> ImportSummary:
     summary = ImportSummary(encoding="utf-8" if encoding == "utf-8-sig" else encoding, dry_run=dry_run)
     old_limit = csv.field_size_limit(MAX_FIELD)
@@ -137,7 +147,7 @@ def _import(
     if rejects_writer:
         rejects_writer.writerow(["line", "reason"])
     mapper = ProfileMapper(path, settings, summary, consent_text, check_deliverability)
-    reader = RowReader(path, encoding, summary, mapper, rejects_writer, maps)
+    reader = RowReader(path, encoding, summary, mapper, rejects_writer, maps, choice)
     try:
         with (
             path.open("r", encoding=encoding, newline="") as handle,
@@ -168,4 +178,5 @@ def _import(
         if rejects_handle:
             rejects_handle.close()
     mapper.report_topics()
+    mapper.report_addresses()
     return summary

@@ -22,6 +22,7 @@ class ImportSummary:
     suppressed: int = 0
     not_subscribed: int = 0  # rows that say the person never opted in: not stored, not mailed
     differs: int = 0  # existing subscribers whose row differs, left alone without --update
+    no_consent_date: int = 0  # new subscribers whose row gave no consent date: stored as unknown
     rows: int = 0
     rejects: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

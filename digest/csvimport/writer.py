@@ -12,9 +12,9 @@ from sqlalchemy.engine import Connection
 from digest import db
 from digest.bulk import among, insert_returning, insert_rows, select_in
 from digest.config import Settings
-from digest.csvimport.layout import NOT_SUBSCRIBED
 from digest.csvimport.profile import ImportRow
 from digest.csvimport.summary import ImportSummary
+from digest.csvimport.tools import NOT_SUBSCRIBED
 from digest.emails import Address, keyed_hashes
 from digest.subscribers import (
     ACTIVE,
@@ -108,9 +108,10 @@ class BatchWriter:
             outcome = self._classify(row, current, hashes[key] in suppressed, hashes[key], now, updates)
             self.seen[key] = outcome
             if outcome == "new":
-                inserts.append(
-                    (new_row(row.address, row.profile, hashes[key], row.consent_at or now, row.consent_text), row)
-                )
+                # No consent date in the file: unknown, never the day of the import.
+                if row.consent_at is None:
+                    self.summary.no_consent_date += 1
+                inserts.append((new_row(row.address, row.profile, hashes[key], row.consent_at, row.consent_text), row))
             elif outcome == "new-left":
                 values = new_subscriber_values(
                     self.settings,

@@ -101,6 +101,15 @@ def make_provider(settings: Settings, name: str | None = None) -> Provider:
     return provider
 
 
+def message_or_reason(settings: Settings, batch: Batch, recipient: Recipient) -> EmailMessage | str:
+    """The recipient's message, or why it cannot be made (a value no message can carry): that recipient
+    fails with the reason, and the rest of the batch is sent."""
+    try:
+        return recipient_message(settings, batch, recipient)
+    except (ValueError, UnicodeError) as exc:  # email.errors' header defects are ValueErrors
+        return f"no message can be made for this address ({type(exc).__name__}: {exc})"
+
+
 def recipient_message(settings: Settings, batch: Batch, recipient: Recipient) -> EmailMessage:
     """The complete MIME message one recipient gets (SMTP and outbox send these bytes)."""
     values = recipient.personal.as_dict()

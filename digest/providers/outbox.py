@@ -13,7 +13,7 @@ import uuid
 from digest.config import Settings
 from digest.files import atomic_write_bytes
 from digest.mime import message_bytes
-from digest.providers.base import Batch, BatchResult, recipient_message
+from digest.providers.base import Batch, BatchResult, message_or_reason
 
 
 class OutboxProvider:
@@ -28,7 +28,10 @@ class OutboxProvider:
         folder = self.settings.outbox_dir / batch.issue_id
         result = BatchResult()
         for position, recipient in enumerate(batch.recipients):
-            message = recipient_message(self.settings, batch, recipient)
+            message = message_or_reason(self.settings, batch, recipient)
+            if isinstance(message, str):
+                result.failed[position] = message
+                continue
             if recipient.delivery_id is None:
                 # Test copies and sign-up confirmations have no delivery id; a random part keeps
                 # two from the same second (or from two processes) from overwriting each other.

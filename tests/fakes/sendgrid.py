@@ -65,6 +65,8 @@ class FakeSendGrid:
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
     suppressions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Addresses SendGrid refuses as it documents, naming each in the error's field (personalizations.N.to.0.email).
+    invalid_addresses: set[str] = field(default_factory=set)
     # What a scripted 400 says: SendGrid lists every problem it found, one error object each.
     bad_request_messages: list[str] = field(
         default_factory=lambda: ["The from address does not match a verified Sender Identity"]
@@ -116,7 +118,13 @@ def _validator(path: Path) -> Any:
 
 
 def _is_address(value: Any) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("email"), str) and "@" in value["email"]
+    """An address object as SendGrid takes it: an ASCII address (the schema's format is "email", not "idn-email")."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("email"), str)
+        and "@" in value["email"]
+        and value["email"].isascii()
+    )
 
 
 def _string_map(value: Any) -> bool:
@@ -288,6 +296,16 @@ def start(fake: FakeSendGrid) -> ThreadingHTTPServer:
                         fake.rejected.append((number, "; ".join(problems)))
                     self._answer(400, {"errors": [{"message": p} for p in problems]})
                     return
+            refused = [
+                {"message": "Does not contain a valid address.", "field": f"personalizations.{index}.to.0.email"}
+                for index, personalization in enumerate(body["personalizations"])
+                if personalization["to"][0]["email"].lower() in fake.invalid_addresses
+            ]
+            if refused:
+                with fake.lock:
+                    fake.rejected.append((number, "; ".join(e["field"] for e in refused)))
+                self._answer(400, {"errors": refused})
+                return
             message_id = uuid.uuid4().hex[:22]
             with fake.lock:
                 fake.accepted.append(Accepted(message_id, body, time.time()))

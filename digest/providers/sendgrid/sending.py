@@ -9,7 +9,14 @@ ledger. Retries and their limits follow SendGrid's documentation:
   and jitter; a 429 waits for `X-RateLimit-Reset` when SendGrid gives it.
 * No answer within the timeout is ambiguous (SendGrid may have accepted the
   batch), so it is reported as uncertain, never blindly retried.
-* 400 fails the batch with SendGrid's error text; 401/403 stop the send.
+* 400 fails the batch with SendGrid's error text, except where SendGrid names
+  the recipients it refuses (``personalizations.3.to.0.email``): those fail
+  with its words and the rest of the request is posted again. 401/403 stop
+  the send.
+* An address with non-ASCII characters before the @ is refused before any
+  request: mail/send takes ASCII addresses only (the schema's ``format`` is
+  ``email``, not ``idn-email``; SendGrid documents no SMTPUTF8). A non-ASCII
+  domain is sent in its ASCII (IDNA) form.
 
 The body is encoded once and posted on one kept-alive connection
 (:mod:`digest.providers.sendgrid.transport`), so a batch costs its JSON and
@@ -21,11 +28,13 @@ from __future__ import annotations
 import html as html_lib
 import json
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from digest.config import Settings
+from digest.emails import mailbox_for_sending
 from digest.errors import ConfigError
 from digest.mime import LIST_UNSUBSCRIBE_POST, list_unsubscribe_header
 from digest.providers.base import (
@@ -49,6 +58,20 @@ MAX_BACKOFF_SECONDS = 60.0
 HTML_GREETING = "%%greeting_name_html%%"
 # Each recipient's link token, inside the unsubscribe and preference addresses.
 TOKEN = "%%token%%"  # noqa: S105 - a placeholder, not a secret
+NOT_ASCII = (
+    "SendGrid takes only ASCII addresses and this one has non-ASCII characters before the @; "
+    "only an SMTP server that offers SMTPUTF8 can send to it"
+)
+# A 400 error that names one recipient: SendGrid's `field` is "personalizations.<index>.to.<n>.email" or the like.
+_RECIPIENT_FIELD = re.compile(r"^personalizations\.(\d+)(\.|$)")
+
+
+class _RecipientsRefused(Exception):
+    """A 400 that names the personalizations (by index in the request) SendGrid refuses, and why."""
+
+    def __init__(self, refused: dict[int, str]) -> None:
+        super().__init__(refused)
+        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -137,7 +160,8 @@ class SendGridProvider:
             greeting = personal.greeting_name
             substitutions["%%greeting_name%%"] = greeting
             substitutions[HTML_GREETING] = escape(greeting, quote=True)
-            to = {"email": recipient.email, "name": recipient.name} if recipient.name else {"email": recipient.email}
+            address = recipient.email if recipient.email.isascii() else mailbox_for_sending(recipient.email)[0]
+            to = {"email": address, "name": recipient.name} if recipient.name else {"email": address}
             custom_args = ids.copy()
             if recipient.delivery_id is not None:
                 custom_args["delivery_id"] = str(recipient.delivery_id)
@@ -192,6 +216,9 @@ class SendGridProvider:
             if key in seen:  # SendGrid rejects a request naming an address twice
                 refused[position] = "the same address twice in one request"
                 continue
+            if not key.isascii() and mailbox_for_sending(recipient.email)[1]:
+                refused[position] = NOT_ASCII
+                continue
             seen.add(key)
             chosen.append((position, recipient))
         requests: list[tuple[list[int], bytes]] = []
@@ -213,12 +240,27 @@ class SendGridProvider:
         return Prepared(refused, requests)
 
     def deliver(self, prepared: Prepared) -> BatchResult:
-        """Post a prepared batch: each request once, retried only where that is safe."""
+        """Post a prepared batch: each request once, retried only where that is safe.
+
+        When SendGrid refuses a request for some of its recipients only, they fail with its words and
+        the request goes again without them: nothing of a refused request was sent.
+        """
         result = BatchResult(failed=dict(prepared.refused))
         for positions, body in prepared.requests:
-            message_id = self._post(body)
-            for position in positions:
-                result.accepted[position] = message_id
+            while positions:
+                try:
+                    message_id = self._post(body)
+                except _RecipientsRefused as exc:
+                    if max(exc.refused) >= len(positions):
+                        raise ProviderRejected(f"SendGrid API response 400 (Bad Request): {exc.refused}") from None
+                    for index, reason in exc.refused.items():
+                        result.failed[positions[index]] = f"SendGrid refused this recipient: {reason}"
+                    kept = [index for index in range(len(positions)) if index not in exc.refused]
+                    positions, body = [positions[index] for index in kept], _without(body, kept)
+                    continue
+                for position in positions:
+                    result.accepted[position] = message_id
+                break
         return result
 
     def _post(self, body: bytes) -> str:
@@ -248,6 +290,9 @@ class SendGridProvider:
                     "SENDGRID_API_KEY in .env is current and has the Mail Send scope"
                 )
             if status == 400:
+                refused = _refused_recipients(answer.body)
+                if refused:
+                    raise _RecipientsRefused(refused)
                 raise ProviderRejected(f"SendGrid API response 400 (Bad Request): {_error_text(answer.body)}")
             if status == 429 or status >= 500:
                 if attempt > self.config.max_retries:
@@ -303,6 +348,28 @@ def _header(headers: Any, name: str) -> str | None:
         return None
     value = getter(name) or getter(name.lower())
     return str(value) if value else None
+
+
+def _refused_recipients(body: bytes) -> dict[int, str]:
+    """{personalization index: SendGrid's message} when every error of a 400 names a recipient; else {}."""
+    try:
+        errors = json.loads(body).get("errors", [])
+    except (ValueError, AttributeError):
+        return {}
+    refused: dict[int, str] = {}
+    for error in errors if isinstance(errors, list) else []:
+        match = _RECIPIENT_FIELD.match(str(error.get("field") or "")) if isinstance(error, dict) else None
+        if match is None:
+            return {}  # a problem with the request as a whole: the batch fails
+        refused.setdefault(int(match.group(1)), str(error.get("message") or "invalid recipient"))
+    return refused
+
+
+def _without(body: bytes, kept: list[int]) -> bytes:
+    """The request ``body`` with only the personalizations at ``kept``."""
+    data = json.loads(body)
+    data["personalizations"] = [data["personalizations"][index] for index in kept]
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 def _error_text(body: bytes) -> str:

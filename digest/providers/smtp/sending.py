@@ -1,7 +1,9 @@
 """SMTP with the standard library: one connection for many messages, a result per message.
 
-A refused recipient fails that delivery only; a dropped connection is reopened
-and the message tried once more. The envelope sender is a signed VERP address
+A refused recipient fails that delivery only, as does one whose message cannot
+be made or whose address needs SMTPUTF8 (non-ASCII before the @) from a server
+that does not offer it; a dropped connection is reopened and the message tried
+once more. The envelope sender is a signed VERP address
 (``bounces+<delivery id>-<tag>@domain``, see providers.smtp.verp), so a bounce names the
 delivery it belongs to and a forged one cannot.
 """
@@ -14,8 +16,8 @@ from email.message import EmailMessage
 
 from digest.config import Settings
 from digest.errors import ConfigError
-from digest.mime import message_bytes
-from digest.providers.base import Batch, BatchResult, ProviderFatal, recipient_message
+from digest.mime import message_bytes, needs_smtputf8
+from digest.providers.base import Batch, BatchResult, ProviderFatal, message_or_reason
 from digest.providers.smtp.verp import return_path
 
 
@@ -58,7 +60,10 @@ class SmtpProvider:
     def send(self, batch: Batch) -> BatchResult:
         result = BatchResult()
         for position, recipient in enumerate(batch.recipients):
-            message = recipient_message(self.settings, batch, recipient)
+            message = message_or_reason(self.settings, batch, recipient)
+            if isinstance(message, str):
+                result.failed[position] = message
+                continue
             sender = return_path(self.settings, recipient.delivery_id)
             outcome, detail = self._deliver(message, sender, recipient.email)
             if outcome == "accepted":
@@ -80,12 +85,21 @@ class SmtpProvider:
         data = message_bytes(message)
         if self.signer is not None:
             data = self.signer(data)
+        utf8 = needs_smtputf8(message)
         for attempt in (1, 2):
             if self.connection is None:
                 self.connection = self._connect()
             connection = self.connection
+            options: list[str] = []
+            if utf8:
+                if not connection.has_extn("smtputf8"):
+                    return "failed", (
+                        f"the SMTP server {self.config.host} does not offer SMTPUTF8, which an address with "
+                        "non-ASCII characters before the @ needs"
+                    )
+                options = ["SMTPUTF8", *(["BODY=8BITMIME"] if connection.has_extn("8bitmime") else [])]
             try:
-                code, reply = connection.mail(sender)
+                code, reply = connection.mail(sender, options)
                 if code != 250:
                     connection.rset()
                     return "failed", f"SMTP error {code}: {reply.decode('utf-8', 'replace')}"
@@ -98,6 +112,10 @@ class SmtpProvider:
                 if attempt == 2:
                     return "failed", "the SMTP server closed the connection twice before taking the message"
                 continue
+            except (smtplib.SMTPNotSupportedError, UnicodeEncodeError) as exc:
+                # Nothing was taken: the server would not hear this address (before DATA, safe to fail).
+                connection.rset()
+                return "failed", f"the SMTP server {self.config.host} cannot take this address ({exc})"
             try:
                 code, reply = connection.data(data)
             except (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError) as exc:
