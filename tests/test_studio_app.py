@@ -403,6 +403,15 @@ def test_articles_outside_the_week_are_offered_on_request(studio: Studio, engine
     assert html.count('<li class="candidate') == 1
 
 
+def test_undated_articles_are_offered_on_request_marked_undated(studio: Studio, engine, settings) -> None:  # type: ignore[no-untyped-def]
+    from digest.articles import import_articles
+
+    import_articles(engine, settings, [str(Path(__file__).parent / "data" / "feed-dates.rss")])
+    assert "No date at all" not in studio.page()  # not this week's
+    html = studio.act(studio.page(), "filter", {"any_date": "1", "q": "no date at all"})
+    assert "No date at all" in html and "Dates From Everywhere · undated" in html
+
+
 def test_story_overrides_are_saved_and_rendered(studio: Studio) -> None:
     html = studio.page()
     html = studio.act(
