@@ -7,7 +7,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from digest import db
 from digest.config import Settings
-from digest.content import Block, body_text
+from digest.content import Block, body_text, clean_text, strip_unwanted
 from digest.errors import InputError, NotFoundError
 from digest.topics import check_topics, tag_topics
 
@@ -162,6 +162,7 @@ def import_articles(
         # A warning about the whole file (its encoding, a damaged feed) concerns each of its articles.
         own = {warning for article in parsed.articles for warning in article.warnings}
         about_file = [warning for warning in parsed.warnings if warning not in own]
+        parsed.articles = [_without_unwanted_characters(article) for article in parsed.articles]
         with db.write(engine) as conn:
             stories = _StoryIndex(conn, [article.published for article in parsed.articles if article.published])
             for article in parsed.articles:
@@ -180,6 +181,24 @@ def import_articles(
             )
             on_step(ImportStep(number, len(locations), location, True, new, updated, skipped))
     return report
+
+
+def _without_unwanted_characters(parsed: ParsedArticle) -> ParsedArticle:
+    """Every field of every reader's article without controls and non-characters (see strip_unwanted)."""
+    def line(text: str) -> str:
+        return clean_text(strip_unwanted(text))
+
+    return replace(
+        parsed,
+        source=line(parsed.source),
+        title=line(parsed.title),
+        author=line(parsed.author),
+        posted_by=line(parsed.posted_by),
+        url=line(parsed.url),
+        summary=line(parsed.summary),
+        body=strip_unwanted(parsed.body),
+        topics=[line(topic) for topic in parsed.topics] if parsed.topics is not None else None,
+    )
 
 
 def _add_warnings(conn: Connection, article_id: str, warnings: Sequence[str]) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from digest.articles import Article, date_text, list_articles, one_per_story
 from digest.config import Settings
+from digest.content import strip_unwanted
 from digest.errors import InputError
 from digest.files import atomic_write_text
 from digest.issues import ISSUE_FILE, human_date, window_for
@@ -184,4 +185,5 @@ def draft_introduction(lead: Article, count: int, grouping: str) -> str:
 def story_comment(article: Article) -> str:
     """The comment beside a story's id in the file: its date, source and title."""
     title = article.title if len(article.title) <= 60 else article.title[:57] + "…"
-    return f"{date_text(article.published)} {article.source}: {title}".replace("\n", " ")
+    # strip_unwanted: an article stored before imports cleaned their text must not break the file.
+    return strip_unwanted(f"{date_text(article.published)} {article.source}: {title}".replace("\n", " "))

@@ -565,6 +565,13 @@ def test_imports_through_the_page_show_their_warnings_beside_the_story(studio: S
     assert article_id in warnings and "which was a Thursday" in warnings
 
 
+def test_front_matter_nested_thousands_deep_is_a_message_not_a_crash(studio: Studio) -> None:
+    deep = "---\ntitle: Deep\nsource: SAFE CIC\npublished: 2026-11-20\ntopics: " + "[" * 5000 + "]" * 5000
+    upload = (io.BytesIO((deep + "\n---\nBody.\n").encode("utf-8")), "deep.md")
+    html = studio.act(studio.page(), "import", import_file=upload)
+    assert "Not imported: deep.md, line 5: front matter is not valid YAML (nested more than 100" in problems(html)
+
+
 def test_a_feed_address_is_imported_and_only_web_addresses_are_fetched(studio: Studio, engine) -> None:  # type: ignore[no-untyped-def]
     feed = (Path(__file__).parent / "data" / "feed.rss").read_bytes()
     with httpserve.serve({"/feed.rss": (200, "application/rss+xml", feed)}) as base:
