@@ -185,6 +185,7 @@ def import_articles(
 
 def _without_unwanted_characters(parsed: ParsedArticle) -> ParsedArticle:
     """Every field of every reader's article without controls and non-characters (see strip_unwanted)."""
+
     def line(text: str) -> str:
         return clean_text(strip_unwanted(text))
 

@@ -44,7 +44,15 @@ NEWSFEED = (
 
 
 def _fields(article) -> list[str]:  # type: ignore[no-untyped-def]
-    return [article.title, article.source, article.author, article.summary, article.url, article.posted_by, article.text]
+    return [
+        article.title,
+        article.source,
+        article.author,
+        article.summary,
+        article.url,
+        article.posted_by,
+        article.text,
+    ]
 
 
 def test_control_characters_and_non_characters_never_reach_the_store_or_the_issue_file(
