@@ -7,7 +7,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from digest import db
 from digest.config import Settings
-from digest.content import Block, body_text
+from digest.content import Block, body_text, clean_text, strip_unwanted
 from digest.errors import InputError, NotFoundError
 from digest.topics import check_topics, tag_topics
 
@@ -33,7 +33,7 @@ class Article:
     id: str
     source: str
     title: str
-    published: date
+    published: date | None  # None: imported undated; drafts leave it out until the editor dates it
     author: str
     url: str
     body: list[Block]
@@ -74,6 +74,11 @@ class ImportStep:
     failed: bool = False
 
 
+def date_text(published: date | None) -> str:
+    """An article's date as YYYY-MM-DD, or 'undated'."""
+    return published.isoformat() if published else "undated"
+
+
 def slugify(text: str, *, limit: int = MAX_SLUG_WORDS_LENGTH) -> str:
     """Lower-case ASCII words joined by hyphens, cut at a word boundary."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
@@ -96,9 +101,9 @@ def _normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-def dedupe_key(source: str, title: str, published: date) -> str:
+def dedupe_key(source: str, title: str, published: date | None) -> str:
     """The same source, title and date is the same article, whichever file it came from."""
-    raw = "\x1f".join((_normalise(source), _normalise(title), published.isoformat()))
+    raw = "\x1f".join((_normalise(source), _normalise(title), published.isoformat() if published else "undated"))
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
@@ -106,7 +111,7 @@ def _content_hash(parsed: ParsedArticle) -> str:
     payload = {
         "source": parsed.source,
         "title": parsed.title,
-        "published": parsed.published.isoformat(),
+        "published": parsed.published.isoformat() if parsed.published else None,
         "author": parsed.author,
         "posted_by": parsed.posted_by,
         "url": parsed.url,
@@ -157,13 +162,16 @@ def import_articles(
         # A warning about the whole file (its encoding, a damaged feed) concerns each of its articles.
         own = {warning for article in parsed.articles for warning in article.warnings}
         about_file = [warning for warning in parsed.warnings if warning not in own]
+        parsed.articles = [_without_unwanted_characters(article) for article in parsed.articles]
         with db.write(engine) as conn:
+            stories = _StoryIndex(conn, [article.published for article in parsed.articles if article.published])
             for article in parsed.articles:
                 outcome, article_id = _store(conn, settings, article, [*about_file, *article.warnings])
                 setattr(report, outcome, getattr(report, outcome) + 1)
                 report.ids.append(article_id)
-                if outcome == "new":
-                    duplicates = _duplicate_warnings(conn, article, article_id)
+                if outcome == "new" and article.published is not None:
+                    duplicates = _duplicate_warnings(stories, article, article_id)
+                    stories.add(article_id, article.title, article.source, article.published)
                     report.warnings.extend(duplicates)
                     if duplicates:
                         _add_warnings(conn, article_id, duplicates)
@@ -173,6 +181,25 @@ def import_articles(
             )
             on_step(ImportStep(number, len(locations), location, True, new, updated, skipped))
     return report
+
+
+def _without_unwanted_characters(parsed: ParsedArticle) -> ParsedArticle:
+    """Every field of every reader's article without controls and non-characters (see strip_unwanted)."""
+
+    def line(text: str) -> str:
+        return clean_text(strip_unwanted(text))
+
+    return replace(
+        parsed,
+        source=line(parsed.source),
+        title=line(parsed.title),
+        author=line(parsed.author),
+        posted_by=line(parsed.posted_by),
+        url=line(parsed.url),
+        summary=line(parsed.summary),
+        body=strip_unwanted(parsed.body),
+        topics=[line(topic) for topic in parsed.topics] if parsed.topics is not None else None,
+    )
 
 
 def _add_warnings(conn: Connection, article_id: str, warnings: Sequence[str]) -> None:
@@ -202,26 +229,50 @@ def same_story(a: Article, b: Article) -> bool:
     A feed and the newsfeed text name the source differently ("GOV.UK" and
     "Ofsted") and may date it a day apart, so the exact dedupe key misses it.
     """
+    if a.published is None or b.published is None:
+        return False  # an undated copy is nobody's twin until the editor dates it
     return story_key(a.title) == story_key(b.title) and abs((a.published - b.published).days) <= DUPLICATE_DAYS
 
 
-def _duplicate_warnings(conn: Connection, parsed: ParsedArticle, article_id: str) -> list[str]:
-    wanted = story_key(parsed.title)
-    near = conn.execute(
-        sa.select(db.articles.c.id, db.articles.c.title, db.articles.c.source, db.articles.c.published).where(
-            db.articles.c.published.between(
-                parsed.published - timedelta(days=DUPLICATE_DAYS), parsed.published + timedelta(days=DUPLICATE_DAYS)
-            ),
-            db.articles.c.id != article_id,
-            db.articles.c.deleted_at.is_(None),
+class _StoryIndex:
+    """Stored stories by normalised title and day, read once per file.
+
+    Each new article then finds its twins by three look-ups (its day and the
+    days either side) instead of rereading every story of those days: a feed
+    of thousands of items a day stays linear.
+    """
+
+    def __init__(self, conn: Connection, days: Sequence[date]) -> None:
+        self.by_key: dict[tuple[str, date], list[tuple[str, str, date]]] = {}
+        if not days:
+            return
+        a = db.articles.c
+        window = (min(days) - timedelta(days=DUPLICATE_DAYS), max(days) + timedelta(days=DUPLICATE_DAYS))
+        query = (
+            sa.select(a.id, a.title, a.source, a.published)
+            .where(a.published.between(*window), a.deleted_at.is_(None))
+            .order_by(a.published, a.id)
         )
-    )
+        for row in conn.execute(query):
+            self.add(row.id, row.title, row.source, row.published)
+
+    def add(self, article_id: str, title: str, source: str, published: date) -> None:
+        self.by_key.setdefault((story_key(title), published), []).append((article_id, source, published))
+
+    def twins(self, title: str, published: date, article_id: str) -> list[tuple[str, str, date]]:
+        """Other stored stories with the same normalised title, published within a day."""
+        key = story_key(title)
+        days = (published + timedelta(days=offset) for offset in range(-DUPLICATE_DAYS, DUPLICATE_DAYS + 1))
+        return [twin for day in days for twin in self.by_key.get((key, day), []) if twin[0] != article_id]
+
+
+def _duplicate_warnings(stories: _StoryIndex, parsed: ParsedArticle, article_id: str) -> list[str]:
+    assert parsed.published is not None  # undated articles are nobody's twin
     where = f"{parsed.origin}, line {parsed.line}" if parsed.line else parsed.origin
     return [
         f"{where}: likely duplicate: {parsed.title!r} ({parsed.source}, {parsed.published.isoformat()}) is the "
-        f"same story as {row.id} ({row.source}, {row.published.isoformat()}); an issue draft takes only one of them"
-        for row in near
-        if story_key(row.title) == wanted
+        f"same story as {twin_id} ({source}, {published.isoformat()}); an issue draft takes only one of them"
+        for twin_id, source, published in stories.twins(parsed.title, parsed.published, article_id)
     ]
 
 
@@ -231,7 +282,7 @@ def one_per_story(found: Sequence[Article]) -> tuple[list[Article], list[tuple[A
     The fuller copy is kept (the newsfeed text usually has the whole article,
     a feed often only a summary), then the earlier published, then the smaller id.
     """
-    ranked = sorted(found, key=lambda a: (-len(a.text.split()), a.published, a.id))
+    ranked = sorted(found, key=lambda a: (-len(a.text.split()), a.published or date.max, a.id))
     kept: list[Article] = []
     dropped: list[tuple[Article, Article]] = []
     for article in ranked:
@@ -319,7 +370,7 @@ def _store(conn: Connection, settings: Settings, parsed: ParsedArticle, warnings
 
 
 def _free_id(conn: Connection, parsed: ParsedArticle) -> str:
-    base = f"{parsed.published.isoformat()}-{slugify(parsed.title)}"
+    base = f"{parsed.published.isoformat() if parsed.published else 'undated'}-{slugify(parsed.title)}"
     candidate, number = base, 1
     while conn.execute(sa.select(db.articles.c.id).where(db.articles.c.id == candidate)).first():
         number += 1
@@ -359,7 +410,7 @@ def list_articles(
     query = (
         sa.select(db.articles)
         .where(db.articles.c.deleted_at.is_(None))
-        .order_by(db.articles.c.published.desc(), db.articles.c.id)
+        .order_by(db.articles.c.published.desc().nulls_last(), db.articles.c.id)
     )
     if since is not None:
         query = query.where(db.articles.c.published >= since)

@@ -22,7 +22,7 @@ from email.message import Message
 from email.parser import HeaderParser
 from typing import Any
 
-from digest.bounce_reasons import REPLY_RE, Verdict, classify, find_status
+from digest.bounce_reasons import REPLY_RE, Verdict, classify, find_status, reason_from_text
 from digest.mail_decode import header, notice_text, part_text
 
 # What a message is. Only "bounce" and "complaint" can ever change a subscriber.
@@ -216,7 +216,7 @@ def _read_report(message: Message) -> Reading | None:
     for part in message.walk():
         ctype = part.get_content_type()
         if ctype in ("message/delivery-status", "message/global-delivery-status"):
-            findings = dsn_findings(part)
+            findings = dsn_findings(part, notice_text(message, status_fields=False))
             if findings:
                 failed = [f for f in findings if f.action == "failed"]
                 kind = BOUNCE if failed else DELAYED
@@ -238,8 +238,14 @@ def _status_groups(part: Message) -> list[Message]:
     return [HeaderParser().parsestr(block.strip() + "\n") for block in re.split(r"\n\s*\n", text) if block.strip()]
 
 
-def dsn_findings(part: Message) -> list[Finding]:
-    """Per-recipient results of a message/delivery-status part (failed and delayed; delivered is dropped)."""
+def dsn_findings(part: Message, notice: str = "") -> list[Finding]:
+    """Per-recipient results of a message/delivery-status part (failed and delayed; delivered is dropped).
+
+    ``notice`` is the report's human-readable text. Where a ``Diagnostic-Code``
+    says nothing clear, the notice's words about the same recipient decide:
+    Domino cuts its ``X-Notes`` diagnostic short, or folds it inside a word
+    ("not li sted in Domino Directory"), while its text says it whole.
+    """
     found: list[Finding] = []
     seen: set[tuple[str, str]] = set()
     for group in _status_groups(part):
@@ -258,6 +264,10 @@ def dsn_findings(part: Message) -> list[Finding]:
         if action in ("delivered", "relayed", "expanded") or ((final or original).lower(), action) in seen:
             continue
         seen.add(((final or original).lower(), action))
+        if not reason_from_text(diagnostic, weak=False):
+            said_in_notice = _diagnostic_near(notice, final or original)
+            if reason_from_text(said_in_notice, weak=False):
+                diagnostic = said_in_notice
         if action == "delayed" or (not action and status.startswith("4")):
             verdict = classify(status, diagnostic, permanent=False)
             found.append(Finding(final or original, original, "delayed", status, diagnostic[:1000], verdict, "dsn"))
@@ -454,5 +464,11 @@ def _diagnostic_near(text: str, address: str) -> str:
             if len(" ".join(lines)) > len(address) + 12:
                 break  # a paragraph about the address is enough; a bare address line takes the next one too
             continue
+        first = _LEADING_ADDRESS_RE.match(line)
+        if lines and first and first.group(1).lower() != address.lower():
+            break  # the next recipient's entry: its words are not about this one
         lines.append(line.strip())
     return " ".join(" ".join(lines).split())[:1000]
+
+
+_LEADING_ADDRESS_RE = re.compile(r"^\s*<?([^\s<>@:;,]+@[^\s<>:;,]+?)>?(?:[\s:;,]|$)")

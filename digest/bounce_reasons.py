@@ -48,21 +48,22 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (
         "rejected",
         r"sender (?:address )?(?:rejected|refused|denied|verify failed|not allowed|invalid|domain)"
         r"|unroutable sender|domain of sender address|after mail from|mail from not|sender verification"
-        r"|bad sender|invalid sender|sender unknown|(?<![\d.])5\.1\.[78](?!\.?\d)",
+        r"|bad sender|invalid sender|sender unknown|sender was rejected|(?<![\d.])5\.1\.[78](?!\.?\d)",
     ),
     (
         "mailbox-full",
         r"(?:mail ?box|inbox|mail ?folder|maildir|disk|storage|account)(?: is)? (?:full|over (?:the )?quota)"
         r"|over (?:the |its |their )?(?:allowed |disk |storage )?quota|quota (?:exceeded|violation|full|usage)"
         r"|exceed(?:ed|s|ing)? (?:its |their |the |his |her )?(?:mailbox |storage |disk |mail )?(?:quota|storage)"
-        r"|(?:insufficient|not enough) (?:disk |storage )?(?:space|storage)|mailbox size limit|full mailbox"
+        r"|(?:insufficient|not enough) (?:free )?(?:disk |storage )?(?:space|storage)|mailbox size limit|full mailbox"
         r"|space has been used up|too many messages (?:in|on) (?:the|this) (?:mailbox|server)|overquota"
         r"|space not enough",
     ),
     (
         "exceeds-limit",
-        r"message (?:is )?too (?:large|big)|message size (?:exceeds|too)|exceeds? (?:the )?(?:maximum|max|size|message)"
-        r"(?: message)? (?:size|length|limit)|message length exceeds|size limit",
+        r"message (?:is |file )?too (?:large|big)|message size (?:exceed(?:s|ed)|too)|exceed(?:s|ed)? (?:the )?"
+        r"(?:maximum|max|size|message)(?: inbound)?(?: message)? (?:size|length|limit)|message length exceeds"
+        r"|size limit",
     ),
     (
         "too-many-connections",
@@ -126,6 +127,10 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (
         r" exist|does not exist|not (?:a )?(?:valid|known) (?:user|recipient|mailbox|address)"
         r"|invalid (?:recipient|mailbox|user|address|account)|recipient ?not ?found|recip ?not ?found"
         r"|mailbox not found|no mailbox here|not listed in|(?:is|address) not listed|not our customer"
+        # Hotmail and Outlook.com answer an unknown address with RFC 5321's own 550 wording;
+        # Domino's notice in French and Japanese.
+        r"|requested action not taken: mailbox unavailable"
+        r"|non répertorié dans l'annuaire|ディレクトリには見つかりません"
         r"|no longer (?:valid|exists?)"
         r"|(?:doesn'?t|does not) have an? \S+ account|address (?:is )?unknown|bad destination mailbox"
         r"|recent history of bouncing as an invalid address|unknown or illegal alias|invalid (?:final delivery )?userid"
@@ -255,7 +260,9 @@ def is_temporary(status: str, diagnostic: str) -> bool:
     """Whether the report itself says the failure is not final (a 4.x.x status, a 4xx reply, "will retry")."""
     if status.startswith("4"):
         return True
-    if not status:
+    # A generic status (none, or x.0.0) says nothing about the remote server's own answer, which
+    # may come after other words: "... Remote host said: 450 user unknown" is temporary.
+    if not status or status.endswith(".0.0"):
         reply = REPLY_RE.search(diagnostic)
         if reply and reply.group(1) == "4":
             return True

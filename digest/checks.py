@@ -249,7 +249,14 @@ def _check_stories(report: CheckReport, view: IssueView) -> None:
             report.add(WARNING, "import", f"{article.id}: {message}")
         if not story.summary and not story.full:
             report.add(WARNING, "summary", f"{article.id} has no summary; add one in issue.yaml")
-        if not issue.window_start <= article.published < issue.window_end:
+        if article.published is None:
+            report.add(
+                ERROR,
+                "date",
+                f"{article.id} has no date (it could not be read when it was imported); "
+                f"date it with `digest articles edit {article.id} --published YYYY-MM-DD`",
+            )
+        elif not issue.window_start <= article.published < issue.window_end:
             report.add(
                 WARNING,
                 "window",

@@ -27,6 +27,30 @@ _SAFE_SCHEMES = ("https://", "http://", "mailto:")
 _SPACE_RE = re.compile(r"\s+")
 
 
+# C0 and C1 controls (but tab and line ends), surrogates and Unicode non-characters: no
+# text means them, and a YAML issue file whose comment quoted one would not load.
+_CONTROL_CHARS_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_NON_CHARACTERS_RE = re.compile(
+    "[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+    + "".join(chr(plane * 0x10000 + 0xFFFE) + chr(plane * 0x10000 + 0xFFFF) for plane in range(1, 17))
+    + "]"
+)
+
+
+def strip_unwanted(value: Any) -> Any:
+    """``value`` (text, or lists and dicts of it) without control characters and non-characters.
+
+    Controls become spaces (``safety\x1b[31m`` must not glue words), non-characters vanish.
+    """
+    if isinstance(value, str):
+        return _NON_CHARACTERS_RE.sub("", _CONTROL_CHARS_RE.sub(" ", value))
+    if isinstance(value, list):
+        return [strip_unwanted(item) for item in value]
+    if isinstance(value, dict):
+        return {key: strip_unwanted(item) for key, item in value.items()}
+    return value
+
+
 def clean_text(text: str) -> str:
     """Normalise whitespace: non-breaking and other odd spaces become plain spaces."""
     text = unicodedata.normalize("NFC", text)

@@ -22,7 +22,7 @@ from digest.config import redact_url
 from digest.errors import ConfigError, DigestError
 
 # The newest migration; tests check it matches the migrations folder.
-SCHEMA_HEAD = "0010"
+SCHEMA_HEAD = "0011_undated_articles"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 MIGRATION_LOCK_KEY = 0x64696765  # "dige": an advisory lock id for schema upgrades on PostgreSQL
@@ -68,7 +68,8 @@ articles = sa.Table(
     sa.Column("dedupe_key", sa.String(64), nullable=False, unique=True),
     sa.Column("source", sa.String(300), nullable=False),
     sa.Column("title", sa.String(500), nullable=False),
-    sa.Column("published", sa.Date, nullable=False, index=True),
+    # 0011: NULL for an article whose date could not be read; drafts leave it out until it is dated.
+    sa.Column("published", sa.Date, nullable=True, index=True),
     sa.Column("author", sa.String(300), nullable=False, server_default=""),
     sa.Column("url", sa.String(2000), nullable=False, server_default=""),
     sa.Column("body", sa.JSON, nullable=False),

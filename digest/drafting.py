@@ -16,8 +16,9 @@ from typing import Any
 import yaml
 from sqlalchemy.engine import Engine
 
-from digest.articles import Article, list_articles, one_per_story
+from digest.articles import Article, date_text, list_articles, one_per_story
 from digest.config import Settings
+from digest.content import strip_unwanted
 from digest.errors import InputError
 from digest.files import atomic_write_text
 from digest.issues import ISSUE_FILE, human_date, window_for
@@ -68,9 +69,14 @@ def _choose_lead(found: Sequence[Article]) -> Article:
     Among stories published within three days of the newest, the longest leads:
     a short notice should not lead over a major announcement of the same week.
     """
-    newest = max(article.published for article in found)
-    recent = [a for a in found if (newest - a.published).days < LEAD_RECENT_DAYS]
-    return max(recent, key=lambda a: (len(a.text.split()), a.published, a.id))
+    newest = max(_day(article) for article in found)
+    recent = [a for a in found if (newest - _day(a)).days < LEAD_RECENT_DAYS]
+    return max(recent, key=lambda a: (len(a.text.split()), _day(a), a.id))
+
+
+def _day(article: Article) -> date:
+    # A draft's window (list_articles since/until) never holds an undated article.
+    return article.published or date.min
 
 
 def _group(found: Sequence[Article], settings: Settings, grouping: str) -> list[tuple[str, list[Article]]]:
@@ -170,7 +176,7 @@ def draft_introduction(lead: Article, count: int, grouping: str) -> str:
     A copy narrowed to a reader's topics may hold the lead alone, so the draft
     does not promise more stories below it either.
     """
-    cited = f"“{lead.title}” ({lead.source}, {lead.published.day} {lead.published:%B})"
+    cited = f"“{lead.title}” ({lead.source}, {_day(lead).day} {_day(lead):%B})"
     if count == 1:
         return f"This week's safeguarding news is {cited}. Please pass it on to colleagues if it is useful to them."
     return f"Here is this week's safeguarding news. We lead with {cited}. Please pass on anything useful to colleagues."
@@ -179,4 +185,5 @@ def draft_introduction(lead: Article, count: int, grouping: str) -> str:
 def story_comment(article: Article) -> str:
     """The comment beside a story's id in the file: its date, source and title."""
     title = article.title if len(article.title) <= 60 else article.title[:57] + "…"
-    return f"{article.published.isoformat()} {article.source}: {title}".replace("\n", " ")
+    # strip_unwanted: an article stored before imports cleaned their text must not break the file.
+    return strip_unwanted(f"{date_text(article.published)} {article.source}: {title}".replace("\n", " "))

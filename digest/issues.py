@@ -158,8 +158,10 @@ def window_for(issue_date: date, days: int) -> tuple[date, date]:
     return issue_date - timedelta(days=days), issue_date
 
 
-def human_date(value: date) -> str:
-    """'10 April 2025', as British readers write it."""
+def human_date(value: date | None) -> str:
+    """'10 April 2025', as British readers write it ('undated' for an article imported without a date)."""
+    if value is None:
+        return "undated"
     return f"{value.day} {value.strftime('%B')} {value.year}"
 
 

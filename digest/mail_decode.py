@@ -81,8 +81,11 @@ def part_text(part: Message) -> str:
     return decode_bytes(part_bytes(part), charset).replace("\x00", "")
 
 
-def notice_text(message: Message) -> str:
-    """The readable text of the notice itself: its text parts, not the returned message."""
+def notice_text(message: Message, *, status_fields: bool = True) -> str:
+    """The readable text of the notice itself: its text parts, not the returned message.
+
+    ``status_fields=False`` leaves out the machine-readable delivery-status part too.
+    """
     chunks: list[str] = []
 
     def walk(part: Message) -> None:
@@ -94,7 +97,7 @@ def notice_text(message: Message) -> str:
             for sub in payload if isinstance(payload, list) else []:
                 if isinstance(sub, Message):
                     walk(sub)
-        elif part.get_content_maintype() == "text" or ctype == "message/delivery-status":
+        elif part.get_content_maintype() == "text" or (status_fields and ctype == "message/delivery-status"):
             text = part_text(part)
             if ctype == "text/html":
                 text = re.sub(r"<[^>]{0,2000}>", " ", text)

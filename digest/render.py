@@ -181,7 +181,7 @@ def build_context(
             "source": article.source,
             "author": byline(settings, story),
             "published": human_date(article.published),
-            "published_iso": article.published.isoformat(),
+            "published_iso": article.published.isoformat() if article.published else "",
             "url": story_url(settings, issue.id, story),
             "source_url": story.url,
             "archive_url": archive_url(settings, issue.id, article.id),

@@ -336,7 +336,9 @@ def bar_chart(items: list[tuple[str, int]], unit: str) -> str:
         axes.set_xlim(0, top * 1.12)
         y = 0.0
         for lines, value in zip(labels, values, strict=True):
-            axes.text(0, y + len(lines) * line - 0.04, "\n".join(lines), va="bottom", ha="left", linespacing=1.1)
+            # parse_math=False: a story title is text, never mathtext ("$5 for #tags, $10" would not draw).
+            label = "\n".join(lines)
+            axes.text(0, y + len(lines) * line - 0.04, label, va="bottom", ha="left", linespacing=1.1, parse_math=False)
             y += len(lines) * line
             axes.barh(y + bar / 2, value, height=bar, color="#12355b")
             axes.text(value + top * 0.01, y + bar / 2, str(value), va="center", ha="left", fontsize=13)

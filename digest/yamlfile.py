@@ -18,12 +18,16 @@ YamlPath = tuple[str | int, ...]
 
 
 class NoAliasLoader(yaml.SafeLoader):
-    """PyYAML's safe loader without aliases (``*name``).
+    """PyYAML's safe loader without aliases (``*name``) and without deep nesting.
 
     Hand-written settings never need them, and they are the one way a small
     file becomes huge or endless: a few nested aliases expand to millions of
     values, and an alias to its own anchor is a loop.
     """
+
+    # Nesting deeper than this is no hand-written file; PyYAML's composer recurses once per level,
+    # so thousands of levels would end in a RecursionError instead of an error naming the line.
+    MAX_DEPTH = 100
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
@@ -34,7 +38,16 @@ class NoAliasLoader(yaml.SafeLoader):
                 f"aliases (*{event.anchor}) are not allowed here; write the value out in full",
                 event.start_mark,
             )
-        return super().compose_node(parent, index)
+        depth = getattr(self, "_depth", 0)
+        if depth >= self.MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested more than {self.MAX_DEPTH} levels deep", self.peek_event().start_mark
+            )
+        self._depth = depth + 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth = depth
 
 
 def safe_load(text: str) -> Any:

@@ -66,6 +66,46 @@ def test_no_key_no_return_path(settings) -> None:  # type: ignore[no-untyped-def
         ("", "Name service error for domain x.example: Host not found, try again", "network-error", False),
         ("5.3.4", "552 5.3.4 Message too big for system", "exceeds-limit", False),
         ("5.0.0", "554 delivery failed", "undefined", False),
+        # The words beat the code (issue 23).
+        ("5.0.0", "X-Notes; User Jo Bloggs (jo@b.example) not listed in Domino Directory", "user-unknown", True),
+        (
+            "5.0.0",
+            "X-Notes; Utilisateur Jo Bloggs (jo@b.example) non répertorié dans l'annuaire Domino",
+            "user-unknown",
+            True,
+        ),
+        (
+            "5.0.0",
+            "X-Notes; ユーザー Jo Bloggs (jo@b.example) は Domino ディレクトリには見つかりません",
+            "user-unknown",
+            True,
+        ),
+        (
+            "5.0.0",
+            "550 Requested action not taken: mailbox unavailable (-1970470913:2104:-2147467259)",
+            "user-unknown",
+            True,
+        ),
+        ("5.5.0", "550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302).", "user-unknown", True),
+        ("5.1.1", "550 max message size exceeded", "exceeds-limit", False),
+        ("5.1.1", "552 5.1.1 Message size exceeds fixed maximum message size", "exceeds-limit", False),
+        ("5.0.0", "552 exceeded maximum inbound message size", "exceeds-limit", False),
+        ("", "550 Requested action not taken: mailbox unavailable (not enough free space)", "mailbox-full", False),
+        # qmail's words for a refusal of our MAIL FROM: about us, whatever the server adds.
+        (
+            "",
+            "Connected to 192.0.2.88 but sender was rejected. Remote host said: 550 Address does not exist",
+            "rejected",
+            False,
+        ),
+        # A 4xx reply anywhere in the words, behind a generic status or none, is temporary.
+        (
+            "",
+            "<a@b.example>: 192.0.2.88 does not like recipient. Remote host said: 450 user unknown",
+            "user-unknown",
+            False,
+        ),
+        ("5.0.0", "Remote host said: 450 user unknown Giving up on 192.0.2.88.", "user-unknown", False),
     ],
 )
 def test_classification_by_reason(status: str, diagnostic: str, reason: str, hard: bool) -> None:

@@ -69,6 +69,18 @@ CASES = [
     ("spam-at-verp.eml", "not-understood", "not-understood", "active", 0),
     ("broken-mime.eml", "not-understood", "not-understood", "active", 0),
     ("forged-unsigned-verp.eml", "unmatched", "user-unknown", "active", 0),
+    # The server's words decide where they are clear (issue 23): Domino's DSN folds its X-Notes
+    # diagnostic inside a word, but its notice says it whole; Hotmail's 550 behind Exim's 5.0.0;
+    # a size refusal under a 5.1.1 status is about the message, not the reader.
+    ("domino-not-listed.eml", "bounced", "user-unknown", "bounced", 0),
+    ("exim-hotmail-mailbox-unavailable.eml", "bounced", "user-unknown", "bounced", 0),
+    ("sendmail-size-exceeded-5.1.1.eml", "blocked", "exceeds-limit", "active", 1),
+    # A 4xx answer in the middle of the words is never hard, though qmail calls it permanent.
+    ("qmail-450-user-unknown.eml", "blocked", "user-unknown", "active", 1),
+    # A recipient block without Action: and with a 4.x.x status is a delay.
+    ("dsn-no-action-4xx.eml", "deferred", "delayed", "active", 0),
+    # Only the RFC 3834 header says it is automatic; the subject is an ordinary reply's.
+    ("auto-replied-header-only.eml", "autoreply", "autoreply", "active", 0),
 ]
 
 
@@ -113,6 +125,17 @@ def test_a_bounce_about_someone_else_changes_nobody(engine, settings, project, l
     assert (event.type, event.email, event.delivery_id) == ("unmatched", ben.email, None)
     assert "not the person that message went to" in event.matched_by
     assert person(engine, ana.email).status == "active"
+    assert person(engine, ben.email).status == "active"
+
+
+def test_each_recipient_is_judged_by_its_own_line_of_the_notice(engine, settings, project, ledger) -> None:  # type: ignore[no-untyped-def]
+    # OpenSMTPD's report gives every recipient Status 5.0.0 and no Diagnostic-Code; the reasons
+    # are in its notice, one line each. Ben's full mailbox must not be read as Ana's reason.
+    ana, ben = ledger["ana"], ledger["ben"]
+    scan_one(engine, settings, project, fill(settings, "opensmtpd-two-recipients.eml", ana, other=ben))
+    found = {event.email: (event.type, event.bounce_reason) for event in stored(engine)}
+    assert found == {ana.email: ("bounced", "user-unknown"), ben.email: ("unmatched", "mailbox-full")}
+    assert person(engine, ana.email).status == "bounced"
     assert person(engine, ben.email).status == "active"
 
 

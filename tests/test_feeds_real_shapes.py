@@ -229,3 +229,26 @@ def test_import_uses_the_configured_organisation_time_zone(engine, settings, pro
     import_articles(engine, ny, [str(path)])
     assert {a.published for a in list_articles(engine)} == {date(2025, 6, 9)}
     assert read_source(str(path)).articles[0].published == date(2025, 6, 10)
+
+
+SAME_STORY_TWICE = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Regional Digest</title><link>https://r.example.org/</link><description>d</description>
+  <item><title>Water safety week begins</title><link>https://r.example.org/1</link>
+    <pubDate>Tue, 10 Jun 2025 09:00:00 +0100</pubDate></item>
+  <item><title>Water Safety Week begins!</title><link>https://r.example.org/2</link>
+    <source url="https://lifeguards.example.org/rss">Lifeguards</source>
+    <pubDate>Wed, 11 Jun 2025 08:00:00 +0100</pubDate></item>
+  <item><title>Water safety week begins</title><link>https://r.example.org/3</link>
+    <source url="https://council.example.org/rss">Council</source>
+    <pubDate>Fri, 13 Jun 2025 08:00:00 +0100</pubDate></item>
+</channel></rss>
+"""
+
+
+def test_the_same_story_twice_in_one_feed_is_reported(engine, settings, project) -> None:  # type: ignore[no-untyped-def]
+    # The second copy is a day after the first (a twin); the third two days after the second (not one).
+    report = _import(engine, settings, project, "regional.rss", SAME_STORY_TWICE)
+    assert report.new == 3
+    (warning,) = report.warnings
+    assert "likely duplicate: 'Water Safety Week begins!' (Lifeguards, 2025-06-11) is the same story as " in warning
+    assert "2025-06-10-water-safety-week-begins (Regional Digest, 2025-06-10)" in warning

@@ -123,3 +123,18 @@ def test_an_unsent_issue_is_an_error(invoke, engine, settings, sample_issue) -> 
         1,
         "Error: issue 2025-04-10 has not been sent; `digest sends` lists what has\n",
     )
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        # Read as mathtext between the two "$", each made `digest report --html` crash.
+        "Teens paid $5 for #tags, $10 for {likes}",
+        "Fees of $5 % then $10 a month",
+    ],
+)
+def test_story_titles_with_dollar_signs_are_drawn_as_written(title: str) -> None:
+    from digest.report import bar_chart
+
+    svg = bar_chart([(title, 3), ("Another story", 1)], "clicks")
+    assert title in svg

@@ -403,6 +403,15 @@ def test_articles_outside_the_week_are_offered_on_request(studio: Studio, engine
     assert html.count('<li class="candidate') == 1
 
 
+def test_undated_articles_are_offered_on_request_marked_undated(studio: Studio, engine, settings) -> None:  # type: ignore[no-untyped-def]
+    from digest.articles import import_articles
+
+    import_articles(engine, settings, [str(Path(__file__).parent / "data" / "feed-dates.rss")])
+    assert "No date at all" not in studio.page()  # not this week's
+    html = studio.act(studio.page(), "filter", {"any_date": "1", "q": "no date at all"})
+    assert "No date at all" in html and "Dates From Everywhere · undated" in html
+
+
 def test_story_overrides_are_saved_and_rendered(studio: Studio) -> None:
     html = studio.page()
     html = studio.act(
@@ -554,6 +563,13 @@ def test_imports_through_the_page_show_their_warnings_beside_the_story(studio: S
     html = studio.act(html, f"add:{article_id}")
     warnings = html.split('id="import-warnings"', 1)[1].split("</ul>", 1)[0]
     assert article_id in warnings and "which was a Thursday" in warnings
+
+
+def test_front_matter_nested_thousands_deep_is_a_message_not_a_crash(studio: Studio) -> None:
+    deep = "---\ntitle: Deep\nsource: SAFE CIC\npublished: 2026-11-20\ntopics: " + "[" * 5000 + "]" * 5000
+    upload = (io.BytesIO((deep + "\n---\nBody.\n").encode("utf-8")), "deep.md")
+    html = studio.act(studio.page(), "import", import_file=upload)
+    assert "Not imported: deep.md, line 5: front matter is not valid YAML (nested more than 100" in problems(html)
 
 
 def test_a_feed_address_is_imported_and_only_web_addresses_are_fetched(studio: Studio, engine) -> None:  # type: ignore[no-untyped-def]

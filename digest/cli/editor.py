@@ -66,11 +66,11 @@ def _import_progress(step: Any) -> None:
 @pass_app
 def articles_list(app: App, since: date | None, until: date | None, topic: str | None, source: str | None) -> None:
     """List stored articles, newest first."""
-    from digest.articles import list_articles
+    from digest.articles import date_text, list_articles
 
     found = list_articles(app.engine, since=since, until=until, topic=topic, source=source)
     for article in found:
-        click.echo(f"{article.published.isoformat()}  {article.source}: {article.title}")
+        click.echo(f"{date_text(article.published):<10}  {article.source}: {article.title}")
         click.echo(f"            id: {article.id}")
         click.echo(f"            topics: {', '.join(article.topics) or '(none)'}")
     click.echo(f"{len(found)} article{'' if len(found) == 1 else 's'}.")
@@ -81,7 +81,7 @@ def articles_list(app: App, since: date | None, until: date | None, topic: str |
 @pass_app
 def articles_show(app: App, article_id: str) -> None:
     """Show one article as stored, body included."""
-    from digest.articles import get_article
+    from digest.articles import date_text, get_article
     from digest.render import LinkReferences, text_blocks, wrap
     from digest.summary import summarise
 
@@ -90,7 +90,7 @@ def articles_show(app: App, article_id: str) -> None:
     click.echo(f"id:        {article.id}")
     click.echo(f"title:     {article.title}")
     click.echo(f"source:    {article.source}")
-    click.echo(f"published: {article.published.isoformat()}")
+    click.echo(f"published: {date_text(article.published)}")
     click.echo(f"author:    {article.author or '(none)'}")
     if article.posted_by:
         click.echo(f"posted by: {article.posted_by} (who put it on the site it came from; not shown to readers)")
@@ -125,11 +125,12 @@ def articles_edit(app: App, article_id: str, **changes: Any) -> None:
     corrections. To correct the export and import it again instead would make
     a second article.
     """
+    from digest.articles import date_text
     from digest.corrections import edit_article
 
     article = edit_article(app.engine, app.settings, article_id, changes)
     click.echo(f"{article.id}: {', '.join(name for name, value in changes.items() if value is not None)} changed.")
-    click.echo(f"  {article.published.isoformat()}  {article.source}: {article.title}")
+    click.echo(f"  {date_text(article.published)}  {article.source}: {article.title}")
 
 
 @articles.command("delete")

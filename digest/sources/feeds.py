@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from digest.content import Block, clean_text, html_to_blocks, merge_runs, safe_href
 from digest.errors import InputError
+from digest.sources.dates import DateReader, day_of
 from digest.sources.parsed import ParsedArticle, ParseResult
 
 DEFAULT_TIMEZONE = "Europe/London"
@@ -61,17 +62,23 @@ def parse_feed(
         result.warnings.append(f"{origin}: the feed has no entries")
         return result
     feed_title = feed_text(parsed.feed, "title") or origin
-    feed_date = _entry_date(parsed.feed, zone)
+    reader = DateReader(str(parsed.feed.get("language") or ""))
     for number, entry in enumerate(parsed.entries, start=1):
         title = feed_text(entry, "title")
         if not title:
             result.warnings.append(f"{origin}: entry {number} has no title; skipped")
             continue
-        published = _entry_date(entry, zone)
+        published, unread = _entry_date(entry, zone, reader)
         own: list[str] = []
         if published is None:
-            published = feed_date or datetime.now(zone).date()
-            own.append(f"{origin}: entry {number} ({title!r}) has no date; using {published.isoformat()}")
+            # Never today's date (nor the feed's, which is when it was built): an old story
+            # would be drafted into this week's issue. Undated, it waits for the editor.
+            said = f"its date {unread!r} could not be read" if unread else "it has no date"
+            own.append(
+                f"{origin}: entry {number} ({title!r}): {said}; imported undated and left out of drafts "
+                "until you date it: `digest articles list` shows it as undated, "
+                "`digest articles edit <id> --published YYYY-MM-DD` dates it"
+            )
             result.warnings.extend(own)
         source_detail = entry.get("source") or {}
         source = source_name or feed_text(source_detail, "title") or feed_title
@@ -183,24 +190,33 @@ def _entry_blocks(entry: Any) -> list[Block]:
     return html_to_blocks(_CONTROL_RE.sub(" ", html))
 
 
-def _entry_date(element: Any, zone: ZoneInfo) -> date | None:
-    """The entry's date in the organisation's time zone.
+def _entry_date(entry: Any, zone: ZoneInfo, reader: DateReader) -> tuple[date | None, str]:
+    """The entry's date in the organisation's time zone, or None and the text that could not be read.
 
     feedparser gives UTC: a story updated at 00:01 British Summer Time on
     10 June is 23:01 UTC on 9 June, but it is a 10 June story here. A date
-    written without a time of day is taken as it stands.
+    written without a time of day is taken as it stands. What feedparser
+    cannot read (other languages, numeric forms) goes to :class:`DateReader`.
     """
+    unread = ""
     for key in ("published", "updated"):
-        value = element.get(f"{key}_parsed")
-        if not value:
-            continue
-        try:
-            year, month, day, hour, minute, second = value[:6]
-            moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-        except (TypeError, ValueError):
-            continue
-        raw = element.get(key) or ""
-        if isinstance(raw, str) and raw and not _TIME_OF_DAY_RE.search(raw):
-            return moment.date()
-        return moment.astimezone(zone).date()
-    return None
+        # dict.get: feedparser's own get maps a missing "updated" to "published" with a warning.
+        raw = dict.get(entry, key) or ""
+        raw = raw if isinstance(raw, str) else ""
+        value = dict.get(entry, f"{key}_parsed")
+        if value:
+            try:
+                year, month, day, hour, minute, second = value[:6]
+                moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+            except (TypeError, ValueError):
+                moment = None
+            if moment is not None:
+                if raw and not _TIME_OF_DAY_RE.search(raw):
+                    return moment.date(), ""
+                return moment.astimezone(zone).date(), ""
+        if raw.strip():
+            found = reader.read(raw)
+            if found is not None:
+                return day_of(found, zone), ""
+            unread = unread or clean_text(_CONTROL_RE.sub(" ", raw))[:100]
+    return None, unread

@@ -27,7 +27,9 @@ def parse_markdown(text: str, *, origin: str) -> ParseResult:
         post = frontmatter.loads(text, handler=FrontMatter())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else None  # +1 for 1-based, +1 for '---'
+        # python-frontmatter hands over the text from the newline after the first "---": its line 0 is
+        # the "---" line itself, so the 0-based mark plus one is the line in the file.
+        line = mark.line + 1 if mark is not None else None
         raise InputError(f"front matter is not valid YAML ({_yaml_problem(exc)})", path=origin, line=line) from None
     meta = post.metadata
     if not meta:

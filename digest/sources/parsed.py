@@ -14,7 +14,7 @@ class ParsedArticle:
 
     source: str
     title: str
-    published: date
+    published: date | None  # None: the source gave no date that could be read (never today's instead)
     body: list[Block]
     author: str = ""
     # Who put the item on the site it was exported from, when that is not its author:

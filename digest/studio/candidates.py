@@ -63,5 +63,6 @@ def find_candidates(
         summary = story_summary(article, "", settings)
         if words and not _matches(article, summary, words):
             continue
-        results.append(Candidate(article, summary, article.id in chosen_ids, start <= article.published < end))
+        in_window = article.published is not None and start <= article.published < end
+        results.append(Candidate(article, summary, article.id in chosen_ids, in_window))
     return results[:MAX_CANDIDATES], len(results)
