@@ -9,11 +9,11 @@ live in one module per kind of work; importing them registers them.
 
 from __future__ import annotations
 
-from digest.cli import admin, database, editor, events, project, sending, studio
+from digest.cli import admin, corrections, database, editor, events, project, sending, studio
 from digest.cli.base import cli
 from digest.cli.examples import add_examples
 
-COMMAND_MODULES = (project, editor, admin, sending, events, studio, database)
+COMMAND_MODULES = (project, editor, admin, sending, corrections, events, studio, database)
 add_examples(cli)
 
 
