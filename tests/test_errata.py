@@ -8,65 +8,27 @@ the frozen variants, on SQLite and PostgreSQL (the ``project`` fixture).
 
 from __future__ import annotations
 
-import email
-from email import policy
-from pathlib import Path
-from typing import Any
-
 import pytest
 import sqlalchemy as sa
 
 from digest import db, errata
+from digest.errors import InputError, StateError
 from digest.sending import start_send
-
-ISSUE = "2025-04-10"
-SEGMENTS = ["schools", "health", "everyone"]
-COURT = "2025-04-07-father-found-guilty-of-causing-the-death-of-his-baby-son"  # health and everyone
-WATER = "2025-04-08-cold-water-safety-advice-as-the-weather-warms-up"  # schools and everyone
-WORDING = "The court sat in Northshire, not Southshire as we said.\n\nThe sentence is due on 2 May."
+from tests.errata_support import (
+    COURT,
+    ISSUE,
+    WATER,
+    WORDING,
+    correction_rows,
+    issue_rows,
+    outbox_messages,
+    send_issue,
+)
 
 
 @pytest.fixture
-def sent(engine, settings, audience) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """The sample issue sent to schools, health and everyone; person7 (everyone) chose water safety only."""
-    from digest.subscribers import get_subscriber
-    from digest.subscriptions import save_topics
-
-    save_topics(engine, settings, get_subscriber(engine, "person7@example.org").id, ["water-safety"])
-    _plan, outcome = start_send(engine, settings, ISSUE, SEGMENTS)
-    assert outcome is not None and outcome.counts["accepted"] == 12
-    return {"send_id": outcome.send_id}
-
-
-def issue_rows(engine) -> list[Any]:  # type: ignore[no-untyped-def]
-    """Every delivery of the issue with the stories its frozen copy held, and the reader's address now."""
-    d, v, s = db.deliveries, db.send_variants, db.subscribers
-    with engine.connect() as conn:
-        return list(
-            conn.execute(
-                sa.select(d.c.subscriber_id, d.c.segment, d.c.state, v.c.story_ids, s.c.email, s.c.status)
-                .join(v, sa.and_(v.c.send_id == d.c.send_id, v.c.variant == d.c.variant))
-                .join(s, s.c.id == d.c.subscriber_id)
-                .where(d.c.issue_id == ISSUE)
-                .order_by(d.c.id)
-            ).all()
-        )
-
-
-def correction_rows(engine, correction) -> dict[int, Any]:  # type: ignore[no-untyped-def]
-    d = db.deliveries
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(d).where(d.c.issue_id == correction.ledger_key)).all()
-    return {row.subscriber_id: row for row in rows}
-
-
-def outbox_messages(project: Path, correction) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    folder = project / "outbox" / correction.ledger_key
-    found = {}
-    for path in sorted(folder.glob("*.eml")):
-        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-        found[str(message["To"].addresses[0].addr_spec)] = message
-    return found
+def sent(engine, settings, audience) -> int:  # type: ignore[no-untyped-def]
+    return send_issue(engine, settings)
 
 
 def test_a_correction_reaches_exactly_the_readers_whose_copy_held_the_story(engine, settings, project, sent) -> None:  # type: ignore[no-untyped-def]
@@ -134,3 +96,119 @@ def test_the_correction_links_unsubscribe_the_reader_who_got_it(engine, settings
     person = get_subscriber(engine, "person6@example.org")
     assert person.status == "unsubscribed"
     assert correction_rows(engine, correction)[person.id].id == link.delivery_id
+
+
+def test_readers_who_left_since_the_issue_are_never_mailed_and_are_counted(engine, settings, project, sent) -> None:  # type: ignore[no-untyped-def]
+    from digest.erasure import erase_person
+    from digest.subscribers import add_suppression, email_hash, get_subscriber, remove_subscriber
+
+    remove_subscriber(engine, settings, "person2@example.org", reason="left the trust")  # health: held it
+    erase_person(engine, settings, "person6@example.org")  # health: held it
+    with db.write(engine) as conn:  # on the list but still active (as a provider's suppression list can leave them)
+        add_suppression(conn, email_hash(settings, "person11@example.org"), "manual", "asked by letter")
+    gone = {get_subscriber(engine, f"person{n}@example.org").id for n in (2, 11)}
+    correction = errata.record_correction(engine, settings, ISSUE, COURT, text=WORDING)
+    plan, _outcome = errata.send_correction(engine, settings, correction.id)
+    assert dict(plan.not_active) == {"unsubscribed": 1, "erased": 1}
+    assert plan.suppressed == 1
+    assert plan.total == 2  # person3 (everyone) and person10 (health)
+    mailed = correction_rows(engine, correction)
+    held = {row.subscriber_id for row in issue_rows(engine) if COURT in row.story_ids}
+    assert set(mailed) == held - gone - {_erased_id(engine)}
+    assert sorted(outbox_messages(project, correction)) == ["person10@example.org", "person3@example.org"]
+
+
+def _erased_id(engine) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(db.subscribers.c.id).where(db.subscribers.c.status == "erased")).scalar_one())
+
+
+def test_someone_who_left_after_the_plan_is_skipped_when_their_batch_is_claimed(
+    engine, settings, project, sent
+) -> None:  # type: ignore[no-untyped-def]
+    from digest.erasure import erase_person
+    from digest.errata.audience import plan_correction
+    from digest.sending import run_send
+
+    correction = errata.record_correction(engine, settings, ISSUE, COURT, text=WORDING)
+    plan = plan_correction(
+        engine, correction, provider="outbox", rendered=errata.render_correction(settings, correction)
+    )
+    assert plan.total == 5 and plan.send_id is not None
+    erase_person(engine, settings, "person10@example.org")
+    outcome = run_send(engine, settings, plan.send_id)
+    assert (outcome.counts["accepted"], outcome.counts["skipped"]) == (4, 1)
+    assert "person10@example.org" not in outbox_messages(project, correction)
+    skipped = [row for row in correction_rows(engine, correction).values() if row.state == "skipped"]
+    assert [row.error for row in skipped] == ["erased since the send was planned"]
+
+
+def test_only_readers_the_issue_reached_are_mailed(engine, settings, project, sent) -> None:  # type: ignore[no-untyped-def]
+    from digest.subscribers import add_subscriber, get_subscriber
+
+    # Joined after the issue went: in a segment whose copy holds the story, but never sent the issue.
+    add_subscriber(engine, settings, "newcomer@example.org", {"sector": "health"}, consent_source="test")
+    # The provider refused one copy that held the story.
+    refused = get_subscriber(engine, "person3@example.org").id
+    with db.write(engine) as conn:
+        conn.execute(
+            db.deliveries.update()
+            .where(db.deliveries.c.issue_id == ISSUE, db.deliveries.c.subscriber_id == refused)
+            .values(state="failed", error="550 no such user")
+        )
+    correction = errata.record_correction(engine, settings, ISSUE, COURT, text=WORDING)
+    plan, _outcome = errata.send_correction(engine, settings, correction.id)
+    assert (plan.issue_readers, plan.holders, plan.total) == (11, 4, 4)
+    assert sorted(outbox_messages(project, correction)) == [
+        "person10@example.org",
+        "person11@example.org",
+        "person2@example.org",
+        "person6@example.org",
+    ]
+
+
+def test_a_correction_sent_again_mails_nobody_twice(engine, settings, project, sent) -> None:  # type: ignore[no-untyped-def]
+    correction = errata.record_correction(engine, settings, ISSUE, COURT, text=WORDING)
+    errata.send_correction(engine, settings, correction.id)
+    again, outcome = errata.send_correction(engine, settings, correction.id)
+    assert outcome is None and (again.total, again.already_sent) == (0, 5)
+    assert len(correction_rows(engine, correction)) == 5
+    assert len(list((project / "outbox" / correction.ledger_key).glob("*.eml"))) == 5
+    assert [s.state for s in errata.correction_sends(engine, correction)] == ["done"]
+
+
+def test_a_withdrawal_goes_to_the_same_readers_with_its_notice(engine, settings, project, sent) -> None:  # type: ignore[no-untyped-def]
+    withdrawal = errata.record_correction(engine, settings, ISSUE, WATER, withdrawn=True, by="Editor Ed")
+    assert withdrawal.text == "This story has been withdrawn. Please do not rely on it or pass it on."
+    errata.send_correction(engine, settings, withdrawal.id)
+    messages = outbox_messages(project, withdrawal)
+    held = sorted(row.email for row in issue_rows(engine) if WATER in row.story_ids)
+    assert sorted(messages) == held and "person2@example.org" not in held and "person7@example.org" in held
+    message = messages["person0@example.org"]
+    assert message["Subject"] == "Withdrawn: Cold water safety advice as the weather warms up"
+    text = message.get_body(("plain",)).get_content()
+    assert "We have withdrawn a story from the SAFE Newsfeed of 10 April 2025" in text
+    assert "This story has been withdrawn." in text and "Read the corrected story" not in text
+
+
+def test_what_cannot_be_corrected_is_refused_with_the_reason(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(StateError, match="issue 2025-04-10 has not been sent"):
+        errata.record_correction(engine, settings, ISSUE, COURT, text=WORDING)
+    start_send(engine, settings, ISSUE, ["schools"])  # schools' copy left the court story out
+    with pytest.raises(InputError, match="no copy of issue 2025-04-10 that went out held the story"):
+        errata.record_correction(engine, settings, ISSUE, COURT, text=WORDING)
+    with pytest.raises(InputError, match="say what the correction is"):
+        errata.record_correction(engine, settings, ISSUE, WATER, text=" \n\n ")
+    errata.record_correction(engine, settings, ISSUE, WATER, withdrawn=True)
+    with pytest.raises(StateError, match=r"was withdrawn on .* there is nothing more to correct"):
+        errata.record_correction(engine, settings, ISSUE, WATER, text=WORDING)
+
+
+def test_a_correction_is_never_taken_for_an_issue(engine, settings, project, sent) -> None:  # type: ignore[no-untyped-def]
+    from digest.published import published_issues
+    from digest.sending import sent_issue_ids
+
+    correction = errata.record_correction(engine, settings, ISSUE, COURT, text=WORDING)
+    errata.send_correction(engine, settings, correction.id)
+    assert sent_issue_ids(engine) == [ISSUE]
+    assert [item.issue_id for item in published_issues(engine, settings)] == [ISSUE]

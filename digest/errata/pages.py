@@ -66,6 +66,7 @@ def _notice(settings: Settings, correction: Correction, *, brief: str = "") -> H
     """The dated notice: the wording in full, or one line linking to the story's page (``brief``)."""
     day = human_date(correction_day(settings, correction))
     box = lxml.html.Element("div", {"class": "note correction", "role": "note"})
+    box.tail = "\n"
     first = lxml.html.Element("p")
     strong = lxml.html.Element("strong")
     strong.text = f"Withdrawn on {day}." if correction.withdrawn else f"Correction, {day}:"
@@ -115,10 +116,13 @@ def _issue_page(settings: Settings, root: HtmlElement, *, by_story: Mapping[str,
         if heading is None:
             continue  # the story is not on this page (a project's own template): its own page says it all
         parent = heading.getparent()
+        parts = _story_parts(heading)
         if any(item.withdrawn for item in items):
-            for part in _story_parts(heading):
+            for part in parts:
                 parent.remove(part)
-        position = parent.index(heading) + 1
+            parts = []
+        # Under the story as it stands (a correction), or in its place (a withdrawal).
+        position = parent.index(parts[-1] if parts else heading) + 1
         for offset, item in enumerate(items):
             brief = "The story was withdrawn." if item.withdrawn else "See the correction."
             parent.insert(position + offset, _notice(settings, item, brief=brief))
