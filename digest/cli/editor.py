@@ -250,6 +250,20 @@ def issue_show(app: App, issue_ref: str) -> None:
             extra = f" ({', '.join(flags)})" if flags else ""
             click.echo(f"    - {story.article.title} [{story.id}]{extra}")
     click.echo(f"  {len(view.stories())} stories")
+    _show_corrections(app, issue_.id)
+
+
+def _show_corrections(app: App, issue_id: str) -> None:
+    """A sent issue's corrections and withdrawals, and how many readers each reached."""
+    from digest.errata import list_corrections, reach_of
+
+    found = list_corrections(app.engine, issue_id)
+    if found:
+        click.echo(f"  corrections ({len(found)}):")
+    for item in found:
+        sent = reach_of(app.engine, item)["accepted"]
+        click.echo(f"    #{item.id} {item.kind} of {item.title} [{item.article_id}]")
+        click.echo(f"        {item.created_at:%Y-%m-%d} by {item.created_by}; sent to {sent} readers")
 
 
 # --- preview and checks ---------------------------------------------------------------

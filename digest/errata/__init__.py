@@ -15,7 +15,7 @@ story has reached readers, and taking it back must reach exactly them:
 
 from __future__ import annotations
 
-from digest.errata.audience import CorrectionPlan, SegmentReach, plan_correction, reach_of, sent_story_ids
+from digest.errata.audience import CorrectionPlan, SegmentReach, plan_correction, reach_of
 from digest.errata.message import render_correction
 from digest.errata.send import correction_sends, resume_correction, send_correction
 from digest.errata.store import (
@@ -25,6 +25,7 @@ from digest.errata.store import (
     get_correction,
     list_corrections,
     record_correction,
+    sent_story_ids,
     text_from_file,
 )
 

@@ -93,30 +93,6 @@ def _held(rows: Any, copies: Copies) -> sa.ColumnElement[bool]:
     )
 
 
-def sent_story_ids(engine: Engine, issue_id: str) -> list[str]:
-    """The stories that reached readers: those of the issue's copies the provider accepted, in order."""
-    sv = db.send_variants
-    with db.read(engine) as conn:
-        accepted = set(
-            conn.execute(
-                sa.select(D.c.send_id, D.c.variant)
-                .where(D.c.issue_id == issue_id, D.c.state == DeliveryState.ACCEPTED)
-                .distinct()
-            ).all()
-        )
-        frozen = conn.execute(
-            sa.select(sv.c.send_id, sv.c.variant, sv.c.story_ids)
-            .where(sv.c.send_id.in_(sorted({send_id for send_id, _ in accepted})))
-            .order_by(sv.c.send_id, sv.c.variant)
-        ).all()
-    found: dict[str, None] = {}
-    # The whole issue's copy (if one went) lists every story in the issue's order; others fill in.
-    for send_id, variant, stories in sorted(frozen, key=lambda row: row.variant != "all"):
-        if (send_id, variant) in accepted:
-            found.update(dict.fromkeys(stories or ()))
-    return list(found)
-
-
 def plan_correction(
     engine: Engine,
     correction: Correction,

@@ -21,6 +21,7 @@ from digest.config import Settings
 from digest.content import clean_text
 from digest.errors import InputError, NotFoundError, StateError
 from digest.sending.ledger import KEY_SEPARATOR, sent_issue_ids
+from digest.sending.states import DeliveryState
 
 CORRECTION = "correction"
 WITHDRAWAL = "withdrawal"
@@ -103,6 +104,30 @@ def text_from_file(path: str | Path) -> str:
         raise InputError("is not UTF-8 text; save it as UTF-8 and try again", path=path) from None
 
 
+def sent_story_ids(engine: Engine, issue_id: str) -> list[str]:
+    """The stories that reached readers: those of the issue's copies the provider accepted, in order."""
+    d, sv = db.deliveries, db.send_variants
+    with db.read(engine) as conn:
+        accepted = set(
+            conn.execute(
+                sa.select(d.c.send_id, d.c.variant)
+                .where(d.c.issue_id == issue_id, d.c.state == DeliveryState.ACCEPTED)
+                .distinct()
+            ).all()
+        )
+        frozen = conn.execute(
+            sa.select(sv.c.send_id, sv.c.variant, sv.c.story_ids)
+            .where(sv.c.send_id.in_(sorted({send_id for send_id, _ in accepted})))
+            .order_by(sv.c.send_id, sv.c.variant)
+        ).all()
+    found: dict[str, None] = {}
+    # The whole issue's copy (if one went) lists every story in the issue's order; others fill in.
+    for send_id, variant, stories in sorted(frozen, key=lambda row: row.variant != "all"):
+        if (send_id, variant) in accepted:
+            found.update(dict.fromkeys(stories or ()))
+    return list(found)
+
+
 def record_correction(
     engine: Engine,
     settings: Settings,
@@ -119,7 +144,6 @@ def record_correction(
     without wording and anything more about a story already withdrawn.
     """
     from digest.articles import get_article
-    from digest.errata.audience import sent_story_ids
     from digest.issues import load_issue
 
     issue = load_issue(settings, issue_ref)
