@@ -105,30 +105,28 @@ def text_from_file(path: str | Path) -> str:
 
 
 def sent_story_ids(engine: Engine, issue_id: str) -> list[str]:
-    """The stories that reached readers: those of the issue's copies the provider accepted, in order."""
+    """The stories that reached readers: those of the issue's frozen copies the provider accepted for
+    anyone, in the issue's order (each copy is found by the ledger's (send, state, variant) index)."""
     d, sv = db.deliveries, db.send_variants
+    taken = sa.exists().where(
+        d.c.send_id == sv.c.send_id, d.c.state == DeliveryState.ACCEPTED, d.c.variant == sv.c.variant
+    )
+    query = (
+        sa.select(sv.c.variant, sv.c.story_ids)
+        .join(db.sends, db.sends.c.id == sv.c.send_id)
+        .where(db.sends.c.issue_id == issue_id, taken)
+        .order_by(sv.c.send_id, sv.c.variant)
+    )
     with db.read(engine) as conn:
-        accepted = set(
-            conn.execute(
-                sa.select(d.c.send_id, d.c.variant)
-                .where(d.c.issue_id == issue_id, d.c.state == DeliveryState.ACCEPTED)
-                .distinct()
-            ).all()
-        )
-        frozen = conn.execute(
-            sa.select(sv.c.send_id, sv.c.variant, sv.c.story_ids)
-            .where(sv.c.send_id.in_(sorted({send_id for send_id, _ in accepted})))
-            .order_by(sv.c.send_id, sv.c.variant)
-        ).all()
+        copies = conn.execute(query).all()
     found: dict[str, None] = {}
-    # The whole issue's copy (if one went) lists every story in the issue's order; others fill in.
-    for send_id, variant, stories in sorted(frozen, key=lambda row: row.variant != "all"):
-        if (send_id, variant) in accepted:
-            found.update(dict.fromkeys(stories or ()))
+    # The whole issue's copy (if one went) lists every story in the issue's order; the others fill in.
+    for _variant, stories in sorted(copies, key=lambda row: row.variant != "all"):
+        found.update(dict.fromkeys(stories or ()))
     return list(found)
 
 
-def record_correction(
+def draft_correction(
     engine: Engine,
     settings: Settings,
     issue_ref: str,
@@ -138,7 +136,7 @@ def record_correction(
     withdrawn: bool = False,
     by: str | None = None,
 ) -> Correction:
-    """Record a correction of a story of a sent issue, or its withdrawal (``withdrawn``).
+    """The correction as it would be recorded (numbered 0, nothing written): checked, for a preview.
 
     Refuses an issue nobody was sent, a story no accepted copy held, a correction
     without wording and anything more about a story already withdrawn.
@@ -164,17 +162,33 @@ def record_correction(
     wording = clean_wording(text)
     if not wording and not withdrawn:
         raise InputError("say what the correction is with --text or --text-file (or --withdrawn to withdraw the story)")
-    who = clean_text(by or getpass.getuser() or "unknown")[:MAX_BY] or "unknown"
-    values = {
-        "issue_id": issue.id,
-        "article_id": article_id,
-        "kind": WITHDRAWAL if withdrawn else CORRECTION,
-        "text": wording or DEFAULT_NOTICE,
-        "title": get_article(engine, article_id).title,
-        "issue_date": issue.date,
-        "created_by": who,
-        "created_at": db.utcnow(),
-    }
+    return Correction(
+        id=0,
+        issue_id=issue.id,
+        article_id=article_id,
+        kind=WITHDRAWAL if withdrawn else CORRECTION,
+        text=wording or DEFAULT_NOTICE,
+        title=get_article(engine, article_id).title,
+        issue_date=issue.date,
+        created_by=clean_text(by or getpass.getuser() or "unknown")[:MAX_BY] or "unknown",
+        created_at=db.utcnow(),
+    )
+
+
+def record_correction(
+    engine: Engine,
+    settings: Settings,
+    issue_ref: str,
+    article_id: str,
+    *,
+    text: str = "",
+    withdrawn: bool = False,
+    by: str | None = None,
+) -> Correction:
+    """Record a correction of a story of a sent issue, or its withdrawal (``withdrawn``), checked as
+    :func:`draft_correction` checks it."""
+    draft = draft_correction(engine, settings, issue_ref, article_id, text=text, withdrawn=withdrawn, by=by)
+    values = {name: value for name, value in vars(draft).items() if name != "id"}
     with db.write(engine) as conn:
         new_id = conn.execute(C.insert().values(**values).returning(C.c.id)).scalar_one()
     return get_correction(engine, int(new_id))
