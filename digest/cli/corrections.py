@@ -57,7 +57,7 @@ def corrections_list(app: App, issue_ref: str | None) -> None:
             f"#{item.id}  {item.issue_id}  {item.kind:<10}  {item.created_at:%Y-%m-%d} by {item.created_by}  "
             f"“{item.title}”"
         )
-        click.echo(f"      sent to {sent['accepted']} readers" + _open_rows(sent))
+        click.echo(f"      sent to {readers(sent['accepted'])}" + _open_rows(sent))
     if not found:
         click.echo("No corrections yet.")
 
@@ -148,7 +148,7 @@ def corrections_send(
         if yes:
             return True
         segments = ", ".join(item.name for item in plan.segments if item.readers)
-        return click.confirm(f"Send correction #{correction_id} to {plan.total} readers ({segments})?", default=False)
+        return click.confirm(f"Send correction #{correction_id} to {readers(plan.total)} ({segments})?", default=False)
 
     plan, outcome = errata.send_correction(
         app.engine,
@@ -168,6 +168,11 @@ def corrections_send(
         click.echo("Nobody to send it to: nothing was written or sent.")
     else:
         click.echo("Not sent.")
+
+
+def readers(count: int) -> str:
+    """ "1 reader", "5 readers"."""
+    return f"{count} reader{'' if count == 1 else 's'}"
 
 
 def _issue_id(app: App, issue_ref: str) -> str:
