@@ -177,6 +177,29 @@ def test_a_correction_sent_again_mails_nobody_twice(engine, settings, project, s
     assert [s.state for s in errata.correction_sends(engine, correction)] == ["done"]
 
 
+def test_a_copy_settled_after_the_correction_went_gets_it_when_it_is_sent_again(
+    engine, settings, project, sent
+) -> None:  # type: ignore[no-untyped-def]
+    from digest.subscribers import get_subscriber
+
+    late = get_subscriber(engine, "person3@example.org").id  # everyone's copy: it held the story
+    issue_row = (db.deliveries.c.issue_id == ISSUE) & (db.deliveries.c.subscriber_id == late)
+    with db.write(engine) as conn:  # the provider has not answered for this copy yet
+        conn.execute(db.deliveries.update().where(issue_row).values(state="sending"))
+    correction = errata.record_correction(engine, settings, ISSUE, COURT, text=WORDING)
+    first, _outcome = errata.send_correction(engine, settings, correction.id)
+    assert (first.total, first.uncertain) == (4, 1) and late not in correction_rows(engine, correction)
+    with db.write(engine) as conn:  # its event arrives: the provider took it
+        conn.execute(db.deliveries.update().where(issue_row).values(state="accepted"))
+    second, outcome = errata.send_correction(engine, settings, correction.id)
+    assert (second.total, second.already_sent, second.uncertain) == (1, 4, 0)
+    assert outcome is not None and outcome.counts == {**outcome.counts, "accepted": 1}
+    assert sorted(correction_rows(engine, correction)) == sorted(
+        row.subscriber_id for row in issue_rows(engine) if COURT in row.story_ids
+    )
+    assert len(list((project / "outbox" / correction.ledger_key).glob("*.eml"))) == 5  # nobody twice
+
+
 def test_a_withdrawal_goes_to_the_same_readers_with_its_notice(engine, settings, project, sent) -> None:  # type: ignore[no-untyped-def]
     withdrawal = errata.record_correction(engine, settings, ISSUE, WATER, withdrawn=True, by="Editor Ed")
     assert withdrawal.text == "This story has been withdrawn. Please do not rely on it or pass it on."
