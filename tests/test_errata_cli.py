@@ -45,7 +45,7 @@ def test_record_look_and_send_a_correction(invoke, project: Path, sent) -> None:
     assert len(list((project / "outbox" / ISSUE / "correction-1").glob("*.eml"))) == 5
     again = invoke("corrections", "send", "1", "--yes")
     assert "0 sent this correction already" not in again.output and "5 sent this correction already" in again.output
-    assert again.output.endswith("Nobody to send it to: nothing was written or sent.\n")
+    assert again.output.endswith("Nobody to send to: nothing was written or sent.\n")
     listed = invoke("corrections", "list", ISSUE).output.splitlines()
     assert listed[0].startswith(f"#1  {ISSUE}  correction  ") and listed[0].endswith(
         "by Editor Ed  “Father found guilty of causing the death of his baby son”"

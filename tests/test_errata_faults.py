@@ -8,10 +8,7 @@ a real `digest` process, killed while a batch is in flight, then resumed.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -19,24 +16,12 @@ import sqlalchemy as sa
 from digest import db, errata
 from digest.sending import start_send
 from digest.subscribers import add_subscriber
-from tests.test_send_faults import digest, run
+from tests.conftest import SEGMENTS_YAML
+from tests.test_send_faults import arm_killer, digest, run
 
 ISSUE = "2025-04-10"
 COURT = "2025-04-07-father-found-guilty-of-causing-the-death-of-his-baby-son"
 SECTORS = {"education": 20, "health": 25, "sport": 15}  # schools' copy lacks the story; health's and everyone's hold it
-SEGMENTS_YAML = """\
-segments:
-  - name: schools
-    description: Schools
-    match: {sector: education}
-    topics: [online-safety, water-safety, social-care, education]
-  - name: health
-    description: Health
-    match: {sector: health}
-    topics: [health, courts-justice, child-sexual-abuse]
-  - name: everyone
-    description: Everyone
-"""
 
 
 @pytest.fixture
@@ -67,22 +52,7 @@ def correction_states(engine, correction) -> dict[str, int]:  # type: ignore[no-
 def test_a_killed_correction_send_resumes_with_nobody_twice(  # type: ignore[no-untyped-def]
     project, engine, corrected, fake_sendgrid, request_number, when
 ) -> None:
-    holder: dict[str, subprocess.Popen[str]] = {}
-    killed = threading.Event()
-
-    def kill() -> None:
-        os.kill(holder["process"].pid, signal.SIGKILL)
-        killed.set()
-
-    def on_request(number: int, _body: dict) -> None:  # type: ignore[type-arg]
-        if number != request_number or killed.is_set():
-            return
-        if when == "before-answer":
-            kill()  # SendGrid still takes the batch; the sender never hears of it
-        else:
-            threading.Timer(0.002, kill).start()  # just after the answer, while it is being recorded
-
-    fake_sendgrid.on_request = on_request
+    holder, killed = arm_killer(fake_sendgrid, request_number, when)
     holder["process"] = digest(project, "corrections", "send", str(corrected.id), "--provider", "sendgrid", "--yes")
     holder["process"].wait(timeout=120)
     assert killed.is_set() and holder["process"].returncode == -signal.SIGKILL

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from digest.cli.base import App, cli, pass_app
-from digest.cli.sending import _print_outcome, _run_controls
+from digest.cli.sending import _print_outcome, _print_result, _run_controls
 from digest.providers.registry import PROVIDER_NAMES
 
 
@@ -160,14 +160,7 @@ def corrections_send(
         show_plan=_print_plan,
         controls=controls,
     )
-    if outcome is not None:
-        _print_outcome(outcome)
-    elif dry_run:
-        click.echo("Dry run: nothing was written or sent.")
-    elif plan.total == 0:
-        click.echo("Nobody to send it to: nothing was written or sent.")
-    else:
-        click.echo("Not sent.")
+    _print_result(outcome, dry_run=dry_run, total=plan.total)
 
 
 def readers(count: int) -> str:

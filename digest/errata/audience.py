@@ -25,6 +25,7 @@ from digest.errors import StateError
 from digest.render import RenderedEmail
 from digest.sending import ledger
 from digest.sending.states import OPEN_SEND_STATES, DeliveryState, SendState
+from digest.sending.variants import store_variant
 
 CORRECTION_VARIANT = "correction"
 D = db.deliveries
@@ -220,19 +221,7 @@ def _write(conn: Connection, plan: CorrectionPlan, copies: Copies, rendered: Ren
     written = conn.execute(sa.select(sa.func.count()).where(D.c.send_id == send_id)).scalar_one()
     if written != plan.total:
         raise StateError(f"the readers of correction #{correction.id} changed while it was planned; send it again")
-    conn.execute(
-        db.send_variants.insert().values(
-            send_id=send_id,
-            variant=CORRECTION_VARIANT,
-            segment=None,
-            subject=rendered.subject,
-            preheader=rendered.preheader,
-            html=rendered.html,
-            text=rendered.text,
-            story_ids=list(rendered.story_ids),
-            content_hash=rendered.content_hash,
-        )
-    )
+    store_variant(conn, send_id, CORRECTION_VARIANT, rendered)
     return send_id
 
 

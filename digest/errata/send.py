@@ -24,6 +24,7 @@ from digest.errors import NotFoundError, StateError
 from digest.providers.base import Provider
 from digest.sending import ledger
 from digest.sending.runner import RunControls, SendOutcome, run_send
+from digest.sending.workflow import resume_open_send
 
 
 def send_correction(
@@ -73,18 +74,17 @@ def resume_correction(
 ) -> SendOutcome:
     """`digest corrections send ID --resume`: continue the correction's unfinished send."""
     correction = get_correction(engine, correction_id)
-    existing = ledger.open_send(engine, correction.ledger_key)
-    if existing is None:
-        raise NotFoundError(f"correction #{correction.id} has no unfinished send to resume")
-    return run_send(
+    outcome = resume_open_send(
         engine,
         settings,
-        existing.id,
-        provider=provider,
-        resume=True,
+        correction.ledger_key,
         resend_uncertain=resend_uncertain,
+        provider=provider,
         controls=controls,
     )
+    if outcome is None:
+        raise NotFoundError(f"correction #{correction.id} has no unfinished send to resume")
+    return outcome
 
 
 def correction_sends(engine: Engine, correction: Correction) -> list[ledger.SendSummary]:
