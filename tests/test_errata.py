@@ -123,6 +123,18 @@ def _erased_id(engine) -> int:  # type: ignore[no-untyped-def]
         return int(conn.execute(sa.select(db.subscribers.c.id).where(db.subscribers.c.status == "erased")).scalar_one())
 
 
+def test_erasing_a_reader_after_the_correction_wipes_it_too(engine, settings, project, sent) -> None:  # type: ignore[no-untyped-def]
+    from digest.erasure import erase_person
+
+    correction = errata.record_correction(engine, settings, ISSUE, COURT, text=WORDING)
+    errata.send_correction(engine, settings, correction.id)
+    assert "person2@example.org" in outbox_messages(project, correction)
+    erasure = erase_person(engine, settings, "person2@example.org")
+    assert any(path.parent.name == "correction-1" for path in erasure.files_removed)
+    assert "person2@example.org" not in outbox_messages(project, correction)
+    assert correction_rows(engine, correction)[erasure.subscriber_id].email == ""
+
+
 def test_someone_who_left_after_the_plan_is_skipped_when_their_batch_is_claimed(
     engine, settings, project, sent
 ) -> None:  # type: ignore[no-untyped-def]

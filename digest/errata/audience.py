@@ -106,7 +106,8 @@ def plan_correction(
     transaction (``rendered``: the email, frozen with the send so a resume sends the same bytes)."""
     plan = CorrectionPlan(correction, provider)
     with engine.connect() as conn:
-        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        if not dry_run:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")  # a writer from the first read (SQLite)
         with conn.begin():
             if not dry_run:
                 _serialise(conn, correction)
