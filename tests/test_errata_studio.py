@@ -58,7 +58,9 @@ def test_each_story_that_went_out_can_be_corrected_from_the_issue_page(client, e
 def test_the_preview_and_the_count_then_record_and_send(client, engine, settings, project: Path) -> None:  # type: ignore[no-untyped-def]
     send_issue(engine, settings)
     page = get(client, CORRECT)
-    assert "5 readers: those whose copy held the story (health 3, everyone 2)." in page
+    assert (
+        "5 readers get it: those whose copy held the story and who are still subscribed (health 3, everyone 2)." in page
+    )
     assert "12 readers were sent the issue; the copies of 7 left this story out" in page
     assert "Your corrected wording appears here." in frame(page)
     assert "<strong>SAFE Newsfeed</strong></p><p>Correction: Father found guilty" in page
