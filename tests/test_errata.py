@@ -226,6 +226,18 @@ def test_a_withdrawal_goes_to_the_same_readers_with_its_notice(engine, settings,
     assert "This story has been withdrawn." in text and "Read the corrected story" not in text
 
 
+def test_an_issue_sent_in_two_sends_is_corrected_across_both(engine, settings, project, audience) -> None:  # type: ignore[no-untyped-def]
+    start_send(engine, settings, ISSUE, ["schools"])  # first the schools (their copy lacks the court story)
+    start_send(engine, settings, ISSUE, ["health", "everyone"])  # then the rest
+    court = errata.record_correction(engine, settings, ISSUE, COURT, text=WORDING)
+    water = errata.record_correction(engine, settings, ISSUE, WATER, text=WORDING)
+    for correction, story in ((court, COURT), (water, WATER)):
+        errata.send_correction(engine, settings, correction.id)
+        expected = sorted(row.email for row in issue_rows(engine) if story in row.story_ids)
+        assert sorted(outbox_messages(project, correction)) == expected
+    assert len(outbox_messages(project, court)) == 6 and len(outbox_messages(project, water)) == 9
+
+
 def test_what_cannot_be_corrected_is_refused_with_the_reason(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(StateError, match="issue 2025-04-10 has not been sent"):
         errata.record_correction(engine, settings, ISSUE, COURT, text=WORDING)

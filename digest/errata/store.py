@@ -28,6 +28,7 @@ WITHDRAWAL = "withdrawal"
 DEFAULT_NOTICE = "This story has been withdrawn. Please do not rely on it or pass it on."
 MAX_TEXT = 5000
 MAX_BY = 200
+MAX_ISSUE_ID = 100  # the ledger's key, "<issue>/correction-<id>", must fit its 120 characters
 C = db.story_corrections
 
 
@@ -145,6 +146,8 @@ def draft_correction(
     from digest.issues import load_issue
 
     issue = load_issue(settings, issue_ref)
+    if len(issue.id) > MAX_ISSUE_ID:
+        raise InputError(f"issue ids longer than {MAX_ISSUE_ID} characters leave no room for a correction's key")
     if not sent_issue_ids(engine, only=issue.id):
         raise StateError(f"issue {issue.id} has not been sent; change its file instead (issues/{issue.id}/issue.yaml)")
     held = sent_story_ids(engine, issue.id)
