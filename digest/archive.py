@@ -22,6 +22,7 @@ class IssueListing:
     issue_id: str
     date: str
     subject: str
+    updated: str = ""  # an Atom time when the issue changed after it was sent (a correction); else its date
 
 
 def page_heading(settings: Settings, subject: str) -> str:

@@ -22,7 +22,7 @@ from digest.config import redact_url
 from digest.errors import ConfigError, DigestError
 
 # The newest migration; tests check it matches the migrations folder.
-SCHEMA_HEAD = "0011_undated_articles"
+SCHEMA_HEAD = "0012"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 MIGRATION_LOCK_KEY = 0x64696765  # "dige": an advisory lock id for schema upgrades on PostgreSQL
@@ -306,6 +306,25 @@ approvals = sa.Table(
     sa.Column("variants", sa.JSON, nullable=False),
     sa.Column("approved_by", sa.String(200), nullable=False),
     sa.Column("approved_at", UTCDateTime, nullable=False),
+)
+
+# A correction or withdrawal of one story of a sent issue (`digest corrections`; digest.errata),
+# with who recorded it and when. Its own sends are in the ledger under digest.errata's ledger key.
+story_corrections = sa.Table(
+    "story_corrections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("issue_id", sa.String(120), nullable=False, index=True),
+    sa.Column("article_id", sa.String(120), nullable=False),
+    # correction | withdrawal
+    sa.Column("kind", sa.String(16), nullable=False),
+    # The corrected wording, or the withdrawal notice readers are shown.
+    sa.Column("text", sa.Text, nullable=False),
+    # The story's title and the issue's date when the correction was recorded: what the email names.
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("issue_date", sa.Date, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
 send_locks = sa.Table(

@@ -7,6 +7,8 @@ share); its pages are the ones frozen when it was sent.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy.engine import Engine
 
 from digest import db
@@ -27,8 +29,16 @@ def _listing(settings: Settings, issue_id: str) -> IssueListing | None:
 
 
 def published_issues(engine: Engine, settings: Settings) -> list[IssueListing]:
-    """Every sent issue whose file is still there, newest first."""
-    listings = [found for issue_id in sent_issue_ids(engine) if (found := _listing(settings, issue_id))]
+    """Every sent issue whose file is still there, newest first; a corrected one updated when last corrected."""
+    from digest.errata.pages import feed_updates
+    from digest.errata.store import list_corrections
+
+    updates = feed_updates(list_corrections(engine))
+    listings = [
+        replace(found, updated=updates.get(issue_id, ""))
+        for issue_id in sent_issue_ids(engine)
+        if (found := _listing(settings, issue_id))
+    ]
     return sorted(listings, key=lambda item: item.issue_id, reverse=True)
 
 
@@ -37,15 +47,16 @@ def archive_index_page(engine: Engine, settings: Settings) -> str:
 
 
 def issue_pages(engine: Engine, settings: Settings, issue_id: str) -> dict[str, str]:
-    """{file name: HTML} of a sent issue: the pages frozen when it was sent."""
+    """{file name: HTML} of a sent issue: the pages frozen when it was sent, with its corrections shown."""
+    from digest.errata.pages import corrected_pages
+    from digest.errata.store import list_corrections
     from digest.issues import load_view
 
     if not sent_issue_ids(engine, only=issue_id) or _listing(settings, issue_id) is None:
         raise NotFoundError(f"issue {issue_id} has not been published")
     frozen = frozen_pages(settings, issue_id)
-    if frozen is not None:
-        return frozen
-    return archive_pages(load_view(engine, settings, issue_id), settings)
+    pages = frozen if frozen is not None else archive_pages(load_view(engine, settings, issue_id), settings)
+    return corrected_pages(settings, pages, list_corrections(engine, issue_id))
 
 
 def atom_feed(engine: Engine, settings: Settings) -> str:

@@ -466,18 +466,20 @@ def _render_template(settings: Settings, kind: str, name: str, context: Mapping[
         raise DigestError(f"template {name}: {exc.message}") from None
 
 
-def render_html(context: Mapping[str, Any], settings: Settings) -> str:
-    mjml = _render_template(settings, "html", "digest.mjml.j2", context)
+def render_html(context: Mapping[str, Any], settings: Settings, template: str = "digest") -> str:
+    """The HTML email from ``<template>.mjml.j2`` (the digest's, or another email's such as a correction)."""
+    mjml = _render_template(settings, "html", f"{template}.mjml.j2", context)
     try:
         return mjml_to_html(mjml)
     except DigestError:
         raise
     except Exception as exc:  # mjml-python raises plain exceptions on bad markup
-        raise DigestError(f"templates/digest.mjml.j2 produced MJML that does not render: {exc}") from None
+        raise DigestError(f"templates/{template}.mjml.j2 produced MJML that does not render: {exc}") from None
 
 
-def render_text(context: Mapping[str, Any], settings: Settings) -> str:
-    text = _render_template(settings, "text", "digest.txt.j2", {**context, "refs": LinkReferences()})
+def render_text(context: Mapping[str, Any], settings: Settings, template: str = "digest") -> str:
+    """The plain-text twin from ``<template>.txt.j2``."""
+    text = _render_template(settings, "text", f"{template}.txt.j2", {**context, "refs": LinkReferences()})
     # Collapse runs of blank lines the template's conditionals leave behind.
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip() + "\n"

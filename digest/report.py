@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +82,23 @@ _LINK_UNSUBSCRIBES = ("unsubscribe-link", "one-click", "preferences")
 
 
 @dataclass
+class CorrectionCount:
+    """A correction (or withdrawal) of one of the issue's stories, and how many readers took it."""
+
+    id: int
+    kind: str
+    story: str
+    recorded: str  # YYYY-MM-DD
+    accepted: int
+
+
+@dataclass
 class IssueOutcome:
     issue_id: str
     segments: dict[str, dict[str, int]]
     total: dict[str, int]
     clicks_by_story: list[tuple[str, int, int]]  # (title, people who clicked, clicks)
+    corrections: list[CorrectionCount] = field(default_factory=list)
 
 
 def issue_outcome(engine: Engine, settings: Settings, issue_id: str) -> IssueOutcome:
@@ -146,7 +158,20 @@ def issue_outcome(engine: Engine, settings: Settings, issue_id: str) -> IssueOut
     for values in segments.values():
         for key, value in values.items():
             total[key] += value
-    return IssueOutcome(issue_id, segments, total, _clicks_by_story(engine, settings, issue_id, clicks))
+    clicked = _clicks_by_story(engine, settings, issue_id, clicks)
+    return IssueOutcome(issue_id, segments, total, clicked, _corrections(engine, issue_id))
+
+
+def _corrections(engine: Engine, issue_id: str) -> list[CorrectionCount]:
+    """The issue's corrections; their own sends are not the issue's, so they are counted apart."""
+    from digest.errata import list_corrections, reach_of
+
+    return [
+        CorrectionCount(
+            item.id, item.kind, item.title, f"{item.created_at:%Y-%m-%d}", reach_of(engine, item)["accepted"]
+        )
+        for item in list_corrections(engine, issue_id)
+    ]
 
 
 def _unsubscribers(conn: Any, issue_id: str) -> set[int]:
@@ -224,6 +249,7 @@ def outcome_json(outcomes: list[IssueOutcome]) -> str:
                 "segments": o.segments,
                 "total": o.total,
                 "clicks_by_story": [{"story": t, "people": p, "clicks": c} for t, p, c in o.clicks_by_story],
+                "corrections": [vars(item) for item in o.corrections],
             }
             for o in outcomes
         ],
@@ -283,6 +309,7 @@ def write_html_report(settings: Settings, outcome: IssueOutcome, path: Path) -> 
             "issue_date": _issue_date(settings, outcome.issue_id),
             "table": outcome_table([outcome], by_segment=True),
             "charts": charts,
+            "corrections": outcome.corrections,
         },
     )
     atomic_write_text(path, html)

@@ -57,12 +57,20 @@ mkdir -p reports
 digest events import reports/events.json
 
 echo
-echo "== 7. The report"
+echo "== 7. A story needs correcting: only the readers whose copy held it, and who are still subscribed, are told"
+CAMPAIGN=2026-11-16-northshire-launches-summer-to-winter-cold-water-safety-campaign-for
+digest corrections new "$ISSUE" "$CAMPAIGN" --by "Demo Editor" \
+    --text "The free lesson plans cover Key Stages 2 and 3; the plan for Key Stage 4 follows in January."
+digest corrections send 1 --yes
+
+echo
+echo "== 8. The report"
 digest report "$ISSUE" --html reports/report.html
 
 echo
 echo "Done in $(( $(date +%s) - start )) seconds. The demo project is $DEMO. Look at:"
 echo "  the preview:   $index"
-echo "  the messages:  $DEMO/outbox/$ISSUE/ ($(ls "outbox/$ISSUE" | wc -l) files, the bytes SMTP would send)"
+echo "  the messages:  $DEMO/outbox/$ISSUE/ ($(find "outbox/$ISSUE" -maxdepth 1 -name '*.eml' | wc -l) files, the bytes SMTP would send)"
+echo "  a correction:  $DEMO/outbox/$ISSUE/correction-1/ (and on the archive: digest serve, then /archive/$ISSUE/)"
 echo "  the report:    $DEMO/reports/report.html"
 echo "Try more commands there: cd $DEMO && $DIGEST_BIN --help"

@@ -64,6 +64,29 @@ def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
+def arm_killer(fake, request_number: int, when: str) -> tuple[dict[str, subprocess.Popen[str]], threading.Event]:  # type: ignore[no-untyped-def]
+    """SIGKILL the process put in the returned holder (as ``holder["process"]``) when the fake SendGrid
+    gets request ``request_number``: "before-answer" (it still takes the batch, the sender never hears
+    of it) or "after-answer" (right after the answer, mid-bookkeeping). The event is set once killed."""
+    holder: dict[str, subprocess.Popen[str]] = {}
+    killed = threading.Event()
+
+    def kill() -> None:
+        os.kill(holder["process"].pid, signal.SIGKILL)
+        killed.set()
+
+    def on_request(number: int, _body: dict) -> None:  # type: ignore[type-arg]
+        if number != request_number or killed.is_set():
+            return
+        if when == "before-answer":
+            kill()
+        else:
+            threading.Timer(0.002, kill).start()
+
+    fake.on_request = on_request
+    return holder, killed
+
+
 def states(engine) -> dict[str, int]:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         rows = conn.execute(sa.select(db.deliveries.c.state, sa.func.count()).group_by(db.deliveries.c.state))
@@ -82,22 +105,7 @@ def test_killed_send_resumes_with_nobody_twice_and_nobody_missing(
     request_number,
     when,  # type: ignore[no-untyped-def]
 ) -> None:
-    holder: dict[str, subprocess.Popen[str]] = {}
-    killed = threading.Event()
-
-    def kill() -> None:
-        os.kill(holder["process"].pid, signal.SIGKILL)
-        killed.set()
-
-    def on_request(number: int, _body: dict) -> None:  # type: ignore[type-arg]
-        if number != request_number or killed.is_set():
-            return
-        if when == "before-answer":
-            kill()  # the server still takes the batch: the client never hears of it
-        else:
-            threading.Timer(0.002, kill).start()  # right after the answer, mid-bookkeeping
-
-    fake_sendgrid.on_request = on_request
+    holder, killed = arm_killer(fake_sendgrid, request_number, when)
     holder["process"] = digest(
         project, "send", "2025-04-10", "--segment", "everyone", "--provider", "sendgrid", "--yes"
     )

@@ -9,11 +9,11 @@ live in one module per kind of work; importing them registers them.
 
 from __future__ import annotations
 
-from digest.cli import admin, database, doctor, editor, events, project, sending, studio
+from digest.cli import admin, corrections, database, doctor, editor, events, project, sending, studio
 from digest.cli.base import cli
 from digest.cli.examples import add_examples
 
-COMMAND_MODULES = (project, editor, admin, sending, doctor, events, studio, database)
+COMMAND_MODULES = (project, editor, admin, sending, corrections, doctor, events, studio, database)
 add_examples(cli)
 
 

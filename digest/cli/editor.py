@@ -252,6 +252,21 @@ def issue_show(app: App, issue_ref: str) -> None:
             extra = f" ({', '.join(flags)})" if flags else ""
             click.echo(f"    - {story.article.title} [{story.id}]{extra}")
     click.echo(f"  {counted(len(view.stories()), 'story', 'stories')}")
+    _show_corrections(app, issue_.id)
+
+
+def _show_corrections(app: App, issue_id: str) -> None:
+    """A sent issue's corrections and withdrawals, and how many readers each reached."""
+    from digest.cli.corrections import readers
+    from digest.errata import list_corrections, reach_of
+
+    found = list_corrections(app.engine, issue_id)
+    if found:
+        click.echo(f"  corrections ({len(found)}):")
+    for item in found:
+        sent = reach_of(app.engine, item)["accepted"]
+        click.echo(f"    #{item.id} {item.kind} of {item.title} [{item.article_id}]")
+        click.echo(f"        {item.created_at:%Y-%m-%d} by {item.created_by}; sent to {readers(sent)}")
 
 
 # --- preview and checks ---------------------------------------------------------------

@@ -152,6 +152,14 @@ def report(app: App, issue_ref: str | None, output: str, html_path: str | None, 
             click.echo("\nClicks per story:")
             for title, people, clicks in outcomes[0].clicks_by_story:
                 click.echo(f"  {clicks:>5} clicks by {people:>4} people  {title}")
+        if issue_ref and outcomes[0].corrections:
+            from digest.cli.corrections import readers
+
+            click.echo(f"\nCorrections: {len(outcomes[0].corrections)}")
+            for item in outcomes[0].corrections:
+                click.echo(
+                    f"  #{item.id} {item.kind} of “{item.story}” ({item.recorded}): sent to {readers(item.accepted)}"
+                )
     if html_path:
         if not issue_ref:
             raise click.UsageError("--html needs an ISSUE")

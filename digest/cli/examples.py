@@ -112,6 +112,23 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "run-due": ("digest run-due      # from cron or a systemd timer, every minute",),
     "sends": ("digest sends", "digest sends 2026-11-23"),
+    "corrections": (
+        "digest corrections new 2026-11-23 2026-11-18-man-jailed-for-grooming-offences --text 'Jailed for 6 years.'",
+        "digest corrections send 1 --dry-run",
+        "digest corrections list 2026-11-23",
+    ),
+    "corrections new": (
+        "digest corrections new 2026-11-23 2026-11-18-man-jailed-for-grooming-offences --text 'Jailed for 6 years.'",
+        "digest corrections new 2026-11-23 2026-11-18-man-jailed-for-grooming-offences --text-file correction.txt",
+        "digest corrections new 2026-11-23 2026-11-18-man-jailed-for-grooming-offences --withdrawn --by 'Editor Ed'",
+    ),
+    "corrections list": ("digest corrections list", "digest corrections list 2026-11-23"),
+    "corrections show": ("digest corrections show 1",),
+    "corrections send": (
+        "digest corrections send 1 --dry-run",
+        "digest corrections send 1 --yes",
+        "digest corrections send 1 --resume",
+    ),
     "events import": ("digest events import webhook-body.json",),
     "events unplaced": ("digest events unplaced --limit 20",),
     "bounces review": ("digest bounces review",),

@@ -195,15 +195,19 @@ def send(
             "`digest run-due` sends it when it is due."
         )
         return
-    if outcome is None:
-        if dry_run:
-            click.echo("Dry run: nothing was written or sent.")
-        elif _plan.total == 0:
-            click.echo("Nobody to send to: nothing was written or sent.")
-        else:
-            click.echo("Not sent.")
-        return
-    _print_outcome(outcome)
+    _print_result(outcome, dry_run=dry_run, total=_plan.total)
+
+
+def _print_result(outcome: Any, *, dry_run: bool, total: int) -> None:
+    """What a send did, or why it did nothing."""
+    if outcome is not None:
+        _print_outcome(outcome)
+    elif dry_run:
+        click.echo("Dry run: nothing was written or sent.")
+    elif total == 0:
+        click.echo("Nobody to send to: nothing was written or sent.")
+    else:
+        click.echo("Not sent.")
 
 
 def _parse_at(text: str, timezone: str) -> Any:

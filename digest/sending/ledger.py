@@ -26,6 +26,10 @@ from digest.sending.states import OPEN_SEND_STATES, BatchState, DeliveryState, S
 
 D = db.deliveries
 S = db.subscribers
+# A send of another kind than an issue's (a correction of one story, digest.errata) goes through the same
+# ledger under its own key, "<issue id>/<what>": one row per (key, person). An issue id never holds this
+# separator (digest.issues), so no such key is ever taken for an issue by the archive, the feed or the reports.
+KEY_SEPARATOR = "/"
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -478,11 +482,12 @@ def sent_issue_ids(engine: Engine, *, only: str | None = None, limit: int | None
     """Issues that went out: at least one copy accepted by the provider, newest first.
 
     The one definition the archive, its feed and the reports share: a send that
-    crashed or was refused before anything was accepted published nothing.
+    crashed or was refused before anything was accepted published nothing, and
+    a correction's send (its own ledger key) is not an issue.
     """
     query = (
         sa.select(D.c.issue_id)
-        .where(D.c.state == DeliveryState.ACCEPTED)
+        .where(D.c.state == DeliveryState.ACCEPTED, D.c.issue_id.not_like(f"%{KEY_SEPARATOR}%"))
         .group_by(D.c.issue_id)
         .order_by(sa.func.max(D.c.id).desc())
     )

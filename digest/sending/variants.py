@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from digest import db
 from digest.config import Settings
@@ -70,19 +70,7 @@ def freeze_variants(
         with db.write(engine) as conn:
             for key in missing:
                 rendered = renderings.variant(variant_topics_of(key))
-                conn.execute(
-                    db.send_variants.insert().values(
-                        send_id=send_id,
-                        variant=key,
-                        segment=None,
-                        subject=rendered.subject,
-                        preheader=rendered.preheader,
-                        html=rendered.html,
-                        text=rendered.text,
-                        story_ids=list(rendered.story_ids),
-                        content_hash=rendered.content_hash,
-                    )
-                )
+                store_variant(conn, send_id, key, rendered)
                 # As it is now stored (segment None): the same as a later read of it gives.
                 frozen[key] = RenderedEmail(
                     issue_id=issue_id,
@@ -94,6 +82,23 @@ def freeze_variants(
                     story_ids=tuple(rendered.story_ids),
                 )
     return frozen
+
+
+def store_variant(conn: Connection, send_id: int, key: str, rendered: RenderedEmail) -> None:
+    """Freeze one rendered variant with its send (under its key, for whichever segments share it)."""
+    conn.execute(
+        db.send_variants.insert().values(
+            send_id=send_id,
+            variant=key,
+            segment=None,
+            subject=rendered.subject,
+            preheader=rendered.preheader,
+            html=rendered.html,
+            text=rendered.text,
+            story_ids=list(rendered.story_ids),
+            content_hash=rendered.content_hash,
+        )
+    )
 
 
 def freeze_sent(

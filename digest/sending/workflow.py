@@ -157,11 +157,30 @@ def resume_send(
     from digest.issues import issue_path
 
     issue_id = issue_path(settings, issue_ref).parent.name
-    existing = ledger.open_send(engine, issue_id)
-    if existing is None:
+    outcome = resume_open_send(
+        engine, settings, issue_id, resend_uncertain=resend_uncertain, provider=provider, controls=controls
+    )
+    if outcome is None:
         raise NotFoundError(
             f"issue {issue_id} has no unfinished send to resume; `digest sends {issue_id}` lists its sends"
         )
+    return outcome
+
+
+def resume_open_send(
+    engine: Engine,
+    settings: Settings,
+    ledger_key: str,
+    *,
+    resend_uncertain: bool = False,
+    provider: Provider | None = None,
+    controls: RunControls | None = None,
+) -> SendOutcome | None:
+    """Continue the unfinished send filed under ``ledger_key`` (an issue's id, or a correction's key);
+    None when there is none."""
+    existing = ledger.open_send(engine, ledger_key)
+    if existing is None:
+        return None
     return run_send(
         engine,
         settings,

@@ -28,6 +28,7 @@ from digest.render import environment
 from digest.studio.actions import Outcome, Studio, Upload, import_into_store
 from digest.studio.auth import PASSWORD, Gate
 from digest.studio.draft import draft_from_issue
+from digest.studio.errata import register as register_corrections
 from digest.studio.forms import fresh_state, state_from_form
 from digest.studio.page import issue_context
 
@@ -40,6 +41,8 @@ TEMPLATES = (
     "message.html.j2",
     "login.html.j2",
     "import_fields.html.j2",
+    "corrections.html.j2",
+    "correct_story.html.j2",
 )
 _SAFE_ID = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
 CSP = (
@@ -61,6 +64,7 @@ def create_app(settings: Settings, engine: Engine, gate: Gate, *, issue_file: Pa
     app.add_url_rule("/issue/<issue_id>", "issue", site.issue, methods=["GET", "POST"])
     app.add_url_rule("/login", "login", site.login, methods=["GET", "POST"])
     app.add_url_rule("/static/studio.js", "script", site.script)
+    register_corrections(app, site)  # the corrections of a sent issue: pages of their own
     # Browsers ask for an icon on every page; an empty answer keeps a 404 out of the console.
     app.add_url_rule("/favicon.ico", "icon", lambda: Response(status=204))
 

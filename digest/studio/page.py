@@ -8,6 +8,7 @@ from typing import Any
 
 from digest.articles import Article, get_articles, list_sources
 from digest.config import Settings
+from digest.errata.store import sent_story_ids
 from digest.errors import DigestError
 from digest.issues import human_date, parse_issue_text, story_summary
 from digest.studio.actions import Outcome, Studio, draft_text
@@ -115,4 +116,6 @@ def issue_context(
         "approval_current": approval_current,
         "approval_error": approval_error,
         "provider": settings.provider,
+        # Stories of this issue that went out: each gets "Correct this story" (digest/studio/errata.py).
+        "sent_stories": set(sent_story_ids(engine, studio.issue_id)),
     }

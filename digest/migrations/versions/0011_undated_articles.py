@@ -4,14 +4,14 @@ A feed entry whose date cannot be read was stored as published today, so an
 old story was drafted into this week's issue. It is now stored undated
 (NULL); drafts leave it out until the editor dates it.
 
-Revision ID: 0011_undated_articles
+Revision ID: 0011
 Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_undated_articles"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
