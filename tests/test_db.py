@@ -18,6 +18,16 @@ def test_schema_head_is_the_newest_migration() -> None:
     assert ScriptDirectory.from_config(config).get_current_head() == db.SCHEMA_HEAD
 
 
+def test_each_migrations_revision_is_its_file_names_number() -> None:
+    # An older digest tells a newer schema from a broken one by finding "<revision>_*.py".
+    for path in sorted((db.MIGRATIONS_DIR / "versions").glob("0*.py")):
+        text = path.read_text(encoding="utf-8")
+        number = path.name.split("_", 1)[0]
+        assert f'\nrevision = "{number}"\n' in text, path.name
+        assert db._is_known_revision(number)
+    assert not db._is_known_revision("9999")
+
+
 def test_migrations_build_exactly_the_tables_in_code(tmp_path: Path) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
