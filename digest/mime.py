@@ -1,8 +1,8 @@
 """MIME messages: the exact bytes SMTP sends and the outbox and preview write.
 
 A multipart/alternative message with the plain text first and the HTML last
-(RFC 2046: the last part is the preferred one), UTF-8 in quoted-printable so
-no line exceeds 998 octets, and the headers bulk senders are judged on:
+(RFC 2046: the last part is the preferred one), UTF-8 in quoted-printable with
+lines of at most 76 characters (RFC 2045), and the headers bulk senders are judged on:
 Message-ID, Date, List-Unsubscribe with List-Unsubscribe-Post (RFC 8058).
 """
 
@@ -18,6 +18,9 @@ from email.utils import format_datetime, make_msgid
 from digest.config import Settings
 
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
+# The standard library wraps quoted-printable and base64 bodies at the policy's
+# max_line_length, 78 for SMTP; RFC 2045 allows 76 for both encodings.
+_POLICY = policy.SMTP.clone(max_line_length=76)
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ def build_message(
     date: datetime | None = None,
 ) -> EmailMessage:
     """One complete message for one recipient."""
-    message = EmailMessage(policy=policy.SMTP)
+    message = EmailMessage(policy=_POLICY)
     message["From"] = Address(settings.email.from_name, addr_spec=settings.email.from_address)
     message["To"] = Address(envelope.to_name, addr_spec=envelope.to_address)
     if settings.email.reply_to:
