@@ -59,28 +59,32 @@ class _LinkAndImageScanner(HTMLParser):
         self.links: list[str] = []
         self.images: list[dict[str, str | None]] = []
         self.ids: set[str] = set()
+        self.names: set[str] = set()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
         if attributes.get("id"):
             self.ids.add(str(attributes["id"]))
         if tag == "a":
-            self.links.append((attributes.get("href") or "").strip())
+            if attributes.get("name"):
+                self.names.add(str(attributes["name"]))
+            if "href" in attributes:
+                self.links.append((attributes.get("href") or "").strip())
         elif tag == "img":
             self.images.append(attributes)
 
 
 def scan_html(html: str) -> tuple[list[str], list[dict[str, str | None]]]:
     """(hrefs, img attribute maps) of an HTML document."""
-    links, images, _ids = _scan(html)
-    return links, images
+    scanner = _scan(html)
+    return scanner.links, scanner.images
 
 
-def _scan(html: str) -> tuple[list[str], list[dict[str, str | None]], set[str]]:
+def _scan(html: str) -> _LinkAndImageScanner:
     scanner = _LinkAndImageScanner()
     scanner.feed(html)
     scanner.close()
-    return scanner.links, scanner.images, scanner.ids
+    return scanner
 
 
 def kb(size: int) -> str:
@@ -213,21 +217,31 @@ def _check_subject(report: CheckReport, subject: str, from_name: str = "") -> No
 
 
 def _check_links_and_images(report: CheckReport, variant: RenderedEmail) -> None:
-    links, images, ids = _scan(variant.html)
+    scanner = _scan(variant.html)
+    links, images = scanner.links, scanner.images
     which = f" in the {variant.segment} variant" if variant.segment else ""
-    bad_links = []
+    bad_links, browsers_only = [], []
     for href in links:
         if TOKEN_RE.fullmatch(href) or href.startswith("mailto:"):
             continue  # filled per recipient at send time / a mail link
         if not href or href == "#":
             bad_links.append("an empty link")
         elif href.startswith("#"):
-            if href[1:] not in ids:
+            if href[1:] in scanner.ids - scanner.names:
+                browsers_only.append(href[1:])
+            elif href[1:] not in scanner.names:
                 bad_links.append(f"a link to {href}, which is not in the email")
         elif not href.startswith("https://"):
             bad_links.append(f"a link that is not https: {href}")
     for problem in dict.fromkeys(bad_links):
         report.add(ERROR, "links", f"{problem}{which}")
+    for target in dict.fromkeys(browsers_only):
+        report.add(
+            WARNING,
+            "links",
+            f"a link to #{target}, which only browsers follow: Outlook for Windows and Gmail jump only to an "
+            f'<a name="{target}">{which}',
+        )
     if not bad_links:
         inside = sum(1 for href in links if href.startswith("#"))
         within = f" ({inside} to stories further down)" if inside else ""

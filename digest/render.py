@@ -213,7 +213,8 @@ def build_context(
             "sections": [
                 {
                     "title": section.title,
-                    # A section of one story needs no heading of its own: the story carries its name.
+                    # A section of one story has no heading row of its own: its story carries the section's
+                    # name as a small heading (still an H2 in the outline), above its source line.
                     "heading": len(section.stories) > 1,
                     "stories": [story_dict(s, section.title, len(section.stories) == 1) for s in section.stories],
                 }

@@ -288,6 +288,22 @@ def sample_issue(engine, settings, imported):  # type: ignore[no-untyped-def]
     return path
 
 
+@pytest.fixture
+def demo_issue(engine, settings, project):  # type: ignore[no-untyped-def]
+    """The demo's issue of 23 November 2026 (examples/articles) and the segments `digest init` writes."""
+    from datetime import date
+
+    from digest.articles import import_articles
+    from digest.drafting import new_issue
+
+    (project / "subscribers").mkdir(exist_ok=True)
+    shutil.copy(REPO / "digest" / "defaults" / "segments.yaml", project / "subscribers" / "segments.yaml")
+    report = import_articles(engine, settings, sorted(str(p) for p in (REPO / "examples" / "articles").iterdir()))
+    assert report.new == 8
+    path, _ = new_issue(engine, settings, issue_date=date(2026, 11, 23))
+    return path
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-goldens", action="store_true", help="Rewrite golden files from current output.")
 

@@ -1,0 +1,149 @@
+"""The email as its readers meet it: jumping from the contents, the heading outline a screen reader
+announces, names and dates that hold together, and the wording of each copy.
+
+Every copy (each segment's variant) of the demo issue (examples/) and of the suite's sample issue is
+checked, since a copy narrowed to some topics has a different shape from the whole issue.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+import pytest
+
+from digest.issues import IssueView, load_view, select_stories
+from digest.render import RenderedEmail, Renderings
+from digest.segments import load_segments
+
+MASTHEAD = "SAFE Newsfeed"
+CONTENTS = "In this issue"
+LEAD = "Lead story"
+_SPACES = re.compile(r"[ \t\r\n\f]+")
+
+
+@dataclass(eq=False)  # found by identity: two spans of the same date are still two elements
+class Element:
+    tag: str
+    attrs: dict[str, str]
+    text: str = ""
+    children: int = 0  # elements inside it
+
+
+@dataclass
+class _Elements(HTMLParser):
+    """Every element of a document in document order, with its whole text (the preheader's hidden div too)."""
+
+    found: list[Element] = field(default_factory=list)
+    _open: list[Element] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element = Element(tag, {name: value or "" for name, value in attrs})
+        for outer in self._open:
+            outer.children += 1
+        self.found.append(element)
+        if tag not in ("br", "img", "meta", "hr", "link", "input"):
+            self._open.append(element)
+
+    def handle_endtag(self, tag: str) -> None:
+        for index in range(len(self._open) - 1, -1, -1):
+            if self._open[index].tag == tag:
+                del self._open[index:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        for element in self._open:
+            element.text += data
+
+
+def elements(html: str) -> list[Element]:
+    parser = _Elements()
+    parser.feed(html)
+    parser.close()
+    for element in parser.found:
+        # ASCII white space only: no-break spaces are part of what is tested.
+        element.text = _SPACES.sub(" ", element.text).strip(" ")
+    return parser.found
+
+
+def copies(engine, settings, issue_id: str) -> list[tuple[str, IssueView, RenderedEmail]]:  # type: ignore[no-untyped-def]
+    """(name, stories, rendering) of the whole issue and of every segment's copy."""
+    view = load_view(engine, settings, issue_id)
+    renderings = Renderings(view, settings)
+    found = [("whole issue", view, renderings.variant())]
+    for segment in load_segments(settings):
+        found.append((segment.name, select_stories(view, segment.topics), renderings.variant(segment.topics)))
+    return found
+
+
+@pytest.fixture(params=["sample", "demo"])
+def every_copy(request, engine, settings, project):  # type: ignore[no-untyped-def]
+    """Every copy of the suite's sample issue, or of the demo's issue."""
+    if request.param == "sample":
+        request.getfixturevalue("audience")  # the sample issue and its segments
+        return copies(engine, settings, "2025-04-10")
+    request.getfixturevalue("demo_issue")
+    return copies(engine, settings, "2026-11-23")
+
+
+def expected_outline(whole: IssueView, copy: IssueView) -> list[tuple[str, str]]:
+    """H1 the issue, H2 the contents, H2 "Lead story" over the lead's H3, H2 each section over its stories' H3s."""
+    outline = [("h1", MASTHEAD)]
+    if len(copy.stories()) > 1 or len(copy.stories()) < len(whole.stories()):
+        outline.append(("h2", CONTENTS))
+    if copy.lead:
+        outline += [("h2", LEAD), ("h3", copy.lead.article.title)]
+    for section in copy.sections:
+        outline.append(("h2", section.title))
+        outline += [("h3", story.article.title) for story in section.stories]
+    return outline
+
+
+def test_every_copy_has_one_heading_outline(every_copy) -> None:  # type: ignore[no-untyped-def]
+    whole = every_copy[0][1]
+    for name, copy, rendered in every_copy:
+        # Sub-headings inside a story shown in full are h4s, below its h3: not part of the issue's outline.
+        found = [(e.tag, e.text) for e in elements(rendered.html) if e.tag in ("h1", "h2", "h3", "h5", "h6")]
+        assert found == expected_outline(whole, copy), name
+
+
+def test_contents_links_jump_to_named_anchors_and_read_as_a_list(every_copy) -> None:  # type: ignore[no-untyped-def]
+    """Outlook 2016-2021, Windows Mail and Gmail's and Yahoo's webmail jump only to an empty <a name>
+    (caniemail's "Local anchors", note 7); other browsers go by id, so the anchor has both."""
+    for name, copy, rendered in every_copy:
+        found = elements(rendered.html)
+        titles = [story.article.title for story in copy.stories()]
+        contents = next(e for e in found if e.tag == "ul" and "contents-list" in e.attrs.get("class", ""))
+        start = found.index(contents)
+        items = [e for e in found[start + 1 : start + 1 + contents.children] if e.tag == "li"]
+        assert [item.text for item in items] == titles, name  # where nothing jumps, still the list of stories
+        links = [e for e in found if e.tag == "a" and e.attrs.get("href", "").startswith("#")]
+        assert [link.text for link in links] == titles, name
+        for link in links:
+            target = link.attrs["href"][1:]
+            anchors = [e for e in found if e.tag == "a" and e.attrs.get("name") == target]
+            assert len(anchors) == 1, (name, target)
+            anchor = anchors[0]
+            assert anchor.attrs.get("id") == target and anchor.text == "" and anchor.children == 0, (name, anchor)
+            assert "href" not in anchor.attrs
+            # The anchor opens the story (above a one-story section's name and the source line): its title is
+            # the next story title below it.
+            title = next(e for e in found[found.index(anchor) :] if e.tag == "h3")
+            assert title.text == link.text, (name, target)
+        assert not [e for e in found if e.attrs.get("id") and e.tag != "a"], name  # one target per story, no twin id
+
+
+def test_the_lead_shows_its_source_and_date_as_every_story_does(every_copy) -> None:  # type: ignore[no-untyped-def]
+    for name, copy, rendered in every_copy:
+        found = elements(rendered.html)
+        for story in copy.stories():
+            heading = next(e for e in found if e.tag == "h3" and e.text == story.article.title)
+            before = found[found.index(heading) - 1]
+            while before.tag in ("a", "span"):  # the story's anchor; a name's parts
+                before = found[found.index(before) - 1]
+            assert before.tag == "p" and "source" in before.attrs.get("class", "").split(), (name, story.id, before)
+            assert before.text.replace("\u00a0", " ").startswith(story.article.source), (name, story.id)
