@@ -253,6 +253,7 @@ def paragraphs(text: str) -> list[str]:
 
 _ASCII_SPACE = re.compile(r"[ \t\r\n\f\v]+")
 _NBSP = "\u00a0"
+_NB_HYPHEN = "\u2011"
 _MONTH_NAMES = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DATE_RE = re.compile(rf"\b\d{{1,2}} (?:{_MONTH_NAMES})(?: \d{{4}})?\b")
 
@@ -262,11 +263,20 @@ def nobreak(text: str) -> str:
     return _ASCII_SPACE.sub(_NBSP, str(text).strip())
 
 
+def unbreakable(text: str) -> str:
+    """A name or date no mail client splits across lines: no-break spaces and no-break hyphens (U+2011).
+
+    Characters, not CSS: Outlook for Windows, Windows Mail and Samsung Email ignore
+    ``white-space: nowrap``.
+    """
+    return _ASCII_SPACE.sub(_NBSP, str(text).strip()).replace("-", _NB_HYPHEN)
+
+
 def keep_dates(text: str) -> Markup:
     """HTML-escaped text whose dates ("9 April 2025") never break across lines."""
     escaped = str(escape(text))
     # The text is escaped first, and the pattern matches only digits, spaces and month names.
-    return Markup(_DATE_RE.sub(lambda match: f'<span class="nw">{match.group()}</span>', escaped))  # noqa: S704
+    return Markup(_DATE_RE.sub(lambda match: unbreakable(match.group()), escaped))  # noqa: S704
 
 
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None) -> str:
@@ -343,7 +353,7 @@ def _environment(template_dirs: tuple[str, ...], kind: str) -> jinja2.Environmen
         env = jinja2.Environment(
             loader=loader, autoescape=True, undefined=jinja2.StrictUndefined, bytecode_cache=compiled
         )
-        env.filters.update(keep_dates=keep_dates)
+        env.filters.update(keep_dates=keep_dates, unbreakable=unbreakable)
     env.filters.update(wrap=wrap, underline=underline, nobreak=nobreak)
     env.globals.update(text_blocks=text_blocks)
     return env

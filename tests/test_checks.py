@@ -37,9 +37,10 @@ def not_import(report):  # type: ignore[no-untyped-def]
 def test_size_thresholds(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]
     view = load_view(engine, settings, "2025-04-10")
     rendered = render_issue(view, settings)
-    padded = replace(rendered, html=rendered.html + " " * (SIZE_WARNING_BYTES - len(rendered.html) + 10))
+    size = len(rendered.html.encode("utf-8"))  # bytes, not characters: the email holds no-break spaces
+    padded = replace(rendered, html=rendered.html + " " * (SIZE_WARNING_BYTES - size + 10))
     assert not_import(check_rendered(view, [padded])) == ["size"]
-    clipped = replace(rendered, html=rendered.html + " " * (GMAIL_CLIP_BYTES - len(rendered.html) + 10))
+    clipped = replace(rendered, html=rendered.html + " " * (GMAIL_CLIP_BYTES - size + 10))
     report = check_rendered(view, [clipped])
     assert not report.passed
     assert report.errors[0].message.startswith("HTML is 102.0 KB; Gmail clips emails above 102.0 KB")

@@ -147,3 +147,44 @@ def test_the_lead_shows_its_source_and_date_as_every_story_does(every_copy) -> N
                 before = found[found.index(before) - 1]
             assert before.tag == "p" and "source" in before.attrs.get("class", "").split(), (name, story.id, before)
             assert before.text.replace("\u00a0", " ").startswith(story.article.source), (name, story.id)
+
+
+NBSP, NB_HYPHEN = "\u00a0", "\u2011"
+NAME_LIMIT = 40  # a longer organisation name may break across lines; a shorter one never does
+
+
+def unbreakable(name: str) -> str:
+    """A name or date as the email must write it: no-break spaces and hyphens, so no client can split it
+    (Outlook for Windows, Windows Mail and Samsung Email ignore CSS's white-space: nowrap)."""
+    if len(name) > NAME_LIMIT:
+        return name
+    return name.replace(" ", NBSP).replace("-", NB_HYPHEN)
+
+
+def test_names_and_dates_never_break_and_separators_stay_with_what_follows(every_copy, settings) -> None:  # type: ignore[no-untyped-def]
+    from digest.issues import human_date
+    from digest.render import _DATE_RE
+    from digest.wording import byline
+
+    dates_in_text = 0
+    for name, copy, rendered in every_copy:
+        found = elements(rendered.html)
+        for story in copy.stories():
+            article = story.article
+            heading = next(e for e in found if e.tag == "h3" and e.text == article.title)
+            source_line = next(e for e in reversed(found[: found.index(heading)]) if e.tag == "p")
+            parts = [unbreakable(article.source), unbreakable(human_date(article.published))]
+            author = byline(settings, story)
+            if author:
+                parts.append(unbreakable(f"by {author}"))
+            assert source_line.text == f" ·{NBSP}".join(parts), (name, story.id)
+        # Dates in the editor's and the stories' own words ("on 8 April 2025") hold together too.
+        for element in found:
+            if element.tag in ("p", "li") and element.children == 0:
+                assert not _DATE_RE.findall(element.text), (name, element.text)
+                dates_in_text += len(_DATE_RE.findall(element.text.replace(NBSP, " ")))
+        body = rendered.html.split("<body", 1)[1]
+        assert "· " not in body and "·</" not in body, name  # every "·" is held to the item after it
+        header = next(e for e in found if e.tag == "p" and "dateline" in e.attrs.get("class", ""))
+        assert header.text.startswith(unbreakable(human_date(copy.issue.date)) + f" ·{NBSP}"), name
+    assert dates_in_text  # the summaries' own dates were looked at
