@@ -165,7 +165,7 @@ def build_context(
     from to ``topics`` (a copy that leaves stories out says so). Counts, the
     preheader and the contents come from the copy's own stories.
     """
-    from digest.wording import automatic_preheader, byline, greeting_of, join_words, narrowed_topics
+    from digest.wording import automatic_preheader, byline, copy_shows, greeting_of, narrowed_topics
 
     issue = view.issue
     stories = view.stories()
@@ -220,7 +220,7 @@ def build_context(
                 }
                 for section in view.sections
             ],
-            "copy": {"topics": join_words(narrowed)} if narrowed else None,
+            "copy": {"shows": copy_shows(settings, view, topics or (), narrowed)} if narrowed else None,
         }
     )
     return {

@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 import pytest
 
 from digest.issues import IssueView, load_view, select_stories
-from digest.render import RenderedEmail, Renderings
+from digest.render import RenderedEmail, Renderings, paragraphs
 from digest.segments import load_segments
 
 MASTHEAD = "SAFE Newsfeed"
@@ -188,3 +188,107 @@ def test_names_and_dates_never_break_and_separators_stay_with_what_follows(every
         header = next(e for e in found if e.tag == "p" and "dateline" in e.attrs.get("class", ""))
         assert header.text.startswith(unbreakable(human_date(copy.issue.date)) + f" ·{NBSP}"), name
     assert dates_in_text  # the summaries' own dates were looked at
+
+
+def copy_note(rendered: RenderedEmail) -> str:
+    return next(e.text for e in elements(rendered.html) if e.tag == "p" and e.attrs.get("class") == "copy-note")
+
+
+def test_a_copys_note_counts_a_lead_outside_the_readers_topics(engine, settings, demo_issue) -> None:  # type: ignore[no-untyped-def]
+    by_name = {name: (copy, rendered) for name, copy, rendered in copies(engine, settings, "2026-11-23")}
+    archive = "news.safe.example.org/archive/2026-11-23/"
+    # The lead (sport and community) reaches every copy; the health copy's topics do not include it.
+    health_copy, health = by_name["health"]
+    assert health_copy.lead is not None and "sport-community" not in load_segments(settings)[1].topics
+    topics = (
+        "Child sexual abuse and exploitation, Children's social care, Courts and justice, "
+        "Domestic abuse and violence, and Health and wellbeing"
+    )
+    assert copy_note(health) == (
+        f"This copy shows the lead story and the stories on your topics ({topics}); the whole issue is at {archive}."
+    )
+    assert f"This copy shows the lead story and the stories on your topics ({topics}); the whole" in " ".join(
+        health.text.split()
+    )
+    # The sport and community copy's topics include the lead's: its stories are all on them.
+    assert copy_note(by_name["sport-community"][1]).startswith("This copy shows the stories on your topics (")
+    # A story the editor pins for every reader is counted apart too.
+    dsl = "2026-11-21-designated-safeguarding-lead-refresher-dates-for-spring-2027"
+    text = demo_issue.read_text(encoding="utf-8")
+    demo_issue.write_text(text.replace(f"- {dsl}", f"- {{id: {dsl}, pin: true}}"), encoding="utf-8")
+    health = next(rendered for name, _, rendered in copies(engine, settings, "2026-11-23") if name == "health")
+    assert copy_note(health).startswith(
+        "This copy shows the lead story, 1 story for every reader and the stories on your topics (Child sexual"
+    )
+
+
+def test_topic_lists_read_one_way() -> None:
+    from digest.wording import join_words
+
+    assert join_words(["Domestic abuse and violence", "Health and wellbeing"]) == (
+        "Domestic abuse and violence, and Health and wellbeing"
+    )
+    assert join_words(["Online safety", "Health and wellbeing", "Water safety"]) == (
+        "Online safety, Health and wellbeing, and Water safety"
+    )
+    assert join_words(["Online safety", "Water safety", "Courts"]) == "Online safety, Water safety and Courts"
+    assert join_words(["Online safety", "Water safety"]) == "Online safety and Water safety"
+    assert join_words(["Sport, clubs", "Health"]) == "Sport, clubs; Health"
+    assert join_words(["Health"]) == "Health" and join_words([]) == ""
+
+
+def test_the_preheader_is_padded_so_the_preview_text_stops_where_it_ends(every_copy) -> None:  # type: ignore[no-untyped-def]
+    spacer = "\u034f\u200c\u00a0"  # &#847;&zwnj;&nbsp;: invisible, and inboxes fill their preview line with it
+    for name, _copy, rendered in every_copy:
+        found = elements(rendered.html)
+        hidden = next(e for e in found if e.tag == "div" and "display:none" in e.attrs.get("style", ""))
+        assert hidden.text.startswith(rendered.preheader), name
+        padding = hidden.text[len(rendered.preheader) :]
+        assert len(padding) >= 150 and padding == spacer * (len(padding) // 3), name
+        after = found[found.index(hidden) + 1 :]
+        assert next(e.text for e in after if e.text).startswith("View this email"), name
+
+
+def test_text_from_outside_is_marked_for_either_direction(every_copy) -> None:  # type: ignore[no-untyped-def]
+    """dir="auto" on each block of written text (titles, summaries, the introduction, section names, the
+    contents), so an Arabic or Hebrew title reads right to left; never on a link (Outlook mishandles it)."""
+    for name, copy, rendered in every_copy:
+        found = elements(rendered.html)
+        titles = {story.article.title for story in copy.stories()}
+        summaries = {story.summary[:30] for story in copy.stories()}
+        marked = [
+            e
+            for e in found
+            if e.tag in ("h2", "h3", "li")
+            and e.text in titles | {section.title for section in copy.sections}
+            or e.tag == "p"
+            and (e.text[:30] in summaries or e.text in paragraphs(copy.issue.introduction))
+        ]
+        assert len(marked) >= 3 * len(titles), name
+        assert [e.text for e in marked if e.attrs.get("dir") != "auto"] == [], name
+        assert not [e for e in found if e.tag == "a" and "dir" in e.attrs], name
+
+
+def test_a_first_name_that_is_a_spreadsheet_formula_is_never_used_to_greet(engine, settings, sample_issue, project) -> None:  # type: ignore[no-untyped-def]
+    import email
+    from email import policy
+
+    from digest.sending import start_send
+    from digest.subscribers import add_subscriber
+
+    names = {"=SUM(1+1)": "colleague", "+44 7700 900123": "colleague", "-2+3": "colleague", "@admin": "colleague"}
+    names |= {" =HYPERLINK(x)": "colleague", "Ana": "Ana", "Anne-Marie": "Anne-Marie"}
+    (project / "subscribers").mkdir()
+    (project / "subscribers" / "segments.yaml").write_text("segments:\n  - name: everyone\n", encoding="utf-8")
+    for number, first in enumerate(names):
+        add_subscriber(engine, settings, f"p{number}@example.org", {"first_name": first}, consent_source="test")
+    start_send(engine, settings, "2025-04-10", ["everyone"])
+    greeted = {}
+    for path in (project / "outbox" / "2025-04-10").glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        html = message.get_body(preferencelist=("html",)).get_content()
+        number = int(str(message["To"].addresses[0].username)[1:])
+        greeted[list(names)[number]] = re.search(r"Dear (.*),", text).group(1)
+        assert f"Dear {greeted[list(names)[number]]}," in html
+    assert greeted == names
