@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import re
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from html.parser import HTMLParser
 
 from sqlalchemy.engine import Engine
 
-from digest.config import Settings
+from digest.config import Organisation, Settings
 from digest.issues import IssueView
 from digest.render import TOKEN_RE, RenderedEmail, Renderings
 from digest.wording import copy_mismatches, greeting_of
@@ -281,7 +282,45 @@ def check_view(view: IssueView, settings: Settings, renderings: Renderings | Non
     if settings.segments_file.is_file():
         for segment in load_segments(settings):
             variants.append(replace(renderings.variant(segment.topics), segment=segment.name))
-    return check_rendered(view, variants, from_name=settings.email.from_name)
+    report = check_rendered(view, variants, from_name=settings.email.from_name)
+    _check_footer(report, settings.organisation, variants)
+    return report
+
+
+_ANY_SPACE = re.compile(r"\s+")
+
+
+def _check_footer(report: CheckReport, organisation: Organisation, variants: Sequence[RenderedEmail]) -> None:
+    """Who sends the email, in its footer: UK rules on marketing email (PECR) and on company stationery
+    expect the sender's name and postal address, and a reader is owed a privacy notice."""
+    if not organisation.privacy_url:
+        report.add(
+            WARNING,
+            "footer",
+            "the footer has no privacy notice link: set [organisation] privacy_url in digest.toml "
+            "(a reader is owed one where their address is used)",
+        )
+    if not organisation.address:
+        report.add(
+            WARNING,
+            "footer",
+            "the footer has no postal address: set [organisation] address in digest.toml "
+            "(UK rules on marketing email and on company stationery expect the sender's name and address)",
+        )
+    # A project's own templates may leave out what is configured.
+    wanted = [(key, getattr(organisation, key)) for key in ("name", "address", "registration", "privacy_url")]
+    problems = []
+    for variant in variants:
+        parts = {"HTML": html_lib.unescape(variant.html), "text part": variant.text}
+        for part, content in parts.items():
+            flat = _ANY_SPACE.sub(" ", content.replace("\u00a0", " "))
+            problems += [
+                f"the {part} leaves out [organisation] {key} ({value})"
+                for key, value in wanted
+                if value and _ANY_SPACE.sub(" ", value) not in flat
+            ]
+    for problem in dict.fromkeys(problems):
+        report.add(WARNING, "footer", problem)
 
 
 def check_issue(engine: Engine, settings: Settings, ref: str) -> CheckReport:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from digest.checks import GMAIL_CLIP_BYTES, SIZE_WARNING_BYTES, check_rendered
 from digest.issues import load_view
@@ -150,3 +151,46 @@ def test_what_counts_as_a_greeting() -> None:
         assert greeting_of(f"{greeting} here is the news.") == greeting
     for opening in ("Welcome to this week's SAFE Newsfeed, with news", "Dearth of places: a report.", "This week,"):
         assert greeting_of(opening) == ""
+
+
+def without(project, *keys: str) -> None:  # type: ignore[no-untyped-def]
+    toml = project / "digest.toml"
+    lines = toml.read_text(encoding="utf-8").splitlines()
+    toml.write_text("\n".join(line for line in lines if line.split(" = ")[0] not in keys) + "\n", encoding="utf-8")
+
+
+def test_check_warns_of_a_footer_without_a_privacy_link_or_postal_address(invoke, project, sample_issue) -> None:  # type: ignore[no-untyped-def]
+    result = invoke("check", "2025-04-10")
+    assert result.exit_code == 0 and "privacy" not in result.output and "postal address" not in result.output
+    without(project, "address", "privacy_url")
+    result = invoke("check", "2025-04-10")
+    assert result.exit_code == 0  # a warning: the editor may still send
+    assert (
+        "  warning  footer       the footer has no privacy notice link: set [organisation] privacy_url in "
+        "digest.toml (a reader is owed one where their address is used)\n"
+    ) in result.output
+    assert (
+        "  warning  footer       the footer has no postal address: set [organisation] address in digest.toml "
+        "(UK rules on marketing email and on company stationery expect the sender's name and address)\n"
+    ) in result.output
+
+
+def test_check_warns_when_the_templates_leave_out_a_configured_address_and_errors_without_unsubscribe(
+    invoke, project, sample_issue
+) -> None:  # type: ignore[no-untyped-def]
+    import digest
+
+    own = project / "templates"
+    own.mkdir()
+    packaged = Path(digest.__file__).parent / "templates"
+    text = (packaged / "digest.txt.j2").read_text(encoding="utf-8")
+    cut = text.replace("{% if org.address %}\n{{ org.address }}\n{% endif %}\n", "")
+    (own / "digest.txt.j2").write_text(cut, encoding="utf-8")
+    result = invoke("check", "2025-04-10")
+    assert (
+        "  warning  footer       the text part leaves out [organisation] address (1 Test Street, Diss IP22 4AA)\n"
+    ) in result.output
+    (own / "digest.txt.j2").write_text(cut.replace("Unsubscribe: {{ links.unsubscribe_url }}\n", ""), encoding="utf-8")
+    result = invoke("check", "2025-04-10")
+    assert result.exit_code == 1
+    assert "  error    unsubscribe  the unsubscribe link is missing from the HTML or text\n" in result.output

@@ -292,3 +292,25 @@ def test_a_first_name_that_is_a_spreadsheet_formula_is_never_used_to_greet(engin
         greeted[list(names)[number]] = re.search(r"Dear (.*),", text).group(1)
         assert f"Dear {greeted[list(names)[number]]}," in html
     assert greeted == names
+
+
+def test_the_footer_names_the_sender_its_address_and_its_registration(engine, settings, sample_issue, project) -> None:  # type: ignore[no-untyped-def]
+    from digest.config import load_settings
+    from digest.render import render_issue
+
+    registration = "Community interest company no. 12345678, registered in England and Wales"
+    toml = project / "digest.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace("[organisation]\n", f'[organisation]\nregistration = "{registration}"\n'),
+        encoding="utf-8",
+    )
+    registered = load_settings(toml)
+    rendered = render_issue(load_view(engine, registered, "2025-04-10"), registered)
+    footer = [e for e in elements(rendered.html) if e.tag == "p"][-3:]
+    assert [e.text for e in footer] == [
+        "Unsubscribe ·\u00a0Choose your topics ·\u00a0Privacy notice",
+        f"SAFE CIC1 Test Street, Diss IP22 4AA{registration}Telephone 01379\u00a0871091",  # lines parted by <br>
+        "safe.example.org",
+    ]
+    assert f"SAFE CIC\n1 Test Street, Diss IP22 4AA\n{registration}\nTelephone 01379 871091\n" in rendered.text
+    assert registration not in render_issue(load_view(engine, settings, "2025-04-10"), settings).html
