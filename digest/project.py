@@ -92,7 +92,9 @@ def _check_values(name: str, from_address: str, base_url: str) -> None:
 
 def _check_footer_values(privacy_url: str, address: str) -> None:
     if privacy_url and (not privacy_url.startswith("https://") or any(char in privacy_url for char in ' "\n')):
-        raise InputError(f"privacy notice {privacy_url!r} must be an https:// address, e.g. https://www.example.org/privacy")
+        raise InputError(
+            f"privacy notice {privacy_url!r} must be an https:// address, e.g. https://www.example.org/privacy"
+        )
     if any(ord(char) < 32 for char in address):
         raise InputError(f"postal address {address!r} must be one line of text")
 

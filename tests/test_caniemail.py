@@ -62,14 +62,14 @@ FALLBACKS = {
     "css-border-spacing": "MJML's table reset; Outlook reads the tables' `cellspacing=\"0\"` instead.",
     "css-comments": "One comment, the marker of our inlined rules in `<style>`; those rules are inline as well.",
     "css-cursor": "MJML's `cursor: auto` on the button's cell, which changes nothing.",
-    "css-direction": "MJML's `direction: ltr` on layout cells; text blocks carry `dir=\"auto\"` for right-to-left text.",
+    "css-direction": 'MJML\'s `direction: ltr` on layout cells; text blocks carry `dir="auto"` for right-to-left text.',
     "css-height": "Only MJML's `height: auto` on images (the logo).",
     "css-outline": "MJML's `outline: none` on images; Outlook draws no outline there anyway.",
     "css-text-align": "Only `left` and `center`.",
     "css-word-spacing": "MJML's `word-spacing: normal` on `<body>`, the default anyway.",
     "html-doctype": "Outlook for Windows lays out with Word whatever the doctype; it keeps the others out of quirks mode.",
-    "html-height": "Only MJML's `height=\"auto\"` on the logo, whose width is in pixels.",
-    "html-target": "MJML's `target=\"_blank\"` on the button: links open in a new window in both anyway.",
+    "html-height": 'Only MJML\'s `height="auto"` on the logo, whose width is in pixels.',
+    "html-target": 'MJML\'s `target="_blank"` on the button: links open in a new window in both anyway.',
     "css-important": "Written lower-case with a space before it, only inside `<style>`, never inline; where `<style>` is dropped, the inline styles hold.",
     "css-letter-spacing": "Small, in `em`, on upper-case labels: a little tighter in Outlook, still legible.",
     "css-line-height": "Unitless, pixel and MJML's percentage line heights; Outlook spaces lines a little differently, and no text has a fixed height that could cut it off.",
@@ -257,7 +257,12 @@ def _note_declarations(style: Any, where: str, caniemail: CanIEmail, note: Any) 
         if declaration.priority:
             note("css-important", f"{declaration.name} !important")
         for function in re.findall(r"\b(rgba?|calc|min|max|clamp|var)\(", declaration.value):
-            note({"rgb": "css-rgb", "rgba": "css-rgba", "calc": "css-unit-calc"}.get(function, f"css-function-{function}"), declaration.value)
+            note(
+                {"rgb": "css-rgb", "rgba": "css-rgba", "calc": "css-unit-calc"}.get(
+                    function, f"css-function-{function}"
+                ),
+                declaration.value,
+            )
 
 
 def _note_sheet(sheet: Any, caniemail: CanIEmail, note: Any) -> None:
@@ -313,8 +318,12 @@ def fullest_email(engine, settings, sample_issue, audience, project) -> list[str
         encoding="utf-8",
     )
     water = "2025-04-08-cold-water-safety-advice-as-the-weather-warms-up"
-    text = sample_issue.read_text(encoding="utf-8").replace(f"- {water}", f"- {{id: {water}, full: true, note: PE staff.}}")
-    sample_issue.write_text(text.replace("editor_note: ''", "editor_note: 'Training dates are on our site.'"), encoding="utf-8")
+    text = sample_issue.read_text(encoding="utf-8").replace(
+        f"- {water}", f"- {{id: {water}, full: true, note: PE staff.}}"
+    )
+    sample_issue.write_text(
+        text.replace("editor_note: ''", "editor_note: 'Training dates are on our site.'"), encoding="utf-8"
+    )
     full = load_settings(toml)
     renderings = Renderings(load_view(engine, full, "2025-04-10"), full)
     from digest.segments import load_segments
@@ -333,7 +342,9 @@ def audit(caniemail: CanIEmail, pages: list[str]) -> tuple[list[tuple[str, str, 
         if slug in NO_ENTRY:
             continue
         if slug not in caniemail.features:
-            problems.append(f"{slug} ({', '.join(sorted(used[slug])[:3])}): not in caniemail; place it or list it in NO_ENTRY")
+            problems.append(
+                f"{slug} ({', '.join(sorted(used[slug])[:3])}): not in caniemail; place it or list it in NO_ENTRY"
+            )
             continue
         outlook, gmail = (caniemail.support(slug, client) for client in CLIENTS)
         fallback = FALLBACKS.get(slug, "")

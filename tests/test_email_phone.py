@@ -93,7 +93,9 @@ def test_text_and_tap_targets_fit_a_finger(chromium, phone_email, width: int) ->
     targets = found["targets"]
     buttons = [t for t in targets if t["button"]]
     assert buttons and all(t["height"] >= BUTTON_MIN for t in buttons), [(t["text"], t["height"]) for t in buttons]
-    tiny = [(t["text"], round(t["width"]), round(t["height"])) for t in targets if min(t["width"], t["height"]) < TARGET_MIN]
+    tiny = [
+        (t["text"], round(t["width"]), round(t["height"])) for t in targets if min(t["width"], t["height"]) < TARGET_MIN
+    ]
     assert tiny == [], f"tap targets under {TARGET_MIN} px"
     close = []
     for index, one in enumerate(targets):

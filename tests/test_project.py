@@ -95,8 +95,10 @@ def test_init_command_says_what_it_wrote_and_what_to_do_next(tmp_path: Path, mon
 def test_init_writes_the_privacy_notice_and_postal_address_it_is_given(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli,
-        ["init", str(tmp_path / "news"), "--privacy-url", "https://safe.example.org/privacy"]
-        + ["--address", 'Example House, 1 "Market" Street, Diss IP22 4AA'],
+        [
+            *("init", str(tmp_path / "news"), "--privacy-url", "https://safe.example.org/privacy"),
+            *("--address", 'Example House, 1 "Market" Street, Diss IP22 4AA'),
+        ],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
@@ -113,7 +115,10 @@ def test_init_writes_the_privacy_notice_and_postal_address_it_is_given(tmp_path:
 @pytest.mark.parametrize(
     ("values", "reason"),
     [
-        ({"privacy_url": "safe.example.org/privacy"}, "privacy notice 'safe.example.org/privacy' must be an https:// address"),
+        (
+            {"privacy_url": "safe.example.org/privacy"},
+            "privacy notice 'safe.example.org/privacy' must be an https:// address",
+        ),
         ({"address": "1 Market Street\nDiss"}, "must be one line of text"),
     ],
 )
@@ -166,10 +171,15 @@ def test_init_in_a_terminal_asks_for_the_privacy_notice_and_postal_address(tmp_p
     assert "Privacy notice address (https://…; Enter to leave it for later):" in out
     assert "Postal address, on one line (Enter to leave it for later):" in out
     organisation = load_settings(tmp_path / "news" / "digest.toml").organisation
-    assert (organisation.privacy_url, organisation.address) == ("https://safe.example.org/privacy", "1 Market Street, Diss")
+    assert (organisation.privacy_url, organisation.address) == (
+        "https://safe.example.org/privacy",
+        "1 Market Street, Diss",
+    )
     # Asked again only when a new digest.toml is written; what is given on the command line is not asked.
     again = run_in_a_terminal(["init", "news"], [], tmp_path)
     assert "Privacy notice" not in again and "kept  news/digest.toml (already there)" in again
-    given = run_in_a_terminal(["init", "other", "--privacy-url", "https://safe.example.org/p"], ["2 Mill Lane"], tmp_path)
+    given = run_in_a_terminal(
+        ["init", "other", "--privacy-url", "https://safe.example.org/p"], ["2 Mill Lane"], tmp_path
+    )
     assert "Privacy notice" not in given and "Postal address" in given
     assert load_settings(tmp_path / "other" / "digest.toml").organisation.address == "2 Mill Lane"
