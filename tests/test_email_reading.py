@@ -317,3 +317,15 @@ def test_the_footer_names_the_sender_its_address_and_its_registration(engine, se
     ]
     assert f"SAFE CIC\n1 Test Street, Diss IP22 4AA\n{registration}\nTelephone 01379 871091\n" in rendered.text
     assert registration not in render_issue(load_view(engine, settings, "2025-04-10"), settings).html
+
+
+def test_the_text_parts_separators_stay_with_what_follows(engine, demo_issue, project) -> None:  # type: ignore[no-untyped-def]
+    from digest.config import load_settings
+
+    toml = project / "digest.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + '\n[render]\nbyline_sources = ["*"]\n', encoding="utf-8")
+    bylines = load_settings(toml)
+    text = Renderings(load_view(engine, bylines, "2026-11-23"), bylines).variant().text
+    # "Westbridge Safeguarding Children Partnership · 17 November 2026 · by Demo Editor" is 80 characters.
+    assert "Westbridge Safeguarding Children Partnership · 17 November 2026\n· by Demo Editor\n" in text
+    assert not [line for line in text.splitlines() if line.rstrip().endswith("·")]
