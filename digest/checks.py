@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import re
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from html.parser import HTMLParser
 
 from sqlalchemy.engine import Engine
 
-from digest.config import Settings
+from digest.config import Organisation, Settings
 from digest.issues import IssueView
 from digest.render import TOKEN_RE, RenderedEmail, Renderings
 from digest.wording import copy_mismatches, greeting_of
@@ -59,28 +60,32 @@ class _LinkAndImageScanner(HTMLParser):
         self.links: list[str] = []
         self.images: list[dict[str, str | None]] = []
         self.ids: set[str] = set()
+        self.names: set[str] = set()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
         if attributes.get("id"):
             self.ids.add(str(attributes["id"]))
         if tag == "a":
-            self.links.append((attributes.get("href") or "").strip())
+            if attributes.get("name"):
+                self.names.add(str(attributes["name"]))
+            if "href" in attributes:
+                self.links.append((attributes.get("href") or "").strip())
         elif tag == "img":
             self.images.append(attributes)
 
 
 def scan_html(html: str) -> tuple[list[str], list[dict[str, str | None]]]:
     """(hrefs, img attribute maps) of an HTML document."""
-    links, images, _ids = _scan(html)
-    return links, images
+    scanner = _scan(html)
+    return scanner.links, scanner.images
 
 
-def _scan(html: str) -> tuple[list[str], list[dict[str, str | None]], set[str]]:
+def _scan(html: str) -> _LinkAndImageScanner:
     scanner = _LinkAndImageScanner()
     scanner.feed(html)
     scanner.close()
-    return scanner.links, scanner.images, scanner.ids
+    return scanner
 
 
 def kb(size: int) -> str:
@@ -213,21 +218,31 @@ def _check_subject(report: CheckReport, subject: str, from_name: str = "") -> No
 
 
 def _check_links_and_images(report: CheckReport, variant: RenderedEmail) -> None:
-    links, images, ids = _scan(variant.html)
+    scanner = _scan(variant.html)
+    links, images = scanner.links, scanner.images
     which = f" in the {variant.segment} variant" if variant.segment else ""
-    bad_links = []
+    bad_links, browsers_only = [], []
     for href in links:
         if TOKEN_RE.fullmatch(href) or href.startswith("mailto:"):
             continue  # filled per recipient at send time / a mail link
         if not href or href == "#":
             bad_links.append("an empty link")
         elif href.startswith("#"):
-            if href[1:] not in ids:
+            if href[1:] in scanner.ids - scanner.names:
+                browsers_only.append(href[1:])
+            elif href[1:] not in scanner.names:
                 bad_links.append(f"a link to {href}, which is not in the email")
         elif not href.startswith("https://"):
             bad_links.append(f"a link that is not https: {href}")
     for problem in dict.fromkeys(bad_links):
         report.add(ERROR, "links", f"{problem}{which}")
+    for target in dict.fromkeys(browsers_only):
+        report.add(
+            WARNING,
+            "links",
+            f"a link to #{target}, which only browsers follow: Outlook for Windows and Gmail jump only to an "
+            f'<a name="{target}">{which}',
+        )
     if not bad_links:
         inside = sum(1 for href in links if href.startswith("#"))
         within = f" ({inside} to stories further down)" if inside else ""
@@ -274,7 +289,45 @@ def check_view(view: IssueView, settings: Settings, renderings: Renderings | Non
     if settings.segments_file.is_file():
         for segment in load_segments(settings):
             variants.append(replace(renderings.variant(segment.topics), segment=segment.name))
-    return check_rendered(view, variants, from_name=settings.email.from_name)
+    report = check_rendered(view, variants, from_name=settings.email.from_name)
+    _check_footer(report, settings.organisation, variants)
+    return report
+
+
+_ANY_SPACE = re.compile(r"\s+")
+
+
+def _check_footer(report: CheckReport, organisation: Organisation, variants: Sequence[RenderedEmail]) -> None:
+    """Who sends the email, in its footer: UK rules on marketing email (PECR) and on company stationery
+    expect the sender's name and postal address, and a reader is owed a privacy notice."""
+    if not organisation.privacy_url:
+        report.add(
+            WARNING,
+            "footer",
+            "the footer has no privacy notice link: set [organisation] privacy_url in digest.toml "
+            "(a reader is owed one where their address is used)",
+        )
+    if not organisation.address:
+        report.add(
+            WARNING,
+            "footer",
+            "the footer has no postal address: set [organisation] address in digest.toml "
+            "(UK rules on marketing email and on company stationery expect the sender's name and address)",
+        )
+    # A project's own templates may leave out what is configured.
+    wanted = [(key, getattr(organisation, key)) for key in ("name", "address", "registration", "privacy_url")]
+    problems = []
+    for variant in variants:
+        parts = {"HTML": html_lib.unescape(variant.html), "text part": variant.text}
+        for part, content in parts.items():
+            flat = _ANY_SPACE.sub(" ", content.replace("\u00a0", " "))
+            problems += [
+                f"the {part} leaves out [organisation] {key} ({value})"
+                for key, value in wanted
+                if value and _ANY_SPACE.sub(" ", value) not in flat
+            ]
+    for problem in dict.fromkeys(problems):
+        report.add(WARNING, "footer", problem)
 
 
 def check_issue(engine: Engine, settings: Settings, ref: str) -> CheckReport:

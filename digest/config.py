@@ -29,6 +29,7 @@ class Organisation:
     name: str
     tagline: str = ""
     address: str = ""
+    registration: str = ""  # e.g. "Company no. 12345678, registered in England and Wales"
     phone: str = ""
     website: str = ""
     contact_email: str = ""
@@ -251,6 +252,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         name=org_t.text("name", hint='set it to your organisation\'s name, e.g. name = "SAFE CIC"'),
         tagline=org_t.text("tagline", ""),
         address=org_t.text("address", ""),
+        registration=org_t.text("registration", ""),
         phone=org_t.text("phone", ""),
         website=_url(org_t, "website", ""),
         contact_email=org_t.email("contact_email", ""),

@@ -1,8 +1,8 @@
 """MIME messages: the exact bytes SMTP sends and the outbox and preview write.
 
 A multipart/alternative message with the plain text first and the HTML last
-(RFC 2046: the last part is the preferred one), UTF-8 in quoted-printable so
-no line exceeds 998 octets, and the headers bulk senders are judged on:
+(RFC 2046: the last part is the preferred one), UTF-8 in quoted-printable with
+lines of at most 76 characters (RFC 2045), and the headers bulk senders are judged on:
 Message-ID, Date, List-Unsubscribe with List-Unsubscribe-Post (RFC 8058).
 """
 
@@ -19,6 +19,10 @@ from digest.config import Settings
 from digest.emails import mailbox_for_sending
 
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
+# The standard library wraps quoted-printable and base64 bodies at the policy's
+# max_line_length, 78 for SMTP; RFC 2045 allows 76 for both encodings.
+_POLICY = policy.SMTP.clone(max_line_length=76)
+_POLICY_UTF8 = policy.SMTPUTF8.clone(max_line_length=76)
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def build_message(
     carried at all: the caller fails that recipient, not the batch.
     """
     mailbox, utf8 = mailbox_for_sending(envelope.to_address)
-    message = EmailMessage(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
+    message = EmailMessage(policy=_POLICY_UTF8 if utf8 else _POLICY)
     message["From"] = Address(settings.email.from_name, addr_spec=settings.email.from_address)
     # headerregistry.Address refuses a non-ASCII local part (NonASCIILocalPartDefect) even where SMTPUTF8
     # allows it, so that mailbox is written as text, its display name quoted.

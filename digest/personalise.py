@@ -51,8 +51,18 @@ def view_url(settings: Settings, issue_id: str, segment: str | None = None) -> s
     return f"{base}{segment}.html" if segment else base
 
 
+# What a spreadsheet runs as a formula when a cell starts with it (OWASP's list for
+# CSV injection): such a "first name" is an import's mistake or an attack, never a
+# name to greet someone by.
+_FORMULA_START = ("=", "+", "-", "@")
+
+
 def greeting_name(first_name: str | None) -> str:
-    return (first_name or "").strip() or DEFAULT_GREETING
+    """The name after "Dear": the first name, or the generic greeting when there is none fit to use."""
+    name = (first_name or "").strip()
+    if not name or name.startswith(_FORMULA_START):
+        return DEFAULT_GREETING
+    return name
 
 
 def preview_values(settings: Settings, issue_id: str) -> Personal:

@@ -45,13 +45,18 @@ def init_project(
     name: str = EXAMPLE_NAME,
     from_address: str = EXAMPLE_FROM,
     base_url: str = EXAMPLE_BASE_URL,
+    privacy_url: str = "",
+    address: str = "",
 ) -> InitReport:
     """Write a commented digest.toml, a .env with a fresh secret key, example segments and issues/.
 
-    Files that already exist are kept as they are (and reported), so running
-    it again in a project never overwrites the editor's settings or secrets.
+    ``privacy_url`` and ``address`` go into the footer; left empty, they are
+    commented examples in digest.toml. Files that already exist are kept as
+    they are (and reported), so running it again in a project never
+    overwrites the editor's settings or secrets.
     """
     _check_values(name, from_address, base_url)
+    _check_footer_values(privacy_url, address)
     folder = folder.expanduser()
     if folder.exists() and not folder.is_dir():
         raise InputError("exists and is not a folder", path=folder)
@@ -59,7 +64,11 @@ def init_project(
     report = InitReport(folder=folder.resolve())
 
     settings_text = Template((DEFAULTS / "digest.toml").read_text(encoding="utf-8")).substitute(
-        name=_toml_text(name), from_address=from_address, base_url=base_url.rstrip("/")
+        name=_toml_text(name),
+        from_address=from_address,
+        base_url=base_url.rstrip("/"),
+        address=_setting_line("address", address, "1 Market Street, Anytown AB1 2CD"),
+        privacy_url=_setting_line("privacy_url", privacy_url, "https://www.example.org/privacy"),
     )
     _write(report, folder / CONFIG_NAME, settings_text)
     _write(report, folder / ".env", _env_text(), private=True)
@@ -79,6 +88,20 @@ def _check_values(name: str, from_address: str, base_url: str) -> None:
     check_address(from_address)
     if not base_url.startswith(("https://", "http://")) or any(char in base_url for char in ' "\n'):
         raise InputError(f"base URL {base_url!r} must be an http(s) address, e.g. https://news.example.org")
+
+
+def _check_footer_values(privacy_url: str, address: str) -> None:
+    if privacy_url and (not privacy_url.startswith("https://") or any(char in privacy_url for char in ' "\n')):
+        raise InputError(
+            f"privacy notice {privacy_url!r} must be an https:// address, e.g. https://www.example.org/privacy"
+        )
+    if any(ord(char) < 32 for char in address):
+        raise InputError(f"postal address {address!r} must be one line of text")
+
+
+def _setting_line(key: str, value: str, example: str) -> str:
+    """``key = "value"`` for digest.toml, or the commented example when there is no value."""
+    return f'{key} = "{_toml_text(value.strip())}"' if value.strip() else f'# {key} = "{example}"'
 
 
 def _toml_text(value: str) -> str:

@@ -165,7 +165,7 @@ def build_context(
     from to ``topics`` (a copy that leaves stories out says so). Counts, the
     preheader and the contents come from the copy's own stories.
     """
-    from digest.wording import automatic_preheader, byline, greeting_of, join_words, narrowed_topics
+    from digest.wording import automatic_preheader, byline, copy_shows, greeting_of, narrowed_topics
 
     issue = view.issue
     stories = view.stories()
@@ -213,13 +213,14 @@ def build_context(
             "sections": [
                 {
                     "title": section.title,
-                    # A section of one story needs no heading of its own: the story carries its name.
+                    # A section of one story has no heading row of its own: its story carries the section's
+                    # name as a small heading (still an H2 in the outline), above its source line.
                     "heading": len(section.stories) > 1,
                     "stories": [story_dict(s, section.title, len(section.stories) == 1) for s in section.stories],
                 }
                 for section in view.sections
             ],
-            "copy": {"topics": join_words(narrowed)} if narrowed else None,
+            "copy": {"shows": copy_shows(settings, view, topics or (), narrowed)} if narrowed else None,
         }
     )
     return {
@@ -252,6 +253,7 @@ def paragraphs(text: str) -> list[str]:
 
 _ASCII_SPACE = re.compile(r"[ \t\r\n\f\v]+")
 _NBSP = "\u00a0"
+_NB_HYPHEN = "\u2011"
 _MONTH_NAMES = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DATE_RE = re.compile(rf"\b\d{{1,2}} (?:{_MONTH_NAMES})(?: \d{{4}})?\b")
 
@@ -261,11 +263,20 @@ def nobreak(text: str) -> str:
     return _ASCII_SPACE.sub(_NBSP, str(text).strip())
 
 
+def unbreakable(text: str) -> str:
+    """A name or date no mail client splits across lines: no-break spaces and no-break hyphens (U+2011).
+
+    Characters, not CSS: Outlook for Windows, Windows Mail and Samsung Email ignore
+    ``white-space: nowrap``.
+    """
+    return _ASCII_SPACE.sub(_NBSP, str(text).strip()).replace("-", _NB_HYPHEN)
+
+
 def keep_dates(text: str) -> Markup:
     """HTML-escaped text whose dates ("9 April 2025") never break across lines."""
     escaped = str(escape(text))
     # The text is escaped first, and the pattern matches only digits, spaces and month names.
-    return Markup(_DATE_RE.sub(lambda match: f'<span class="nw">{match.group()}</span>', escaped))  # noqa: S704
+    return Markup(_DATE_RE.sub(lambda match: unbreakable(match.group()), escaped))  # noqa: S704
 
 
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None) -> str:
@@ -342,7 +353,7 @@ def _environment(template_dirs: tuple[str, ...], kind: str) -> jinja2.Environmen
         env = jinja2.Environment(
             loader=loader, autoescape=True, undefined=jinja2.StrictUndefined, bytecode_cache=compiled
         )
-        env.filters.update(keep_dates=keep_dates)
+        env.filters.update(keep_dates=keep_dates, unbreakable=unbreakable)
     env.filters.update(wrap=wrap, underline=underline, nobreak=nobreak)
     env.globals.update(text_blocks=text_blocks)
     return env

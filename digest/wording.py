@@ -81,12 +81,33 @@ def narrowed_topics(settings: Settings, whole: IssueView, copy: IssueView, topic
 
 
 def join_words(items: Sequence[str]) -> str:
-    """'a', 'a and b', 'a, b and c'; 'a; b, c; d' when an item has a comma of its own."""
+    """'a', 'a and b', 'a, b and c'; 'a; b, c; d' when an item has a comma of its own.
+
+    When an item has an "and" of its own, a comma before the last "and" says where the
+    items part: "Domestic abuse and violence, and Health and wellbeing".
+    """
     if len(items) <= 1:
         return "".join(items)
     if any("," in item for item in items):
         return "; ".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    last = ", and " if any(_AND.search(item) for item in items) else " and "
+    return ", ".join(items[:-1]) + last + items[-1]
+
+
+_AND = re.compile(r"\band\b", re.IGNORECASE)
+
+
+def copy_shows(settings: Settings, copy: IssueView, topics: Iterable[str], labels: Sequence[str]) -> str:
+    """What a narrowed copy holds, for its note: "the stories on your topics (…)", and first the lead and
+    the stories every reader gets where those are not on the reader's topics."""
+    chosen = set(topics)
+    outside = [story for story in copy.stories() if not chosen.intersection(story.topics)]
+    others = len([story for story in outside if not story.is_lead])
+    extras = ["the lead story"] if any(story.is_lead for story in outside) else []
+    if others:
+        extras.append(f"{others} {'story' if others == 1 else 'stories'} for every reader")
+    on_topics = f"the stories on your topics ({join_words(labels)})"
+    return ", ".join(extras) + " and " + on_topics if extras else on_topics
 
 
 def copy_mismatches(view: IssueView, story_ids: Sequence[str]) -> list[str]:

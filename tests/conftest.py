@@ -171,6 +171,19 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, _cache_dir: Path) -> None:
     cache_dir.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _eml_lines_within_limits(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every .eml digest writes in a test's folder (its outbox, its previews) keeps RFC 2045's 76-character
+    lines: checked after the test, so no test has to remember to."""
+    folder = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if folder is not None:
+        from tests.mimelines import folder_problems
+
+        problems = folder_problems(folder)
+        assert not problems, "\n".join(problems)
+
+
 # The whole suite runs once on SQLite and once on PostgreSQL: every test that
 # uses a project gets both. DIGEST_TEST_DATABASE_URL names a PostgreSQL
 # database the tests may create schemas in (.ci/run starts one).
@@ -272,6 +285,22 @@ def sample_issue(engine, settings, imported):  # type: ignore[no-untyped-def]
     from digest.drafting import new_issue
 
     path, _ = new_issue(engine, settings, issue_date=date(2025, 4, 10))
+    return path
+
+
+@pytest.fixture
+def demo_issue(engine, settings, project):  # type: ignore[no-untyped-def]
+    """The demo's issue of 23 November 2026 (examples/articles) and the segments `digest init` writes."""
+    from datetime import date
+
+    from digest.articles import import_articles
+    from digest.drafting import new_issue
+
+    (project / "subscribers").mkdir(exist_ok=True)
+    shutil.copy(REPO / "digest" / "defaults" / "segments.yaml", project / "subscribers" / "segments.yaml")
+    report = import_articles(engine, settings, sorted(str(p) for p in (REPO / "examples" / "articles").iterdir()))
+    assert report.new == 8
+    path, _ = new_issue(engine, settings, issue_date=date(2026, 11, 23))
     return path
 
 

@@ -26,7 +26,11 @@ class _Outline(HTMLParser):
         if tag not in _OUTLINED:
             return
         attributes = dict(attrs)
-        keep = {k: attributes[k] for k in ("href", "alt", "lang", "class", "aria-label") if attributes.get(k)}
+        keep = {
+            k: attributes[k]
+            for k in ("href", "name", "id", "alt", "lang", "dir", "class", "aria-label")
+            if attributes.get(k)
+        }
         label = tag + "".join(f" {k}={v}" for k, v in keep.items())
         if tag in ("img", "html"):
             self.lines.append(label)

@@ -118,7 +118,6 @@ DARK_JS = """
     section: style('.section-title', 'color'),
     title: style('.story-title', 'color'),
     source: style('.source', 'color'),
-    meta: style('.meta', 'color'),
     card: style('.dm-card', 'backgroundColor'),
     page: style('body', 'backgroundColor'),
     header: style('.dm-header', 'backgroundColor'),
@@ -148,7 +147,7 @@ def test_dark_mode_keeps_accents_apart_dims_dividers_and_lifts_the_header(
     print("\ndark:", dark)
     assert all(dark.values()), dark
     assert dark != light
-    for accent in ("label", "contents", "kicker", "section", "title", "source", "meta"):
+    for accent in ("label", "contents", "kicker", "section", "title", "source"):
         assert dark[accent] != dark["body"], accent  # the body colour no longer flattens them
         assert contrast(dark[accent], dark["card"]) >= 4.5, accent
     assert contrast(dark["header"], dark["page"]) >= 1.8  # the header stands out from the page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from digest.checks import GMAIL_CLIP_BYTES, SIZE_WARNING_BYTES, check_rendered
 from digest.issues import load_view
@@ -37,9 +38,10 @@ def not_import(report):  # type: ignore[no-untyped-def]
 def test_size_thresholds(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]
     view = load_view(engine, settings, "2025-04-10")
     rendered = render_issue(view, settings)
-    padded = replace(rendered, html=rendered.html + " " * (SIZE_WARNING_BYTES - len(rendered.html) + 10))
+    size = len(rendered.html.encode("utf-8"))  # bytes, not characters: the email holds no-break spaces
+    padded = replace(rendered, html=rendered.html + " " * (SIZE_WARNING_BYTES - size + 10))
     assert not_import(check_rendered(view, [padded])) == ["size"]
-    clipped = replace(rendered, html=rendered.html + " " * (GMAIL_CLIP_BYTES - len(rendered.html) + 10))
+    clipped = replace(rendered, html=rendered.html + " " * (GMAIL_CLIP_BYTES - size + 10))
     report = check_rendered(view, [clipped])
     assert not report.passed
     assert report.errors[0].message.startswith("HTML is 102.0 KB; Gmail clips emails above 102.0 KB")
@@ -124,11 +126,21 @@ def test_the_editors_words_are_checked_against_every_copy(engine, settings, samp
 def test_links_within_the_email_must_reach_a_story(engine, settings, sample_issue) -> None:  # type: ignore[no-untyped-def]
     view = load_view(engine, settings, "2025-04-10")
     rendered = render_issue(view, settings)
-    assert 'href="#story-2"' in rendered.html and 'id="story-2"' in rendered.html
+    assert 'href="#story-2"' in rendered.html and '<a name="story-2" id="story-2"></a>' in rendered.html
     assert not codes(check_rendered(view, [rendered]), "error")
-    broken = replace(rendered, html=rendered.html.replace('id="story-2"', 'id="elsewhere"'))
-    assert codes(check_rendered(view, [broken]), "error") == [
-        ("links", "a link to #story-2, which is not in the email")
+    assert not not_import(check_rendered(view, [rendered]))
+    gone = replace(rendered, html=rendered.html.replace('name="story-2" id="story-2"', 'name="elsewhere"'))
+    assert codes(check_rendered(view, [gone]), "error") == [("links", "a link to #story-2, which is not in the email")]
+    # A project's own template that marks its stories with ids only: a browser jumps, Outlook and Gmail do not.
+    by_id = replace(rendered, html=rendered.html.replace('<a name="story-2" id="story-2"></a>', '<b id="story-2"></b>'))
+    report = check_rendered(view, [by_id])
+    assert not codes(report, "error")
+    assert [warning for warning in codes(report, "warning") if warning[0] == "links"] == [
+        (
+            "links",
+            "a link to #story-2, which only browsers follow: Outlook for Windows and Gmail jump only to an "
+            '<a name="story-2">',
+        )
     ]
 
 
@@ -139,3 +151,47 @@ def test_what_counts_as_a_greeting() -> None:
         assert greeting_of(f"{greeting} here is the news.") == greeting
     for opening in ("Welcome to this week's SAFE Newsfeed, with news", "Dearth of places: a report.", "This week,"):
         assert greeting_of(opening) == ""
+
+
+def without(project, *keys: str) -> None:  # type: ignore[no-untyped-def]
+    toml = project / "digest.toml"
+    lines = toml.read_text(encoding="utf-8").splitlines()
+    toml.write_text("\n".join(line for line in lines if line.split(" = ")[0] not in keys) + "\n", encoding="utf-8")
+
+
+def test_check_warns_of_a_footer_without_a_privacy_link_or_postal_address(invoke, project, sample_issue) -> None:  # type: ignore[no-untyped-def]
+    result = invoke("check", "2025-04-10")
+    assert result.exit_code == 0 and "privacy" not in result.output and "postal address" not in result.output
+    without(project, "address", "privacy_url")
+    result = invoke("check", "2025-04-10")
+    assert result.exit_code == 0  # a warning: the editor may still send
+    assert (
+        "  warning  footer       the footer has no privacy notice link: set [organisation] privacy_url in "
+        "digest.toml (a reader is owed one where their address is used)\n"
+    ) in result.output
+    assert (
+        "  warning  footer       the footer has no postal address: set [organisation] address in digest.toml "
+        "(UK rules on marketing email and on company stationery expect the sender's name and address)\n"
+    ) in result.output
+
+
+def test_check_warns_when_the_templates_leave_out_a_configured_address_and_errors_without_unsubscribe(
+    invoke, project, sample_issue
+) -> None:  # type: ignore[no-untyped-def]
+    import digest
+
+    own = project / "templates" / "partials"
+    own.mkdir(parents=True)
+    packaged = Path(digest.__file__).parent / "templates" / "partials"
+    text = (packaged / "footer.txt.j2").read_text(encoding="utf-8")
+    cut = text.replace("{% if org.address %}\n{{ org.address }}\n{% endif %}\n", "")
+    assert cut != text
+    (own / "footer.txt.j2").write_text(cut, encoding="utf-8")
+    result = invoke("check", "2025-04-10")
+    assert (
+        "  warning  footer       the text part leaves out [organisation] address (1 Test Street, Diss IP22 4AA)\n"
+    ) in result.output
+    (own / "footer.txt.j2").write_text(cut.replace("Unsubscribe: {{ links.unsubscribe_url }}\n", ""), encoding="utf-8")
+    result = invoke("check", "2025-04-10")
+    assert result.exit_code == 1
+    assert "  error    unsubscribe  the unsubscribe link is missing from the HTML or text\n" in result.output

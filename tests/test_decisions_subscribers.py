@@ -320,8 +320,23 @@ def test_the_export_writes_every_cell_as_documented(engine, settings, three, pro
     ]  # fmt: skip
     assert ann.consent_at is not None and left.consent_at is None
     assert found[1] == [
-        "left@example.org", "", "", "", "", "", "", "", "", "unsubscribed", left.status_reason,
-        stamp(left.status_changed_at), "import: left.csv", "unknown", "", stamp(left.created_at), "",
+        "left@example.org",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "unsubscribed",
+        left.status_reason,
+        stamp(left.status_changed_at),
+        "import: left.csv",
+        "unknown",
+        "",
+        stamp(left.created_at),
+        "",
     ]  # fmt: skip  (a consent date nobody recorded is written "unknown", and read back as no date)
     assert found[2][:11] == ["bo@example.org", "", "", "", "", "", "", "", "", "active", ""]
 

@@ -118,3 +118,42 @@ def test_dkim_settings_are_checked(project: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         signer_from_settings(load_settings(toml))
     assert "dkim_private_key_file" in str(caught.value) and "cannot be read" in str(caught.value)
+
+
+def test_encoded_lines_keep_to_76_characters(settings) -> None:  # type: ignore[no-untyped-def]
+    from digest.mime import Envelope, build_message, message_bytes
+    from tests.mimelines import line_problems
+
+    # Long lines of accented text and of one unbroken word: both need soft line breaks.
+    text = ("Sécurité des enfants — " * 40 + "\n") + "x" * 300 + "\n"
+    message = build_message(
+        settings, subject="Line lengths", html=f"<p>{text}</p>", text=text, envelope=Envelope("reader@example.org")
+    )
+    raw = message_bytes(message)
+    assert line_problems(raw) == []
+    body_lines = [line for line in raw.split(b"\r\n") if line.endswith(b"=")]
+    assert body_lines and max(len(line) for line in body_lines) == 76  # filled to the limit, not short of it
+
+
+def test_the_line_check_finds_a_78_character_quoted_printable_line() -> None:
+    from tests.mimelines import line_problems
+
+    head = b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: "
+    assert line_problems(head + b"quoted-printable\r\n\r\n" + b"a" * 76 + b"\r\n") == []
+    long_qp = line_problems(head + b"quoted-printable\r\n\r\n" + b"a" * 77 + b"=\r\nb\r\n")
+    assert long_qp and "quoted-printable line of text/plain is 78 characters" in long_qp[0]
+    assert line_problems(head + b"base64\r\n\r\n" + b"QUFB" * 20 + b"\r\n")  # 80 characters
+    assert line_problems(head + b"8bit\r\n\r\n" + b"a" * 999 + b"\r\n")
+
+
+def test_the_suite_checks_the_messages_digest_writes_not_mail_fed_in(tmp_path: Path) -> None:
+    from tests.mimelines import folder_problems
+
+    bad = b"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + b"a" * 77 + b"=\r\n"
+    for where in ("outbox/2025-04-10", "preview/2025-04-10", "bounces"):
+        (tmp_path / where).mkdir(parents=True)
+        (tmp_path / where / "one.eml").write_bytes(bad)
+    found = folder_problems(tmp_path)
+    assert [problem.split(":")[0] for problem in found] == ["outbox/2025-04-10/one.eml", "preview/2025-04-10/one.eml"]
+    for where in ("outbox/2025-04-10", "preview/2025-04-10"):
+        (tmp_path / where / "one.eml").unlink()  # the suite's own check runs on this folder after the test

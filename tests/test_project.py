@@ -116,3 +116,96 @@ def test_init_says_nothing_more_when_every_setting_was_given(tmp_path: Path, mon
     given = ["--name", "SAFE CIC", "--from-address", "newsfeed@safe.example.org", "--base-url", "https://n.example.org"]
     result = CliRunner().invoke(cli, ["init", "news", *given], catch_exceptions=False)
     assert "Before a real send" not in result.output
+
+
+def test_init_writes_the_privacy_notice_and_postal_address_it_is_given(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("init", str(tmp_path / "news"), "--privacy-url", "https://safe.example.org/privacy"),
+            *("--address", 'Example House, 1 "Market" Street, Diss IP22 4AA'),
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    organisation = load_settings(tmp_path / "news" / "digest.toml").organisation
+    assert organisation.privacy_url == "https://safe.example.org/privacy"
+    assert organisation.address == 'Example House, 1 "Market" Street, Diss IP22 4AA'
+    # Left out, they stay commented examples (and `digest check` warns until they are set).
+    init_project(tmp_path / "bare")
+    bare = load_settings(tmp_path / "bare" / "digest.toml").organisation
+    assert (bare.privacy_url, bare.address, bare.registration) == ("", "", "")
+    assert '# registration = "' in (tmp_path / "bare" / "digest.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        (
+            {"privacy_url": "safe.example.org/privacy"},
+            "privacy notice 'safe.example.org/privacy' must be an https:// address",
+        ),
+        ({"address": "1 Market Street\nDiss"}, "must be one line of text"),
+    ],
+)
+def test_init_refuses_a_privacy_url_or_address_that_would_break_the_settings(
+    tmp_path: Path, values: dict[str, str], reason: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        init_project(tmp_path, **values)
+    assert reason in str(caught.value)
+
+
+def run_in_a_terminal(args: list[str], answers: list[str], cwd: Path) -> str:
+    """`digest ARGS` with a terminal (a pseudo-terminal) as its input and output, typing each answer
+    after the prompt before it; returns everything it wrote."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    main, child = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "digest"), *args], stdin=child, stdout=child, stderr=child, cwd=cwd, env=env
+    )
+    os.close(child)
+    seen, pending = b"", list(answers)
+    try:
+        while True:
+            ready, _, _ = select.select([main], [], [], 30)
+            assert ready, f"digest init waited without a prompt: {seen.decode()}"
+            try:
+                chunk = os.read(main, 1024)
+            except OSError:  # the terminal closed: the command is done
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if pending and seen.rstrip().endswith(b":"):
+                os.write(main, pending.pop(0).encode() + b"\r")
+    finally:
+        os.close(main)
+        process.wait(timeout=30)
+    assert process.returncode == 0, seen.decode()
+    return seen.decode().replace("\r\n", "\n")
+
+
+def test_init_in_a_terminal_asks_for_the_privacy_notice_and_postal_address(tmp_path: Path) -> None:
+    out = run_in_a_terminal(["init", "news"], ["https://safe.example.org/privacy", "1 Market Street, Diss"], tmp_path)
+    assert "Privacy notice address (https://…; Enter to leave it for later):" in out
+    assert "Postal address, on one line (Enter to leave it for later):" in out
+    organisation = load_settings(tmp_path / "news" / "digest.toml").organisation
+    assert (organisation.privacy_url, organisation.address) == (
+        "https://safe.example.org/privacy",
+        "1 Market Street, Diss",
+    )
+    # Asked again only when a new digest.toml is written; what is given on the command line is not asked.
+    again = run_in_a_terminal(["init", "news"], [], tmp_path)
+    assert "Privacy notice" not in again and "kept  news/digest.toml (already there)" in again
+    given = run_in_a_terminal(
+        ["init", "other", "--privacy-url", "https://safe.example.org/p"], ["2 Mill Lane"], tmp_path
+    )
+    assert "Privacy notice" not in given and "Postal address" in given
+    assert load_settings(tmp_path / "other" / "digest.toml").organisation.address == "2 Mill Lane"

@@ -35,7 +35,7 @@ def test_doctype_media_queries_and_inlined_styles_survive(rendered) -> None:  # 
     assert ".lead-title { font-size: 22px !important; }" in html
     assert "@media (prefers-color-scheme: dark)" in html
     # Our class rules were inlined onto the elements (premailer did its job).
-    assert re.search(r'<h3 class="story-title" id="story-2" style="[^"]*font-size:20px', html)
+    assert re.search(r'<h3 class="story-title" dir="auto" style="[^"]*font-size:20px', html)
     assert re.search(r'<a href="[^"]+" class="title-link" style="[^"]*color:#12355b', html)
     # No network: no Google Fonts link, no remote stylesheet.
     assert "fonts.googleapis.com" not in html

@@ -70,7 +70,7 @@ def test_the_outbox_writes_the_address_in_utf8_and_sends_everyone(engine, settin
     raw = next((project / "outbox" / "2025-04-10").glob(f"{delivery.id:08d}.eml")).read_bytes()
     message = parsed(raw)
     assert message["To"].addresses[0].addr_spec == OMIL
-    assert b"To: \"\xc3\x96mil \xc5\x9eahin\" <\xc3\xb6mil@example.org>" in raw  # UTF-8, not RFC 2047 words
+    assert b'To: "\xc3\x96mil \xc5\x9eahin" <\xc3\xb6mil@example.org>' in raw  # UTF-8, not RFC 2047 words
     assert message["Message-ID"] == delivery.provider_message_id
 
 
@@ -111,7 +111,10 @@ def test_a_recipient_sendgrids_400_names_fails_alone(engine, sg_settings, audien
     fake_sendgrid.invalid_addresses.add("person5@example.org")
     _plan, outcome = start_send(engine, sg_settings, "2025-04-10", SEGMENTS, provider_name="sendgrid")
     assert outcome is not None and (outcome.counts["accepted"], outcome.counts["failed"]) == (11, 1)
-    assert rows(engine)["person5@example.org"].error == "SendGrid refused this recipient: Does not contain a valid address."
+    assert (
+        rows(engine)["person5@example.org"].error
+        == "SendGrid refused this recipient: Does not contain a valid address."
+    )
     assert len(fake_sendgrid.rejected) == 1 and len(fake_sendgrid.accepted) >= 1
     assert "person5@example.org" not in fake_sendgrid.recipient_counts()
 
@@ -128,7 +131,9 @@ def test_a_400_about_the_request_itself_still_fails_the_batch(engine, sg_setting
 
 
 @pytest.mark.parametrize("provider", ["outbox", "smtp"])
-def test_a_value_no_message_can_carry_fails_that_row_only(engine, audience, smtp_server, project, provider: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_value_no_message_can_carry_fails_that_row_only(
+    engine, audience, smtp_server, project, provider: str
+) -> None:  # type: ignore[no-untyped-def]
     # A line break in a stored name (left by an older import): no header can carry it.
     with engine.begin() as conn:
         conn.execute(
@@ -164,7 +169,9 @@ def test_the_import_warns_about_addresses_only_smtputf8_can_send(engine, setting
     ), summary.warnings
 
 
-def test_a_non_ascii_domain_is_sent_in_its_ascii_form_and_erased_from_the_outbox(engine, settings, audience, project) -> None:  # type: ignore[no-untyped-def]
+def test_a_non_ascii_domain_is_sent_in_its_ascii_form_and_erased_from_the_outbox(
+    engine, settings, audience, project
+) -> None:  # type: ignore[no-untyped-def]
     from digest.erasure import erase_person
 
     add_subscriber(engine, settings, "lena@bücherei.example.org", {"first_name": "Lena"}, consent_source="test")
