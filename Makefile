@@ -52,4 +52,5 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/ratios.py
 
 clean:
-	rm -rf $(VENV) demo mutants preview outbox digest.db digest.db-wal digest.db-shm
+	# Build output only: digest.db, outbox/ and .env are this checkout's own project data, never cleaned.
+	rm -rf $(VENV) demo mutants preview
