@@ -51,6 +51,6 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/ratios.py
 
+# Build output only: digest.db, outbox/ and .env are this checkout's own project data, never cleaned.
 clean:
-	# Build output only: digest.db, outbox/ and .env are this checkout's own project data, never cleaned.
 	rm -rf $(VENV) demo mutants preview
