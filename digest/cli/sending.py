@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from digest.cli.base import App, cli, pass_app
+from digest.cli.base import App, cli, pass_app, warn
 from digest.providers.registry import PROVIDER_NAMES
 
 # --- sending --------------------------------------------------------------------------
@@ -133,6 +133,11 @@ def send(
         click.echo(f"Cancelled scheduled send #{send_id}.")
         return
     at = _parse_at(at_text, app.settings.timezone) if at_text else None
+    far = sending.check_send_time(at) if at is not None else ""
+    if far and (yes or dry_run):
+        warn(f"{far}.")
+    elif far:
+        click.confirm(f"{far}. Schedule it that far ahead?", abort=True)
 
     if test_to:
         from digest.providers.base import make_provider

@@ -1,9 +1,15 @@
-"""Scheduled sends: recorded now, claimed by `digest run-due` when due, cancellable before they start."""
+"""Scheduled sends: recorded now, claimed by `digest run-due` when due, cancellable before they start.
+
+A time is checked before it is recorded (:func:`check_send_time`): one in the
+past would be due at once, so a slip of the year or the month would send
+the issue now; it is refused, as is a time the clocks skip. One more than
+:data:`FAR_AHEAD` away is returned as a question for the operator.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,8 +17,42 @@ from sqlalchemy.engine import Engine
 
 from digest import db
 from digest.config import Settings
-from digest.errors import NotFoundError, StateError
+from digest.errors import InputError, NotFoundError, StateError
 from digest.sending.states import OPEN_SEND_STATES, SendState
+
+FAR_AHEAD = timedelta(days=60)
+
+
+def check_send_time(at: datetime, *, now: datetime | None = None) -> str:
+    """Refuse a send time that is past or that the clocks skip; for one more than :data:`FAR_AHEAD`
+    ahead, say how far (the caller asks again); '' for a time that needs no second look.
+
+    ``at`` carries the zone it was written in (``[sending] timezone``); messages show it there.
+    """
+    zone = at.tzinfo
+    name = getattr(zone, "key", str(zone))
+    written = f"{at:%Y-%m-%d %H:%M}"
+    wall = at.astimezone(UTC).astimezone(zone)
+    if wall.replace(tzinfo=None) != at.replace(tzinfo=None):
+        raise InputError(
+            f"--at {written} does not exist in {name}: the clocks go forward over it; give another time"
+        )
+    now = now or db.utcnow()
+    read = f"--at {written} reads as {_spoken(at)} ({name})"
+    if at <= now:
+        raise InputError(
+            f"{read}, which is in the past: it is now {_spoken(now.astimezone(zone))} there. "
+            "To send now, leave out --at; to schedule, give a time still to come."
+        )
+    ahead = at - now
+    if ahead > FAR_AHEAD:
+        return f"{read}, {ahead.days:,} days from now"
+    return ""
+
+
+def _spoken(moment: datetime) -> str:
+    """'Sunday 30 November 2025, 08:00 GMT': the weekday and zone make a slip of the year or hour visible."""
+    return f"{moment:%A} {moment.day} {moment:%B %Y, %H:%M} {moment.tzname()}"
 
 
 def schedule_send(engine: Engine, issue_id: str, segment_names: Sequence[str], provider: str, at: datetime) -> int:

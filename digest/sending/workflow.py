@@ -21,7 +21,7 @@ from digest.render import Renderings
 from digest.sending import ledger
 from digest.sending.plan import Plan, plan_send
 from digest.sending.runner import RunControls, SendOutcome, run_send
-from digest.sending.schedule import claim_due, due_sends, schedule_send
+from digest.sending.schedule import check_send_time, claim_due, due_sends, schedule_send
 from digest.sending.states import SendState
 from digest.sending.variants import freeze_sent
 
@@ -80,6 +80,8 @@ def start_send(
     from digest.approval import require_approval
 
     settings.require_secret_key()
+    if at is not None:
+        check_send_time(at)  # a time in the past would send at once: refused before anything
     prepared = prepare_issue(engine, settings, issue_ref, segment_names)
     issue_id = prepared.issue_id
     existing = ledger.open_send(engine, issue_id)
@@ -114,7 +116,8 @@ def start_send(
     require_approval(engine, settings, issue_ref, renderings=prepared.renderings)
     if not confirm(plan):
         return plan, None
-    if at is not None and at > db.utcnow():
+    if at is not None:
+        check_send_time(at)  # still to come after the confirmation, or refused
         plan.send_id = schedule_send(engine, issue_id, segment_names, chosen, at)
         return plan, None
     plan = plan_send(
