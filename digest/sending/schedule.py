@@ -34,9 +34,7 @@ def check_send_time(at: datetime, *, now: datetime | None = None) -> str:
     written = f"{at:%Y-%m-%d %H:%M}"
     wall = at.astimezone(UTC).astimezone(zone)
     if wall.replace(tzinfo=None) != at.replace(tzinfo=None):
-        raise InputError(
-            f"--at {written} does not exist in {name}: the clocks go forward over it; give another time"
-        )
+        raise InputError(f"--at {written} does not exist in {name}: the clocks go forward over it; give another time")
     now = now or db.utcnow()
     read = f"--at {written} reads as {_spoken(at)} ({name})"
     if at <= now:
