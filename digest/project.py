@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
@@ -108,8 +109,24 @@ def _write(report: InitReport, path: Path, text: str, *, private: bool = False) 
     report.written.append(path)
 
 
-def open_engine(settings: Settings) -> Engine:
-    """The project's database, migrated to the current schema, with its pool settings."""
+def open_engine(
+    settings: Settings, *, on_notice: Callable[[str], None] | None = None, check_key: bool = True
+) -> Engine:
+    """The project's database, migrated to the current schema, with its pool settings.
+
+    Unless ``check_key`` is False (`digest db rekey`), a DIGEST_SECRET_KEY other than the one
+    the database's address hashes were made with is refused here (:mod:`digest.keyguard`);
+    ``on_notice`` hears when the database adopts the key on first use.
+    """
     from digest.db import open_database
 
-    return open_database(settings.database_url, pool=settings.pool)
+    engine = open_database(settings.database_url, pool=settings.pool)
+    if check_key:
+        from digest.keyguard import check_database_key
+
+        try:
+            check_database_key(engine, settings, on_notice)
+        except BaseException:
+            engine.dispose()
+            raise
+    return engine

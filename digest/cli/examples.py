@@ -92,6 +92,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "db upgrade": ("digest db upgrade",),
     "db copy": ("digest db copy --to postgresql://digest@db.internal/digest",),
     "db current": ("digest db current",),
+    "db rekey": ("digest db rekey --old-key-file old.env",),
 }
 
 
