@@ -70,6 +70,7 @@ def example_key() -> str:
     ],
 )
 def test_placeholder_and_example_keys_are_refused(invoke, project: Path, engine, key: str, why: str) -> None:  # type: ignore[no-untyped-def]
+    forget_the_key(engine)
     use_key(project, key)
     result = invoke("subscribers", "add", "amira@example.org", "--consent-source", "phoned in")
     assert result.exit_code == 1
@@ -79,9 +80,16 @@ def test_placeholder_and_example_keys_are_refused(invoke, project: Path, engine,
         assert conn.execute(sa.select(sa.func.count()).select_from(db.key_fingerprint)).scalar_one() == 0
 
 
+def forget_the_key(engine) -> None:  # type: ignore[no-untyped-def]
+    """The database as one made before fingerprints were kept."""
+    with db.write(engine) as conn:
+        conn.execute(db.key_fingerprint.delete())
+
+
 def test_a_database_from_before_fingerprints_adopts_the_key_once_and_says_so(  # type: ignore[no-untyped-def]
     invoke, project: Path, engine, settings
 ) -> None:
+    forget_the_key(engine)
     add_subscriber(engine, settings, "ann@example.org", {}, consent_source="test")
     first = invoke("subscribers", "list")
     assert first.exit_code == 0
@@ -100,6 +108,7 @@ def test_a_database_from_before_fingerprints_adopts_the_key_once_and_says_so(  #
 
 
 def test_a_fresh_database_remembers_the_key_silently(invoke, engine) -> None:  # type: ignore[no-untyped-def]
+    forget_the_key(engine)
     result = invoke("subscribers", "list")
     assert result.output == "0 subscribers.\n"
     with engine.connect() as conn:
@@ -109,6 +118,7 @@ def test_a_fresh_database_remembers_the_key_silently(invoke, engine) -> None:  #
 def test_a_database_whose_key_changed_before_fingerprints_is_refused_not_adopted(  # type: ignore[no-untyped-def]
     invoke, project: Path, engine, settings
 ) -> None:
+    forget_the_key(engine)
     add_subscriber(engine, settings, "ann@example.org", {}, consent_source="test")
     add_subscriber(engine, replace(settings, secret_key=OTHER_KEY), "bo@example.org", {}, consent_source="test")
     result = invoke("subscribers", "list")
@@ -215,6 +225,7 @@ def test_rekey_finds_a_person_added_again_under_another_key(engine, settings) ->
     from digest.erasure import erase_person
     from digest.rekey import rekey
 
+    forget_the_key(engine)
     add_subscriber(engine, settings, "amira@example.org", {}, consent_source="test")
     erase_person(engine, settings, "amira@example.org")
     new = replace(settings, secret_key=OTHER_KEY)

@@ -37,6 +37,8 @@ def _print_plan(plan: Any) -> None:
         click.echo(f"{who} a copy of one story only (their topics leave out the rest): {shown}.")
     if plan.approval_problem:
         click.echo(f"Not approved: a real send would stop here: {plan.approval_problem}.")
+    if plan.provider_problem:
+        click.echo(f"Provider not ready: a real send would stop here: {plan.provider_problem}.")
 
 
 def _progress_printer() -> Any:
@@ -110,7 +112,7 @@ def _print_outcome(outcome: Any) -> None:
 @click.option(
     "--at", "at_text", metavar="'YYYY-MM-DD HH:MM'", help="Schedule the send ([sending] timezone); run-due sends it."
 )
-@click.option("--cancel", is_flag=True, help="Cancel the issue's scheduled send before it starts.")
+@click.option("--cancel", is_flag=True, help="Cancel the issue's scheduled or planned send before it starts.")
 @pass_app
 def send(
     app: App,
@@ -129,8 +131,14 @@ def send(
     from digest import sending
 
     if cancel:
-        send_id = sending.cancel_send(app.engine, app.settings, issue_ref)
-        click.echo(f"Cancelled scheduled send #{send_id}.")
+        cancelled = sending.cancel_send(app.engine, app.settings, issue_ref)
+        if cancelled.was == "scheduled":
+            click.echo(f"Cancelled scheduled send #{cancelled.send_id}.")
+        else:
+            click.echo(
+                f"Cancelled send #{cancelled.send_id}, which had not started: its {cancelled.removed} planned "
+                "deliveries were removed."
+            )
         return
     at = _parse_at(at_text, app.settings.timezone) if at_text else None
     far = sending.check_send_time(at) if at is not None else ""
@@ -164,7 +172,12 @@ def send(
     controls = _run_controls()
     if resume:
         resumed = sending.resume_send(
-            app.engine, app.settings, issue_ref, resend_uncertain=resend_uncertain, controls=controls
+            app.engine,
+            app.settings,
+            issue_ref,
+            resend_uncertain=resend_uncertain,
+            provider_name=provider,
+            controls=controls,
         )
         _print_outcome(resumed)
         return

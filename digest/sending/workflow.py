@@ -17,6 +17,7 @@ from digest import db
 from digest.config import Settings
 from digest.errors import DigestError, NotFoundError, StateError
 from digest.providers.base import Provider
+from digest.providers.preflight import check_provider
 from digest.render import Renderings
 from digest.sending import ledger
 from digest.sending.plan import Plan, plan_send
@@ -95,6 +96,15 @@ def start_send(
             )
         )
     chosen = provider_name or settings.provider
+    provider_problem = ""
+    if provider is None:
+        try:
+            # Before anything is written: a provider without its key or its server would strand a planned send.
+            check_provider(settings, chosen, connect=at is None)
+        except DigestError as exc:
+            if not dry_run:
+                raise
+            provider_problem = str(exc)
     plan = plan_send(
         engine,
         settings,
@@ -105,6 +115,7 @@ def start_send(
         story_counts=prepared.story_counts,
         count_stories=prepared.count_stories,
     )
+    plan.provider_problem = provider_problem
     if dry_run:
         try:
             require_approval(engine, settings, issue_ref, renderings=prepared.renderings)
@@ -150,10 +161,15 @@ def resume_send(
     issue_ref: str,
     *,
     resend_uncertain: bool = False,
+    provider_name: str | None = None,
     provider: Provider | None = None,
     controls: RunControls | None = None,
 ) -> SendOutcome:
-    """`digest send ISSUE --resume`: continue the issue's unfinished send."""
+    """`digest send ISSUE --resume`: continue the issue's unfinished send.
+
+    ``provider_name`` sends the rest through another provider than the send was planned with
+    (and records it); the provider is checked first either way.
+    """
     from digest.issues import issue_path
 
     issue_id = issue_path(settings, issue_ref).parent.name
@@ -162,6 +178,15 @@ def resume_send(
         raise NotFoundError(
             f"issue {issue_id} has no unfinished send to resume; `digest sends {issue_id}` lists its sends"
         )
+    if provider is None:
+        check_provider(settings, provider_name or existing.provider)
+    if provider_name and provider_name != existing.provider:
+        _switch_provider(engine, existing.id, existing.provider, provider_name, resend_uncertain=resend_uncertain)
+        if controls is not None:
+            controls.on_notice(
+                f"Resuming send #{existing.id} through {provider_name}, not {existing.provider} as it was planned "
+                "(--provider)."
+            )
     return run_send(
         engine,
         settings,
@@ -171,6 +196,18 @@ def resume_send(
         resend_uncertain=resend_uncertain,
         controls=controls,
     )
+
+
+def _switch_provider(engine: Engine, send_id: int, before: str, after: str, *, resend_uncertain: bool) -> None:
+    """Record that the rest of a send goes through another provider (`--resume --provider`)."""
+    with db.write(engine) as conn:
+        uncertain = ledger.count_uncertain(conn, send_id)
+        if uncertain and not resend_uncertain:
+            raise StateError(
+                f"send #{send_id} has {uncertain} uncertain deliveries handed to {before}: its events settle them, "
+                f"so resume through {before}, or add --resend-uncertain to send them again through {after}"
+            )
+        conn.execute(db.sends.update().where(db.sends.c.id == send_id).values(provider=after))
 
 
 @dataclass
@@ -199,6 +236,7 @@ def run_due(
         try:
             prepared = prepare_issue(engine, settings, send.issue_id, send.segments)
             require_approval(engine, settings, send.issue_id, renderings=prepared.renderings)
+            check_provider(settings, send.provider)
             plan_send(
                 engine,
                 settings,
