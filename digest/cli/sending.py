@@ -9,6 +9,7 @@ import click
 
 from digest.cli.base import App, cli, pass_app, warn
 from digest.providers.registry import PROVIDER_NAMES
+from digest.sending.ctrlc import SendInterrupted, after_interrupt, after_pause, before_the_run, stop_on_ctrl_c
 
 # --- sending --------------------------------------------------------------------------
 
@@ -58,39 +59,23 @@ def _progress_printer() -> Any:
     return show
 
 
-def _stop_on_ctrl_c() -> Any:
-    """A stop flag set by the first Ctrl-C (pause after this batch); the second one aborts."""
-    import signal
-    import threading
-
-    stop = threading.Event()
-
-    def handler(_signum: int, _frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        click.echo("\nPausing after this batch (Ctrl-C again to abort at once)…", err=True)
-
-    signal.signal(signal.SIGINT, handler)
-    return stop
-
-
 def _notice(message: str) -> None:
     click.echo(message, err=True)
 
 
 def _run_controls() -> Any:
-    """Ctrl-C pauses after the batch in flight; progress and notices go to stderr."""
+    """Progress and notices go to stderr (Ctrl-C: see digest.sending.ctrlc)."""
     from digest.sending import RunControls
 
-    controls = RunControls(stop=_stop_on_ctrl_c(), on_notice=_notice)
+    controls = RunControls(on_notice=_notice)
     printer = _progress_printer()
     if printer is not None:
         controls.on_progress = printer
     return controls
 
 
-def _print_outcome(outcome: Any) -> None:
+def _print_outcome(outcome: Any, controls: Any = None) -> None:
+    """The send's counts; after the first Ctrl-C, where it stands and how to go on (exit status 130)."""
     counts = outcome.counts
     click.echo(
         f"Send #{outcome.send_id}: {outcome.state}. accepted {counts['accepted']}, failed {counts['failed']}, "
@@ -98,6 +83,10 @@ def _print_outcome(outcome: Any) -> None:
     )
     if outcome.message:
         click.echo(f"  {outcome.message}")
+    if controls is not None and controls.stop.is_set() and outcome.state == "paused":
+        for line in after_pause(outcome.issue_id, outcome):
+            click.echo(line)
+        sys.exit(130)
 
 
 @cli.command()
@@ -170,6 +159,35 @@ def send(
             sys.exit(1)
         return
     controls = _run_controls()
+    restore = stop_on_ctrl_c(controls)
+    try:
+        _send_or_resume(app, issue_ref, segment_names, provider, dry_run, yes, resume, resend_uncertain, at, controls)
+    except SendInterrupted as stopped:
+        _print_outcome(stopped.outcome)
+        for line in after_interrupt(stopped.outcome.issue_id, stopped):
+            click.echo(line)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo(f"\n{before_the_run(issue_ref)}", err=True)
+        sys.exit(130)
+    finally:
+        restore()
+
+
+def _send_or_resume(
+    app: App,
+    issue_ref: str,
+    segment_names: tuple[str, ...],
+    provider: str | None,
+    dry_run: bool,
+    yes: bool,
+    resume: bool,
+    resend_uncertain: bool,
+    at: Any,
+    controls: Any,
+) -> None:
+    from digest import sending
+
     if resume:
         resumed = sending.resume_send(
             app.engine,
@@ -179,7 +197,7 @@ def send(
             provider_name=provider,
             controls=controls,
         )
-        _print_outcome(resumed)
+        _print_outcome(resumed, controls)
         return
 
     def confirm(plan: Any) -> bool:
@@ -201,7 +219,7 @@ def send(
     )
     if outcome is None and at is not None and _plan.send_id is not None:
         click.echo(
-            f"Scheduled send #{_plan.send_id} for {at_text} ({app.settings.timezone}); "
+            f"Scheduled send #{_plan.send_id} for {at:%Y-%m-%d %H:%M} ({app.settings.timezone}); "
             "`digest run-due` sends it when it is due."
         )
         return
@@ -213,7 +231,7 @@ def send(
         else:
             click.echo("Not sent.")
         return
-    _print_outcome(outcome)
+    _print_outcome(outcome, controls)
 
 
 def _parse_at(text: str, timezone: str) -> Any:
