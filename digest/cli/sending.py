@@ -9,7 +9,6 @@ import click
 
 from digest.cli.base import App, cli, pass_app, warn
 from digest.providers.registry import PROVIDER_NAMES
-from digest.sending.ctrlc import SendInterrupted, after_interrupt, after_pause, before_the_run, stop_on_ctrl_c
 
 # --- sending --------------------------------------------------------------------------
 
@@ -84,6 +83,8 @@ def _print_outcome(outcome: Any, controls: Any = None) -> None:
     if outcome.message:
         click.echo(f"  {outcome.message}")
     if controls is not None and controls.stop.is_set() and outcome.state == "paused":
+        from digest.sending.ctrlc import after_pause
+
         for line in after_pause(outcome.issue_id, outcome):
             click.echo(line)
         sys.exit(130)
@@ -158,6 +159,9 @@ def send(
         if sent.failures:
             sys.exit(1)
         return
+    from digest.sending.ctrlc import after_interrupt, before_the_run, stop_on_ctrl_c
+    from digest.sending.runner import SendInterrupted
+
     controls = _run_controls()
     restore = stop_on_ctrl_c(controls)
     try:

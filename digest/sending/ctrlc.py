@@ -15,26 +15,13 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from digest.sending.runner import RunControls, SendOutcome
+from digest.sending.runner import RunControls, SendInterrupted, SendOutcome
 
 FIRST_NOTICE = (
     "\nCtrl-C: finishing the batch in flight, recording it, then stopping "
     "(Ctrl-C again stops at once and leaves that batch uncertain)…"
 )
-STOPPED_AT_ONCE = "stopped at once by a second Ctrl-C"
-
-
-class SendInterrupted(KeyboardInterrupt):
-    """The run stopped at once (a second Ctrl-C): where the send stands, and the batch left in flight."""
-
-    def __init__(self, outcome: SendOutcome, in_flight: tuple[int, int] | None, provider: str) -> None:
-        super().__init__(STOPPED_AT_ONCE)
-        self.outcome = outcome
-        self.in_flight = in_flight  # (batch id, deliveries) handed over, unanswered
-        self.provider = provider
 
 
 def stop_on_ctrl_c(controls: RunControls) -> Callable[[], None]:

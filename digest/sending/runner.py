@@ -41,12 +41,12 @@ from digest.providers.base import (
 )
 from digest.render import RenderedEmail, Renderings
 from digest.sending import ledger
-from digest.sending.ctrlc import STOPPED_AT_ONCE, SendInterrupted
 from digest.sending.lock import acquire_lock, heartbeat, release_lock, require_lock
 from digest.sending.states import DeliveryState, SendState
 from digest.sending.variants import freeze_variants
 
 QUICK_SWITCH_SECONDS = 0.0005
+STOPPED_AT_ONCE = "stopped at once by a second Ctrl-C"
 
 
 @dataclass
@@ -93,6 +93,17 @@ class SendOutcome:
     message: str = ""
     requests: int = 0
     issue_id: str = ""
+
+
+class SendInterrupted(KeyboardInterrupt):
+    """The run stopped at once (the operator's second Ctrl-C): where the send stands, and the batch left
+    in flight (see :mod:`digest.sending.ctrlc`)."""
+
+    def __init__(self, outcome: SendOutcome, in_flight: tuple[int, int] | None, provider: str) -> None:
+        super().__init__(STOPPED_AT_ONCE)
+        self.outcome = outcome
+        self.in_flight = in_flight  # (batch id, deliveries) handed over, unanswered
+        self.provider = provider
 
 
 def personal_values(
