@@ -2,8 +2,10 @@
 
 A project is a folder holding ``digest.toml`` (settings), ``.env`` (secrets),
 ``subscribers/segments.yaml`` (who gets which stories) and ``issues/`` (one
-folder per issue). Templates and the default look come from the package; a
-``templates/`` folder in the project overrides them one file at a time.
+folder per issue); its ``.gitignore`` keeps secrets, the database and files of
+personal data (``outbox/``, ``exports/``) out of git. Templates and the default
+look come from the package; a ``templates/`` folder in the project overrides
+them one file at a time.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def init_project(
     from_address: str = EXAMPLE_FROM,
     base_url: str = EXAMPLE_BASE_URL,
 ) -> InitReport:
-    """Write a commented digest.toml, a .env with a fresh secret key, example segments and issues/.
+    """Write a commented digest.toml, a .env with a fresh secret key, a .gitignore, example segments and issues/.
 
     Files that already exist are kept as they are (and reported), so running
     it again in a project never overwrites the editor's settings or secrets.
@@ -64,6 +66,7 @@ def init_project(
     )
     _write(report, folder / CONFIG_NAME, settings_text)
     _write(report, folder / ".env", _env_text(), private=True)
+    _write(report, folder / ".gitignore", (DEFAULTS / "gitignore").read_text(encoding="utf-8"))
     _write(report, folder / "subscribers" / "segments.yaml", (DEFAULTS / "segments.yaml").read_text(encoding="utf-8"))
     issues = folder / "issues"
     if issues.is_dir():
