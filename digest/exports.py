@@ -42,7 +42,7 @@ def git_would_take(path: Path) -> str | None:
     if git is None or not folder.is_dir():
         return None
     try:
-        inside = subprocess.run(  # noqa: S603 - git, with our own arguments
+        inside = subprocess.run(
             [git, "-C", str(folder), "rev-parse", "--show-toplevel"],
             capture_output=True,
             text=True,
@@ -50,7 +50,7 @@ def git_would_take(path: Path) -> str | None:
         )
         if inside.returncode != 0:
             return None  # not in a work tree
-        ignored = subprocess.run(  # noqa: S603
+        ignored = subprocess.run(
             [git, "-C", str(folder), "check-ignore", "-q", "--", str(Path(path).resolve())],
             capture_output=True,
             timeout=GIT_TIMEOUT_SECONDS,
