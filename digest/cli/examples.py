@@ -66,7 +66,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "send": (
         "digest send 2026-11-23 --segment schools --segment everyone --dry-run",
         "digest send 2026-11-23 --test-to editor@example.org --segment health",
-        "digest send 2026-11-23 --segment everyone --at '2026-11-30 08:00'",
+        "digest send 2026-11-23 --segment everyone --at '2027-11-29 08:00'",
         "digest send 2026-11-23 --resume",
     ),
     "run-due": ("digest run-due      # from cron or a systemd timer, every minute",),
