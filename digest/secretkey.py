@@ -15,7 +15,9 @@ MIN_SECRET_KEY_LENGTH = 32
 MIN_DISTINCT_CHARACTERS = 8  # a random 32-character key has far more; "k" * 40 has one
 # Keys printed where anyone can read them: .env.example, and the README's and docs' examples.
 KNOWN_EXAMPLES = frozenset({"change-me-to-at-least-32-random-characters"})
-_PLACEHOLDER = re.compile(r"(change|replace|insert|put|set)[-_ .]?(me|this|here)|^your[-_ .]|^x{8}", re.IGNORECASE)
+_PLACEHOLDER = re.compile(
+    r"(?<![a-z])(change|replace|insert|put|set)[-_ .]?(me|this|here)|^your[-_ .]|^x{8}", re.IGNORECASE
+)
 HOW_TO_MAKE_ONE = "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
 
 

@@ -195,7 +195,9 @@ def subscribers_export(app: App, csv_file: str | None, segment: str | None, stat
 
     target = _personal_data_file(app, csv_file or f"subscribers-{date.today().isoformat()}.csv")
     count = write_csv(target, export_rows(select_subscribers(app.engine, app.settings, segment=segment, status=status)))
-    click.echo(f"Exported {count} subscriber{'' if count == 1 else 's'} to {target}.")
+    here = Path.cwd().resolve()
+    shown = target.relative_to(here) if target.is_relative_to(here) else target
+    click.echo(f"Exported {count} subscriber{'' if count == 1 else 's'} to {shown}.")
 
 
 def _personal_data_file(app: App, given: str) -> Path:
