@@ -51,5 +51,6 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/ratios.py
 
+# Build output only: digest.db, outbox/ and .env are this checkout's own project data, never cleaned.
 clean:
-	rm -rf $(VENV) demo mutants preview outbox digest.db digest.db-wal digest.db-shm
+	rm -rf $(VENV) demo mutants preview

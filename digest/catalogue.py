@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -51,3 +52,29 @@ def list_issues(engine: Engine, settings: Settings) -> list[IssueEntry]:
             state, detail = "approved", f"by {approval.approved_by} on {approval.approved_at:%Y-%m-%d %H:%M} UTC"
         entries.append(IssueEntry(issue_id, issue.subject, stories, state, detail))
     return entries
+
+
+def why_not_redrafted(engine: Engine, issue_id: str) -> str | None:
+    """Why ``issue_id``'s file must not be drafted again (it was sent, or a send of it is under way), or None."""
+    from digest.sending.ledger import open_send, sent_issue_ids
+
+    if sent_issue_ids(engine, only=issue_id):
+        accepted = sum(item.counts.get("accepted", 0) for item in _sends_of(engine, issue_id))
+        return (
+            f"issue {issue_id} was sent ({accepted} cop{'y' if accepted == 1 else 'ies'} accepted): its issue file "
+            "is the record of what readers got, so it is not drafted again; draft another date"
+        )
+    unfinished = open_send(engine, issue_id)
+    if unfinished is not None:
+        return (
+            f"issue {issue_id} has a send under way (#{unfinished.id}, {unfinished.state}): its issue file is what "
+            "that send sends, so it is not drafted again; draft another date, or cancel the send first "
+            f"(`digest send {issue_id} --cancel`)"
+        )
+    return None
+
+
+def _sends_of(engine: Engine, issue_id: str) -> list[Any]:
+    from digest.sending.ledger import list_sends
+
+    return list(list_sends(engine, issue_id))

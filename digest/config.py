@@ -17,11 +17,11 @@ from typing import Any
 
 from digest.errors import ConfigError
 from digest.providers.registry import PROVIDER_NAMES
+from digest.secretkey import HOW_TO_MAKE_ONE, MIN_SECRET_KEY_LENGTH, key_problem
 from digest.tomltable import TomlTable
 from digest.topics import TopicRule, configured_topics
 
 CONFIG_NAME = "digest.toml"
-MIN_SECRET_KEY_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -158,18 +158,21 @@ class Settings:
     sectors: tuple[str, ...] = ()
 
     def require_secret_key(self) -> bytes:
-        """Return the secret key, or explain how to set one that is long enough."""
+        """Return the secret key, or explain how to set one that is long enough and really secret."""
         key = self.secret_key
         if not key:
             raise ConfigError(
                 "DIGEST_SECRET_KEY is not set; add a random value of at least "
-                f"{MIN_SECRET_KEY_LENGTH} characters to .env (for example the output of "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                f"{MIN_SECRET_KEY_LENGTH} characters to .env (for example the output of {HOW_TO_MAKE_ONE})"
             )
-        if len(key) < MIN_SECRET_KEY_LENGTH:
+        problem = key_problem(key)
+        if problem is not None and len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(f"DIGEST_SECRET_KEY in .env {problem}")
+        if problem is not None:
             raise ConfigError(
-                f"DIGEST_SECRET_KEY in .env is {len(key)} characters long; it must be at least "
-                f"{MIN_SECRET_KEY_LENGTH} so links and suppression hashes cannot be guessed"
+                f"DIGEST_SECRET_KEY in .env {problem}; put a fresh random value there (for example the output of "
+                f"{HOW_TO_MAKE_ONE}). If this database already holds hashes made with it, keep the old value in a "
+                "file and run `digest db rekey --old-key-file FILE` after setting the new one"
             )
         return key.encode("utf-8")
 

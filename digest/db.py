@@ -22,7 +22,7 @@ from digest.config import redact_url
 from digest.errors import ConfigError, DigestError
 
 # The newest migration; tests check it matches the migrations folder.
-SCHEMA_HEAD = "0012"
+SCHEMA_HEAD = "0013"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 MIGRATION_LOCK_KEY = 0x64696765  # "dige": an advisory lock id for schema upgrades on PostgreSQL
@@ -327,6 +327,18 @@ story_corrections = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
+# One row (slot 1): the fingerprint of the DIGEST_SECRET_KEY that made the address hashes (0013).
+# An HMAC of a fixed label with the key, never the key (digest.keyguard).
+key_fingerprint = sa.Table(
+    "key_fingerprint",
+    metadata,
+    sa.Column("slot", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    # first use | adopted | rekey
+    sa.Column("how", sa.String(20), nullable=False),
+)
+
 send_locks = sa.Table(
     "send_locks",
     metadata,
@@ -503,4 +515,8 @@ def open_database(url: str, *, auto_upgrade: bool = True, pool: Any = None) -> E
 
 
 def _is_known_revision(revision: str) -> bool:
-    return any(path.name.startswith(revision + "_") for path in (MIGRATIONS_DIR / "versions").glob("*.py"))
+    # Revisions are "0010" (file 0010_topic.py) or, from 0011, the file's own name ("0011_topic").
+    return any(
+        path.stem == revision or path.name.startswith(revision + "_")
+        for path in (MIGRATIONS_DIR / "versions").glob("*.py")
+    )

@@ -17,6 +17,7 @@ import yaml
 from sqlalchemy.engine import Engine
 
 from digest.articles import Article, date_text, list_articles, one_per_story
+from digest.catalogue import why_not_redrafted
 from digest.config import Settings
 from digest.content import strip_unwanted
 from digest.errors import InputError
@@ -53,6 +54,9 @@ def new_issue(
             "already exists; edit it, or pass --force to draft it again (your edits would be lost)",
             path=path,
         )
+    frozen = why_not_redrafted(engine, issue_date.isoformat())  # not even with --force
+    if frozen is not None:
+        raise InputError(frozen, path=path)
     # The same story from a feed and from the newsfeed text is drafted once.
     found, duplicates = one_per_story(found)
     lead = _choose_lead(found)

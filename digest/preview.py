@@ -3,12 +3,12 @@
 The folder holds the email (HTML, text and a complete .eml), the web archive
 pages and ``index.html``, which shows the inbox row, the email at desktop and
 phone widths, the plain text and the checks. It is built beside the old one
-and swapped in, so a failed render never leaves half a preview behind.
+and swapped in, so a failed render never leaves half a preview behind; only a
+folder a preview made (or an empty one) is ever replaced (:mod:`digest.folders`).
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +22,7 @@ from digest.archive import IssueListing, archive_index, archive_pages
 from digest.checks import CheckReport, check_rendered, kb
 from digest.config import Settings
 from digest.errors import NotFoundError
+from digest.folders import PREVIEW, check_replaceable, replace_folder
 from digest.issues import IssueView, human_date, load_view, select_stories
 from digest.mime import Envelope, build_message, message_bytes
 from digest.personalise import personalise, preview_values
@@ -67,6 +68,9 @@ def write_preview(
     take a few seconds; ``on_progress`` hears how they are getting on.
     """
     view = load_view(engine, settings, ref)
+    default_folder = settings.preview_dir / (f"{view.issue.id}-{segment}" if segment else view.issue.id)
+    folder = Path(out) if out else default_folder
+    check_replaceable(folder, PREVIEW, settings)  # before the work: a folder it may not replace is refused at once
     segments = []
     if settings.segments_file.is_file():
         from digest.segments import load_segments
@@ -89,8 +93,6 @@ def write_preview(
         for s, v in zip(segments, variants, strict=True)
     ]
     checks = check_rendered(view, [rendered, *variants], from_name=settings.email.from_name)
-    default_folder = settings.preview_dir / (f"{view.issue.id}-{segment}" if segment else view.issue.id)
-    folder = Path(out) if out else default_folder
     files = _preview_files(settings, view, select_stories(view, topics), rendered, checks, segment, rows)
     for variant in variants:
         html, _ = personalise(variant, preview_values(settings, view.issue.id))
@@ -101,7 +103,8 @@ def write_preview(
         files["index.html"] = _preview_files(
             settings, view, select_stories(view, topics), rendered, checks, segment, rows, screenshots=shots
         )["index.html"]
-    _replace_folder(folder, files)
+    replace_folder(folder, files, PREVIEW, settings)
+    folder = folder.resolve()
     because = _no_screenshots_because() if screenshots and not shots else ""
     return PreviewResult(folder, folder / "index.html", rendered, checks, rows, bool(shots), because)
 
@@ -181,25 +184,3 @@ def _preview_files(
     }
     files["index.html"] = render_web_page(settings, "preview.html.j2", context).encode("utf-8")
     return files
-
-
-def _replace_folder(folder: Path, files: dict[str, bytes]) -> None:
-    """Write every file into a fresh folder beside ``folder``, then swap it in."""
-    folder = folder.resolve()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        for name, data in files.items():
-            target = staging / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        old = None
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{staging.name[-8:]}")
-            folder.rename(old)
-        staging.rename(folder)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise

@@ -2,14 +2,17 @@
 
 A project is a folder holding ``digest.toml`` (settings), ``.env`` (secrets),
 ``subscribers/segments.yaml`` (who gets which stories) and ``issues/`` (one
-folder per issue). Templates and the default look come from the package; a
-``templates/`` folder in the project overrides them one file at a time.
+folder per issue); its ``.gitignore`` keeps secrets, the database and files of
+personal data (``outbox/``, ``exports/``) out of git. Templates and the default
+look come from the package; a ``templates/`` folder in the project overrides
+them one file at a time.
 """
 
 from __future__ import annotations
 
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
@@ -48,7 +51,7 @@ def init_project(
     privacy_url: str = "",
     address: str = "",
 ) -> InitReport:
-    """Write a commented digest.toml, a .env with a fresh secret key, example segments and issues/.
+    """Write a commented digest.toml, a .env with a fresh secret key, a .gitignore, example segments and issues/.
 
     ``privacy_url`` and ``address`` go into the footer; left empty, they are
     commented examples in digest.toml. Files that already exist are kept as
@@ -72,6 +75,7 @@ def init_project(
     )
     _write(report, folder / CONFIG_NAME, settings_text)
     _write(report, folder / ".env", _env_text(), private=True)
+    _write(report, folder / ".gitignore", (DEFAULTS / "gitignore").read_text(encoding="utf-8"))
     _write(report, folder / "subscribers" / "segments.yaml", (DEFAULTS / "segments.yaml").read_text(encoding="utf-8"))
     issues = folder / "issues"
     if issues.is_dir():
@@ -131,8 +135,24 @@ def _write(report: InitReport, path: Path, text: str, *, private: bool = False) 
     report.written.append(path)
 
 
-def open_engine(settings: Settings) -> Engine:
-    """The project's database, migrated to the current schema, with its pool settings."""
+def open_engine(
+    settings: Settings, *, on_notice: Callable[[str], None] | None = None, check_key: bool = True
+) -> Engine:
+    """The project's database, migrated to the current schema, with its pool settings.
+
+    Unless ``check_key`` is False (`digest db rekey`), a DIGEST_SECRET_KEY other than the one
+    the database's address hashes were made with is refused here (:mod:`digest.keyguard`);
+    ``on_notice`` hears when the database adopts the key on first use.
+    """
     from digest.db import open_database
 
-    return open_database(settings.database_url, pool=settings.pool)
+    engine = open_database(settings.database_url, pool=settings.pool)
+    if check_key:
+        from digest.keyguard import check_database_key
+
+        try:
+            check_database_key(engine, settings, on_notice)
+        except BaseException:
+            engine.dispose()
+            raise
+    return engine

@@ -221,7 +221,8 @@ def _field_rule(doc: YamlDocument, name: str, condition: Any, where: tuple[str |
     if not (name in FIELDS or (name.startswith("attributes.") and len(name) > len("attributes."))):
         raise doc.error(f"unknown field {name!r}; use one of {', '.join(FIELDS)} or attributes.<name>", *where)
     if not isinstance(condition, dict):
-        condition = {"equals": condition}
+        # `sector: health` is equals; `topics: [care, sport]` can only mean one of them.
+        condition = {"one_of": condition} if isinstance(condition, list) else {"equals": condition}
     if len(condition) != 1:
         raise doc.error(f"give one operator for {name!r}: {', '.join(OPERATORS)}", *where)
     ((operator, operand),) = condition.items()
@@ -229,6 +230,8 @@ def _field_rule(doc: YamlDocument, name: str, condition: Any, where: tuple[str |
         raise doc.error(
             f"unknown operator {operator!r} for {name!r}; use one of {', '.join(OPERATORS)}", *where, operator
         )
+    if operator == "equals" and isinstance(operand, list | dict):
+        raise doc.error(f"equals for {name!r} needs one value; for a list use {{one_of: [...]}}", *where, operator)
     if operator == "one_of" and (not isinstance(operand, list) or not operand):
         raise doc.error(f"one_of for {name!r} needs a list of values", *where, operator)
     if operator == "contains" and (

@@ -20,8 +20,16 @@ unset DIGEST_DATABASE_URL DIGEST_CONFIG
 start=$(date +%s)
 
 echo "== 0. A new project for the demo: digest init, with the demo's settings"
-rm -rf "$DEMO"
-mkdir -p "$DEMO"
+# Made afresh: the old demo folder is deleted, but only if `make demo` made it (digest.folders).
+"$PYTHON" -c '
+import sys
+from digest.errors import DigestError
+from digest.folders import DEMO, clear_folder
+try:
+    clear_folder(sys.argv[1], DEMO)
+except DigestError as exc:
+    sys.exit(f"Error: {exc}")
+' "$DEMO"
 cp examples/demo.toml "$DEMO/digest.toml"
 digest init "$DEMO"
 cd "$DEMO"

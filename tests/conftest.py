@@ -237,8 +237,10 @@ def settings(project: Path) -> Settings:
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[object]:
     from digest.db import open_database
+    from digest.keyguard import check_database_key
 
     engine = open_database(settings.database_url)
+    check_database_key(engine, settings)  # as any command does first: the database remembers the project's key
     yield engine
     engine.dispose()
 

@@ -76,8 +76,8 @@ def test_show_remove_export_erase(invoke, admin_project: Path) -> None:  # type:
     assert "segments:     (none: not active, or no segment matches)\n" in shown.stdout
     assert "active → unsubscribed      admin (asked by phone)\n" in shown.stdout
     exported = invoke("subscribers", "export", "out.csv", "--segment", "sport-community")
-    assert exported.stdout == "Exported 2 subscribers to out.csv.\n"
-    text = (admin_project / "out.csv").read_text(encoding="utf-8-sig")
+    assert exported.stdout == "Exported 2 subscribers to exports/out.csv.\n"  # a bare name: into exports/
+    text = (admin_project / "exports" / "out.csv").read_text(encoding="utf-8-sig")
     assert "office@chapel-youth.example.org,'=SUM(1+1),Ward" in text
     assert "welfare@" not in text
     erased = invoke("subscribers", "erase", "trustee@youth-trust.example.org", input="y\n")

@@ -33,11 +33,15 @@ def test_environment_overrides_and_secrets(tmp_path: Path) -> None:
     settings = load(
         tmp_path,
         PROJECT_TOML,
-        {"DIGEST_DATABASE_URL": "sqlite:///other.db", "SENDGRID_API_KEY": "SG.x", "DIGEST_SECRET_KEY": "k" * 40},
+        {
+            "DIGEST_DATABASE_URL": "sqlite:///other.db",
+            "SENDGRID_API_KEY": "SG.x",
+            "DIGEST_SECRET_KEY": "kq7-Zx2w9Lm" * 4,
+        },
     )
     assert settings.database_url == f"sqlite:///{tmp_path.resolve()}/other.db"
     assert settings.sendgrid.api_key == "SG.x"
-    assert settings.require_secret_key() == b"k" * 40
+    assert settings.require_secret_key() == b"kq7-Zx2w9Lm" * 4
 
 
 def test_dotenv_file_is_read(tmp_path: Path) -> None:

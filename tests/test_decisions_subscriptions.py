@@ -152,3 +152,24 @@ def test_an_unsubscribe_is_traced_to_the_issue_of_the_link_pressed(client, engin
     token = make_token(KEY, reader.id, deliveries["2026-11-23"])
     assert client.post(f"/unsubscribe/{token}", **ONE_CLICK).status_code == 200
     assert last_change(engine, reader.id) == ("unsubscribed", "one-click", "issue 2026-11-23")
+
+
+def test_a_bounced_reader_pressing_unsubscribe_on_the_preferences_page_stays_bounced(  # type: ignore[no-untyped-def]
+    client, engine, settings, reader
+) -> None:
+    """The bounce is the record; an unsubscribe on top would read as the reader's own, which they could undo."""
+    from digest import db
+    from digest.subscribers import change_status
+
+    with db.write(engine) as conn:
+        change_status(conn, reader.id, "bounced", cause="bounce", detail="550 5.1.1 user unknown")
+    token = make_token(KEY, reader.id, 0)
+    answer = client.post(f"/preferences/{token}", data={"action": "unsubscribe"})
+    assert answer.status_code == 200
+    assert get_subscriber(engine, "reader@example.org").status == "bounced"
+    assert last_change(engine, reader.id) == ("bounced", "bounce", "550 5.1.1 user unknown")
+    assert suppression_log(engine, settings, "reader@example.org") == [
+        ("added", "bounced", "bounce: 550 5.1.1 user unknown")
+    ]
+    assert b"Welcome back" not in client.post(f"/preferences/{token}", data={"action": "resubscribe"}).data
+    assert get_subscriber(engine, "reader@example.org").status == "bounced"

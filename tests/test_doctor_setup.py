@@ -121,7 +121,7 @@ def test_templates_overridden_are_listed_and_a_broken_one_is_an_error(ready) -> 
 
 
 def test_a_database_behind_the_schema_is_an_error(ready, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from digest.db import create_db_engine, upgrade
+    from digest.db import SCHEMA_HEAD, create_db_engine, upgrade
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     old = create_db_engine(url)
@@ -130,7 +130,7 @@ def test_a_database_behind_the_schema_is_an_error(ready, tmp_path) -> None:  # t
     settings = replace(load_settings(ready / "digest.toml"), database_url=url)
     check = setup.database(settings)
     assert check.status == Status.ERROR
-    assert check.found.endswith("schema 0009, not 0010") and check.fix == "run `digest db upgrade`"
+    assert check.found.endswith(f"schema 0009, not {SCHEMA_HEAD}") and check.fix == "run `digest db upgrade`"
     missing = setup.database(replace(settings, database_url=f"sqlite:///{tmp_path / 'none.db'}"))
     assert missing.status == Status.WARNING and not (tmp_path / "none.db").exists()
 

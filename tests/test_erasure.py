@@ -68,3 +68,36 @@ def test_erasure_scrubs_columns_events_outbox_free_pages_and_the_log(  # type: i
         for path in (database, database.with_name(database.name + "-wal")):
             if path.exists():
                 assert GONE.encode() not in path.read_bytes().lower(), path
+
+
+def pending_signups(engine) -> list[str]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return sorted(conn.execute(sa.select(db.subscribe_requests.c.email)).scalars())
+
+
+def test_erasure_removes_the_persons_pending_sign_up_requests(engine, settings, invoke) -> None:  # type: ignore[no-untyped-def]
+    from digest.emails import check_address
+    from digest.signups import request_signup
+    from digest.subscribers import add_subscriber
+
+    add_subscriber(engine, settings, "ann.lee@example.org", {}, consent_source="test")
+    for raw in ("Ann.Lee@Example.org", "bo@example.org"):  # she signs up again, in her own spelling
+        assert request_signup(engine, settings, check_address(raw), {}, client="192.0.2.1")
+    assert pending_signups(engine) == ["Ann.Lee@Example.org", "bo@example.org"]
+    assert invoke("subscribers", "erase", "ann.lee@example.org", "--yes").exit_code == 0
+    assert pending_signups(engine) == ["bo@example.org"]
+
+
+def test_erasure_removes_outbox_files_holding_the_address_in_another_letter_case(  # type: ignore[no-untyped-def]
+    engine, settings, sample_issue, project: Path, invoke
+) -> None:
+    from digest.subscribers import add_subscriber
+
+    add_subscriber(engine, settings, "ann.lee@example.org", {}, consent_source="test")
+    send_test_copies(engine, settings, "2025-04-10", ["Ann.Lee@Example.org", "editor@example.org"])
+    held = files_holding(project / "outbox", b"ann.lee@example.org")  # files_holding compares lower-cased
+    assert len(held) == 1 and b"Ann.Lee@Example.org" in held[0].read_bytes()
+    result = invoke("subscribers", "erase", "ann.lee@example.org", "--yes")
+    assert f"  removed {held[0]}" in result.output
+    assert not held[0].exists()
+    assert files_holding(project / "outbox", b"editor@example.org")

@@ -74,6 +74,31 @@ def test_draft_refuses_to_overwrite_without_force(engine, settings, sample_issue
     new_issue(engine, settings, issue_date=date(2025, 4, 10), force=True)
 
 
+def test_force_never_redrafts_an_issue_that_was_sent_or_is_being_sent(  # type: ignore[no-untyped-def]
+    invoke, engine, settings, audience, sample_issue
+) -> None:
+    """The issue file of a sent issue is the record of what readers got (issue 21, item 6)."""
+    from digest.sending import plan_send
+
+    plan = plan_send(engine, settings, "2025-04-10", ["everyone"], provider="outbox")
+    before = sample_issue.read_bytes()
+    sending = invoke("issue", "new", "--date", "2025-04-10", "--force")
+    assert sending.exit_code == 1
+    assert sending.output == (
+        f"Error: {sample_issue}: issue 2025-04-10 has a send under way (#{plan.send_id}, planned): its issue file "
+        "is what that send sends, so it is not drafted again; draft another date, or cancel the send first "
+        "(`digest send 2025-04-10 --cancel`)\n"
+    )
+    assert invoke("send", "2025-04-10", "--resume").exit_code == 0
+    sent = invoke("issue", "new", "--date", "2025-04-10", "--force")
+    assert sent.exit_code == 1
+    assert sent.output == (
+        f"Error: {sample_issue}: issue 2025-04-10 was sent (12 copies accepted): its issue file is the record of "
+        "what readers got, so it is not drafted again; draft another date\n"
+    )
+    assert sample_issue.read_bytes() == before
+
+
 def test_empty_window_is_an_error(engine, settings, imported) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InputError) as caught:
         new_issue(engine, settings, issue_date=date(2024, 1, 1))

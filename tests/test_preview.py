@@ -18,6 +18,7 @@ def test_preview_writes_every_file(engine, settings, sample_issue, project: Path
     assert result.index == folder / "index.html"
     names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     assert names == [
+        ".digest-preview",  # the marker: a later preview may replace this folder (digest.folders)
         "archive/2025-04-10/2025-04-03-online-forum-shut-down-and-details-of-40-users-passed-to-police.html",
         "archive/2025-04-10/2025-04-04-changes-to-children-s-home-inspections-to-support-stable-placements.html",
         "archive/2025-04-10/2025-04-07-father-found-guilty-of-causing-the-death-of-his-baby-son.html",

@@ -20,6 +20,7 @@ def test_init_lays_out_a_project_the_settings_accept(tmp_path: Path) -> None:
     folder = tmp_path / "news"
     assert sorted(p.relative_to(folder).as_posix() for p in report.written) == [
         ".env",
+        ".gitignore",
         "digest.toml",
         "issues",
         "subscribers/segments.yaml",
@@ -50,7 +51,7 @@ def test_init_again_keeps_every_existing_file(tmp_path: Path) -> None:
     env = (tmp_path / ".env").read_text(encoding="utf-8")
     report = init_project(tmp_path, name="Someone else")
     assert report.written == []
-    assert len(report.kept) == 4
+    assert len(report.kept) == 5
     assert (tmp_path / "digest.toml").read_text(encoding="utf-8") == "# mine\n"
     assert (tmp_path / ".env").read_text(encoding="utf-8") == env
 
@@ -85,6 +86,7 @@ def test_init_command_says_what_it_wrote_and_what_to_do_next(tmp_path: Path, mon
     assert result.output.splitlines() == [
         f"wrote {Path('news') / 'digest.toml'}",
         f"wrote {Path('news') / '.env'}",
+        f"wrote {Path('news') / '.gitignore'}",
         f"wrote {Path('news') / 'subscribers' / 'segments.yaml'}",
         f"wrote {Path('news') / 'issues'}",
         f"Project ready in {folder}. Next: edit digest.toml, then `digest articles import FILE`.",

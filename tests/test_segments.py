@@ -193,3 +193,50 @@ def test_bad_word_rules_are_refused(settings, project: Path, rule: str, reason: 
     with pytest.raises(InputError) as caught:
         load_segments(settings, path)
     assert reason in caught.value.reason
+
+
+TOPIC_SEGMENTS = """\
+segments:
+  - name: shorthand
+    match: {topics: care}
+  - name: listed
+    match: {topics: [care]}
+  - name: one-of
+    match: {topics: {one_of: [care, sport]}}
+  - name: text
+    match: {topics: {contains: care}}
+"""
+
+
+def test_a_topics_rule_matches_whole_topics_never_part_of_one(engine, project: Path) -> None:  # type: ignore[no-untyped-def]
+    """`topics: [care]` is the topic care, not social-care (issue 21)."""
+    from digest.config import load_settings
+    from digest.segments import members
+
+    toml = project / "digest.toml"
+    toml.write_text(toml.read_text() + '\n[topics.care]\nlabel = "Care homes"\nkeywords = ["care home"]\n')
+    settings = load_settings(toml)
+    for email, topics in {
+        "social@example.org": ["social-care"],
+        "care@example.org": ["care"],
+        "both@example.org": ["health", "care"],
+        "all@example.org": [],
+    }.items():
+        add_subscriber(engine, settings, email, {"topics": topics}, consent_source="t")
+    path = project / "topic-segments.yaml"
+    path.write_text(TOPIC_SEGMENTS, encoding="utf-8")
+    found = {segment.name: segment for segment in load_segments(settings, path)}
+
+    def who(name: str) -> set[str]:
+        return {row["email"] for row in members(engine, found[name])}
+
+    assert who("shorthand") == who("listed") == who("one-of") == {"care@example.org", "both@example.org"}
+    assert who("text") == {"social@example.org", "care@example.org", "both@example.org"}  # contains: text anywhere
+
+
+def test_equals_with_a_list_is_refused_rather_than_matching_nobody(settings, project: Path) -> None:  # type: ignore[no-untyped-def]
+    path = project / "segments.yaml"
+    path.write_text("segments:\n  - name: x\n    match: {sector: {equals: [education, health]}}\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_segments(settings, path)
+    assert caught.value.reason == "equals for 'sector' needs one value; for a list use {one_of: [...]}"

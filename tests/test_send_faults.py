@@ -155,22 +155,108 @@ def test_timeouts_leave_rows_uncertain_and_reported_never_doubled(project, engin
     assert sum(fake_sendgrid.recipient_counts().values()) == PEOPLE
 
 
-def test_ctrl_c_pauses_a_real_send_between_batches(project, engine, big_audience, fake_sendgrid) -> None:  # type: ignore[no-untyped-def]
-    holder: dict[str, subprocess.Popen[str]] = {}
+class StderrWatch:
+    """Reads a child's stderr as it comes, so a test can wait for a line instead of sleeping."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self.thread.start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            with self.changed:
+                self.lines.append(line)
+                self.changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        with self.changed:
+            assert self.changed.wait_for(lambda: any(text in line for line in self.lines), timeout), self.lines
+
+    def text(self) -> str:
+        self.thread.join(timeout=60)
+        return "".join(self.lines)
+
+
+FIRST_CTRL_C = "Ctrl-C: finishing the batch in flight"
+
+
+def patient(project: Path) -> None:
+    """A SendGrid timeout far longer than the test holds an answer back: the signals decide, not the clock."""
+    toml = project / "digest.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("timeout = 1.0", "timeout = 120.0"), encoding="utf-8")
+
+
+def test_a_first_ctrl_c_finishes_the_batch_in_flight_records_it_and_stops(  # type: ignore[no-untyped-def]
+    project, engine, big_audience, fake_sendgrid
+) -> None:
+    holder: dict[str, object] = {}
 
     def interrupt(number: int, _body: dict) -> None:  # type: ignore[type-arg]
-        if number == 2:
-            os.kill(holder["process"].pid, signal.SIGINT)
+        if number == 2:  # batch 2 is with the provider: the sender waits for its answer
+            os.kill(holder["process"].pid, signal.SIGINT)  # type: ignore[attr-defined]
+            holder["watch"].wait_for(FIRST_CTRL_C)  # type: ignore[attr-defined]
 
     fake_sendgrid.on_request = interrupt
-    holder["process"] = digest(
-        project, "send", "2025-04-10", "--segment", "everyone", "--provider", "sendgrid", "--yes"
-    )
-    out, err = holder["process"].communicate(timeout=120)
-    assert holder["process"].returncode == 0, err
-    assert "Pausing after this batch" in err
-    assert "Send #1: paused. accepted 20, failed 0, skipped 0, pending 40, uncertain 0." in out
+    patient(project)
+    process = digest(project, "send", "2025-04-10", "--segment", "everyone", "--provider", "sendgrid", "--yes")
+    holder.update(process=process, watch=StderrWatch(process))
+    out = process.stdout.read()  # type: ignore[union-attr]
+    process.wait(timeout=120)
+    err = holder["watch"].text()  # type: ignore[attr-defined]
+    assert process.returncode == 130, err
+    assert "\nCtrl-C: finishing the batch in flight, recording it, then stopping (Ctrl-C again stops at once" in err
+    assert out.endswith(
+        "Send #1: paused. accepted 20, failed 0, skipped 0, pending 40, uncertain 0.\n"
+        "  paused by the operator\n"
+        "Stopped by Ctrl-C once the batch in flight was answered and recorded: nothing is uncertain.\n"
+        "Continue with `digest send 2025-04-10 --resume`.\n"
+    ), out
+    assert states(engine) == {"accepted": 20, "pending": 40}
     fake_sendgrid.on_request = None
     run(project, "send", "2025-04-10", "--resume")
+    assert states(engine) == {"accepted": PEOPLE}
+    assert set(fake_sendgrid.recipient_counts().values()) == {1}
+
+
+def test_a_second_ctrl_c_stops_at_once_and_says_exactly_what_is_uncertain(  # type: ignore[no-untyped-def]
+    project, engine, big_audience, fake_sendgrid
+) -> None:
+    holder: dict[str, object] = {}
+
+    def interrupt_twice(number: int, _body: dict) -> None:  # type: ignore[type-arg]
+        if number == 2:
+            process = holder["process"]
+            os.kill(process.pid, signal.SIGINT)  # type: ignore[attr-defined]
+            holder["watch"].wait_for(FIRST_CTRL_C)  # type: ignore[attr-defined]
+            os.kill(process.pid, signal.SIGINT)  # type: ignore[attr-defined]
+            process.wait(timeout=60)  # type: ignore[attr-defined]  # the sender is gone before the answer: batch 2 was taken
+
+    fake_sendgrid.on_request = interrupt_twice
+    patient(project)
+    process = digest(project, "send", "2025-04-10", "--segment", "everyone", "--provider", "sendgrid", "--yes")
+    holder.update(process=process, watch=StderrWatch(process))
+    out = process.stdout.read()  # type: ignore[union-attr]
+    process.wait(timeout=120)
+    err = holder["watch"].text()  # type: ignore[attr-defined]
+    assert process.returncode == 130, out + err
+    assert out.endswith(
+        "Send #1: paused. accepted 10, failed 0, skipped 0, pending 40, uncertain 10.\n"
+        "  stopped at once by a second Ctrl-C\n"
+        "Stopped at once by a second Ctrl-C: the 10 deliveries of batch 2 were handed to sendgrid and its answer "
+        "never came, so they are uncertain (10 uncertain in all).\n"
+        "`digest send 2025-04-10 --resume` sends the 40 still pending and leaves the uncertain ones until "
+        "sendgrid's events settle them; `digest send 2025-04-10 --resume --resend-uncertain` also sends the 10 "
+        "uncertain ones again, so whoever already got one gets a second copy.\n"
+    ), out + err
+    assert states(engine) == {"accepted": 10, "sending": 10, "pending": 40}
+    fake_sendgrid.on_request = None
+    run(project, "send", "2025-04-10", "--resume")
+    assert states(engine) == {"accepted": 50, "sending": 10}
+    events = project / "events.json"
+    events.write_text(json.dumps(fake_sendgrid.processed_events()), encoding="utf-8")
+    run(project, "events", "import", str(events))
     assert states(engine) == {"accepted": PEOPLE}
     assert set(fake_sendgrid.recipient_counts().values()) == {1}

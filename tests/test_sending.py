@@ -247,6 +247,53 @@ def test_unsubscribes_during_a_send_are_honoured(engine, sg_settings, audience, 
     assert "person11@example.org" not in fake_sendgrid.recipient_counts()
 
 
+def test_one_reader_per_batch_and_one_leaving_mid_send_ends_done(engine, sg_settings, audience, fake_sendgrid) -> None:  # type: ignore[no-untyped-def]
+    """Batches of one: a claim that skips its only row is not the end of the run (issue 21)."""
+    from dataclasses import replace
+
+    small = replace(sg_settings, sendgrid=replace(sg_settings.sendgrid, batch_size=1))
+    leaving: list[str] = []
+
+    def unsubscribe_one_in_the_middle(number: int, _body: dict) -> None:  # type: ignore[type-arg]
+        if number != 1:
+            return
+        pending = [row for row in deliveries(engine) if row.state == "pending"]
+        variants = [row.variant for row in pending]
+        middle = next(row for row in pending if variants.count(row.variant) >= 3 and row.variant == variants[0])
+        same = [row for row in pending if row.variant == middle.variant]
+        chosen = same[len(same) // 2]  # claimed after some of its variant's readers and before others
+        remove_subscriber(engine, small, chosen.email, reason="clicked during the send")
+        leaving.append(chosen.email)
+
+    fake_sendgrid.on_request = unsubscribe_one_in_the_middle
+    _plan, outcome = start_send(engine, small, "2025-04-10", SEGMENTS, provider_name="sendgrid")
+    assert outcome is not None and outcome.state == "done"
+    assert outcome.counts == {"pending": 0, "sending": 0, "accepted": 11, "failed": 0, "skipped": 1}
+    (skipped,) = [row for row in deliveries(engine) if row.state == "skipped"]
+    assert skipped.email == leaving[0] and skipped.error == "unsubscribed since the send was planned"
+    assert sorted(fake_sendgrid.recipient_counts()) == sorted(set(audience) - set(leaving))
+    assert set(fake_sendgrid.recipient_counts().values()) == {1}
+    assert fake_sendgrid.requests == 11
+
+
+def test_an_erased_reader_whose_suppression_is_lifted_after_planning_is_never_mailed(  # type: ignore[no-untyped-def]
+    engine, settings, audience, project: Path
+) -> None:
+    from digest.erasure import erase_person
+    from digest.subscribers import lift_suppression
+
+    plan = plan_send(engine, settings, "2025-04-10", SEGMENTS, provider="outbox")
+    gone = get_subscriber(engine, "person3@example.org")
+    erase_person(engine, settings, "person3@example.org")
+    assert lift_suppression(engine, settings, "person3@example.org", reason="asked by phone") is None
+    outcome = run_send(engine, settings, plan.send_id)
+    assert outcome.state == "done" and (outcome.counts["accepted"], outcome.counts["skipped"]) == (11, 1)
+    (row,) = [row for row in deliveries(engine) if row.subscriber_id == gone.id]
+    assert (row.state, row.error, row.attempts) == ("skipped", "erased since the send was planned", 0)
+    assert not (project / "outbox" / "2025-04-10" / f"{row.id:08d}.eml").exists()
+    assert len(list((project / "outbox" / "2025-04-10").glob("*.eml"))) == 11
+
+
 def test_only_one_sender_per_issue(engine, settings, audience) -> None:  # type: ignore[no-untyped-def]
     plan = plan_send(engine, settings, "2025-04-10", SEGMENTS, provider="outbox")
     now = db.utcnow()

@@ -60,7 +60,11 @@ def subscribers() -> None:
 @click.option("--consent-text", default="", help="The consent wording or privacy-notice version people agreed to.")
 @click.option("--encoding", help="The file's encoding (default: UTF-8, falling back to Windows-1252).")
 @click.option("--check-deliverability", is_flag=True, help="Also look up each domain in DNS (needs network).")
-@click.option("--rejects", type=click.Path(dir_okay=False), help="Write every rejected line and reason to this CSV.")
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False),
+    help="Write every rejected line and reason to this CSV (a bare name goes into exports/).",
+)
 @click.option(
     "--map",
     "maps",
@@ -106,7 +110,7 @@ def subscribers_import(
         consent_text=consent_text,
         encoding=encoding,
         check_deliverability=check_deliverability,
-        rejects_file=Path(rejects) if rejects else None,
+        rejects_file=_personal_data_file(app, rejects) if rejects else None,
         maps=list(maps),
         status_column=status_column,
         left_values=[value.strip() for value in left_values.split(",")] if left_values is not None else None,
@@ -198,19 +202,33 @@ def subscribers_list(app: App, segment: str | None, status: str | None) -> None:
 
 
 @subscribers.command("export")
-@click.argument("csv_file", type=click.Path(dir_okay=False), metavar="FILE.csv")
+@click.argument("csv_file", type=click.Path(dir_okay=False), metavar="[FILE.csv]", required=False)
 @click.option("--segment", help="Only members of this segment.")
 @click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced", "complained", "erased"]))
 @pass_app
-def subscribers_export(app: App, csv_file: str, segment: str | None, status: str | None) -> None:
-    """Export subscribers to CSV (cells that look like formulas are made safe)."""
+def subscribers_export(app: App, csv_file: str | None, segment: str | None, status: str | None) -> None:
+    """Export subscribers to CSV, into exports/ (ignored by git) unless FILE names a folder."""
+    from datetime import date
+
     from digest.segments import select_subscribers
     from digest.subscribers import export_rows, write_csv
 
-    count = write_csv(
-        Path(csv_file), export_rows(select_subscribers(app.engine, app.settings, segment=segment, status=status))
-    )
-    click.echo(f"Exported {count} subscriber{'' if count == 1 else 's'} to {csv_file}.")
+    target = _personal_data_file(app, csv_file or f"subscribers-{date.today().isoformat()}.csv")
+    count = write_csv(target, export_rows(select_subscribers(app.engine, app.settings, segment=segment, status=status)))
+    here = Path.cwd().resolve()
+    shown = target.relative_to(here) if target.is_relative_to(here) else target
+    click.echo(f"Exported {count} subscriber{'' if count == 1 else 's'} to {shown}.")
+
+
+def _personal_data_file(app: App, given: str) -> Path:
+    """Where a file of personal data goes (digest.exports), warning when git would take it."""
+    from digest.exports import export_path, git_would_take
+
+    target = export_path(app.settings, given)
+    problem = git_would_take(target)
+    if problem:
+        warn(problem)
+    return target
 
 
 @subscribers.command("erase")

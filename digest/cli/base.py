@@ -63,7 +63,7 @@ class App:
         if self._engine is None:
             from digest.project import open_engine
 
-            self._engine = open_engine(self.settings)
+            self._engine = open_engine(self.settings, on_notice=lambda line: click.echo(line, err=True))
         return self._engine
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from digest.cli.base import App, cli, pass_app
-from digest.cli.sending import _print_outcome, _print_result, _run_controls
+from digest.cli.sending import _print_outcome, _print_result, _run_controls, stopped_by_ctrl_c
 from digest.providers.registry import PROVIDER_NAMES
 
 
@@ -136,31 +136,34 @@ def corrections_send(
     from digest import errata
 
     controls = _run_controls()
-    if resume:
-        _print_outcome(
-            errata.resume_correction(
+    again = f"digest corrections send {correction_id} --resume"
+    with stopped_by_ctrl_c(controls, resume=again, listed=f"digest corrections show {correction_id}"):
+        if resume:
+            resumed = errata.resume_correction(
                 app.engine, app.settings, correction_id, resend_uncertain=resend_uncertain, controls=controls
             )
+            _print_outcome(resumed, controls, resume=again)
+            return
+
+        def confirm(plan: Any) -> bool:
+            if yes:
+                return True
+            segments = ", ".join(item.name for item in plan.segments if item.readers)
+            return click.confirm(
+                f"Send correction #{correction_id} to {readers(plan.total)} ({segments})?", default=False
+            )
+
+        plan, outcome = errata.send_correction(
+            app.engine,
+            app.settings,
+            correction_id,
+            provider_name=provider,
+            dry_run=dry_run,
+            confirm=confirm,
+            show_plan=_print_plan,
+            controls=controls,
         )
-        return
-
-    def confirm(plan: Any) -> bool:
-        if yes:
-            return True
-        segments = ", ".join(item.name for item in plan.segments if item.readers)
-        return click.confirm(f"Send correction #{correction_id} to {readers(plan.total)} ({segments})?", default=False)
-
-    plan, outcome = errata.send_correction(
-        app.engine,
-        app.settings,
-        correction_id,
-        provider_name=provider,
-        dry_run=dry_run,
-        confirm=confirm,
-        show_plan=_print_plan,
-        controls=controls,
-    )
-    _print_result(outcome, dry_run=dry_run, total=plan.total)
+        _print_result(outcome, dry_run=dry_run, total=plan.total, controls=controls, resume=again)
 
 
 def readers(count: int) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from digest.cli.base import App, cli, pass_app
@@ -60,3 +62,57 @@ def db_current(app: App) -> None:
     revision = read_revision(create_db_engine(url), url)
     state = "current" if revision == SCHEMA_HEAD else f"behind {SCHEMA_HEAD}; run `digest db upgrade`"
     click.echo(f"{redact_url(app.settings.database_url)}: schema {revision or '(empty)'} ({state}).")
+
+
+@db.command("rekey")
+@click.option(
+    "--old-key-file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="A file holding the old key: a copy of the old .env, or the key alone.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def db_rekey(app: App, old_key_file: str, yes: bool) -> None:
+    """Move the address hashes to the key now in .env from the old key, in one transaction."""
+    from pathlib import Path
+
+    from digest.project import open_engine
+    from digest.rekey import read_old_key, rekey
+
+    engine = open_engine(app.settings, check_key=False)  # the key in .env is the new one: not the database's yet
+    old = read_old_key(Path(old_key_file))
+    plan = rekey(engine, app.settings, old, dry_run=True)
+    click.echo(
+        f"Re-keying the address hashes from key {plan.old}… (in {old_key_file}) to the key in .env ({plan.new}…):"
+    )
+    _print_rekeying(plan)
+    if not yes:
+        click.confirm("Re-key the database?", abort=True)
+    done = rekey(engine, app.settings, old)
+    click.echo(
+        f"Re-keyed: {done.subscribers} subscribers' hashes made again; the database now remembers key {done.new}…."
+    )
+
+
+def _print_rekeying(plan: Any) -> None:
+    from digest.plaintext import for_terminal
+
+    click.echo(f"  {plan.subscribers} subscribers' hashes made again")
+    merged = f" ({plan.merged} of them held under both keys, now kept once)" if plan.merged else ""
+    click.echo(f"  {plan.suppressions + plan.merged} suppressions moved to the new key{merged}")
+    click.echo(f"  {plan.log_lines} lines of the suppression list's history moved")
+    click.echo(f"  {plan.rate_limits} rate-limit counts cleared (they last an hour or a day)")
+    if plan.unknown:
+        click.echo(
+            f"  {plan.unknown} suppressions are of addresses the database no longer holds (erased people, or "
+            "addresses suppressed without being subscribed): a hash is made from the address, so they stay as "
+            "they are and no longer match those addresses. Keep the old key instead to keep them working."
+        )
+    if plan.now_suppressed:
+        shown = ", ".join(for_terminal(email) for email in plan.now_suppressed)
+        click.echo(
+            f"  {len(plan.now_suppressed)} active subscribers were suppressed under the old key and will not be "
+            f"mailed: {shown}"
+        )
+    click.echo("Links in mail already sent (unsubscribe, preferences) were signed with the old key and stop working.")

@@ -102,7 +102,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "send": (
         "digest send 2026-11-23 --segment schools --segment everyone --dry-run",
         "digest send 2026-11-23 --test-to editor@example.org --segment health",
-        "digest send 2026-11-23 --segment everyone --at '2026-11-30 08:00'",
+        "digest send 2026-11-23 --segment everyone --at '2027-11-29 08:00'",
         "digest send 2026-11-23 --resume",
     ),
     "doctor": (
@@ -150,6 +150,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "db upgrade": ("digest db upgrade",),
     "db copy": ("digest db copy --to postgresql://digest@db.internal/digest",),
     "db current": ("digest db current",),
+    "db rekey": ("digest db rekey --old-key-file old.env",),
 }
 
 

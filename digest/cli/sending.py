@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from digest.cli.base import App, cli, pass_app
+from digest.cli.base import App, cli, pass_app, warn
 from digest.providers.registry import PROVIDER_NAMES
 from digest.words import counted
 
@@ -39,6 +41,8 @@ def _print_plan(plan: Any) -> None:
         click.echo(f"{who} a copy of one story only (their topics leave out the rest): {shown}.")
     if plan.approval_problem:
         click.echo(f"Not approved: a real send would stop here: {plan.approval_problem}.")
+    if plan.provider_problem:
+        click.echo(f"Provider not ready: a real send would stop here: {plan.provider_problem}.")
 
 
 def _progress_printer() -> Any:
@@ -58,39 +62,24 @@ def _progress_printer() -> Any:
     return show
 
 
-def _stop_on_ctrl_c() -> Any:
-    """A stop flag set by the first Ctrl-C (pause after this batch); the second one aborts."""
-    import signal
-    import threading
-
-    stop = threading.Event()
-
-    def handler(_signum: int, _frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        click.echo("\nPausing after this batch (Ctrl-C again to abort at once)…", err=True)
-
-    signal.signal(signal.SIGINT, handler)
-    return stop
-
-
 def _notice(message: str) -> None:
     click.echo(message, err=True)
 
 
 def _run_controls() -> Any:
-    """Ctrl-C pauses after the batch in flight; progress and notices go to stderr."""
+    """Progress and notices go to stderr (Ctrl-C: see digest.sending.ctrlc)."""
     from digest.sending import RunControls
 
-    controls = RunControls(stop=_stop_on_ctrl_c(), on_notice=_notice)
+    controls = RunControls(on_notice=_notice)
     printer = _progress_printer()
     if printer is not None:
         controls.on_progress = printer
     return controls
 
 
-def _print_outcome(outcome: Any) -> None:
+def _print_outcome(outcome: Any, controls: Any = None, *, resume: str = "") -> None:
+    """The send's counts; after the first Ctrl-C, where it stands and how to go on with ``resume``
+    (an issue's `digest send ISSUE --resume` unless given), exit status 130."""
     counts = outcome.counts
     click.echo(
         f"Send #{outcome.send_id}: {outcome.state}. accepted {counts['accepted']}, failed {counts['failed']}, "
@@ -98,6 +87,12 @@ def _print_outcome(outcome: Any) -> None:
     )
     if outcome.message:
         click.echo(f"  {outcome.message}")
+    if controls is not None and controls.stop.is_set() and outcome.state == "paused":
+        from digest.sending.ctrlc import after_pause, resume_command
+
+        for line in after_pause(resume or resume_command(outcome.issue_id), outcome):
+            click.echo(line)
+        sys.exit(130)
 
 
 @cli.command()
@@ -112,7 +107,7 @@ def _print_outcome(outcome: Any) -> None:
 @click.option(
     "--at", "at_text", metavar="'YYYY-MM-DD HH:MM'", help="Schedule the send ([sending] timezone); run-due sends it."
 )
-@click.option("--cancel", is_flag=True, help="Cancel the issue's scheduled send before it starts.")
+@click.option("--cancel", is_flag=True, help="Cancel the issue's scheduled or planned send before it starts.")
 @click.option("--skip-doctor", is_flag=True, help="Send even when `digest doctor`'s offline checks find an error.")
 @pass_app
 def send(
@@ -133,14 +128,25 @@ def send(
     from digest import sending
 
     if cancel:
-        send_id = sending.cancel_send(app.engine, app.settings, issue_ref)
-        click.echo(f"Cancelled scheduled send #{send_id}.")
+        cancelled = sending.cancel_send(app.engine, app.settings, issue_ref)
+        if cancelled.was == "scheduled":
+            click.echo(f"Cancelled scheduled send #{cancelled.send_id}.")
+        else:
+            click.echo(
+                f"Cancelled send #{cancelled.send_id}, which had not started: its {cancelled.removed} planned "
+                "deliveries were removed."
+            )
         return
     if not (dry_run or skip_doctor):
         from digest.doctor import require_ready
 
         require_ready(app.settings, provider)
     at = _parse_at(at_text, app.settings.timezone) if at_text else None
+    far = sending.check_send_time(at) if at is not None else ""
+    if far and (yes or dry_run):
+        warn(f"{far}.")
+    elif far:
+        click.confirm(f"{far}. Schedule it that far ahead?", abort=True)
 
     if test_to:
         from digest.providers.base import make_provider
@@ -165,11 +171,61 @@ def send(
             sys.exit(1)
         return
     controls = _run_controls()
+    with stopped_by_ctrl_c(
+        controls,
+        resume=f"digest send {issue_ref} --resume",
+        cancel=f"digest send {issue_ref} --cancel",
+        listed=f"digest sends {issue_ref}",
+    ):
+        _send_or_resume(app, issue_ref, segment_names, provider, dry_run, yes, resume, resend_uncertain, at, controls)
+
+
+@contextmanager
+def stopped_by_ctrl_c(controls: Any, *, resume: str, cancel: str = "", listed: str = "") -> Iterator[None]:
+    """Ctrl-C during the run inside: the first finishes the batch in flight, a second stops at once; either way
+    where the send stands and the command that goes on (``resume``) are printed, exit status 130."""
+    from digest.sending.ctrlc import after_interrupt, before_the_run, stop_on_ctrl_c
+    from digest.sending.runner import SendInterrupted
+
+    restore = stop_on_ctrl_c(controls)
+    try:
+        yield
+    except SendInterrupted as stopped:
+        _print_outcome(stopped.outcome)
+        for line in after_interrupt(resume, stopped):
+            click.echo(line)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo(f"\n{before_the_run(resume, cancel, listed)}", err=True)
+        sys.exit(130)
+    finally:
+        restore()
+
+
+def _send_or_resume(
+    app: App,
+    issue_ref: str,
+    segment_names: tuple[str, ...],
+    provider: str | None,
+    dry_run: bool,
+    yes: bool,
+    resume: bool,
+    resend_uncertain: bool,
+    at: Any,
+    controls: Any,
+) -> None:
+    from digest import sending
+
     if resume:
         resumed = sending.resume_send(
-            app.engine, app.settings, issue_ref, resend_uncertain=resend_uncertain, controls=controls
+            app.engine,
+            app.settings,
+            issue_ref,
+            resend_uncertain=resend_uncertain,
+            provider_name=provider,
+            controls=controls,
         )
-        _print_outcome(resumed)
+        _print_outcome(resumed, controls)
         return
 
     def confirm(plan: Any) -> bool:
@@ -191,17 +247,17 @@ def send(
     )
     if outcome is None and at is not None and _plan.send_id is not None:
         click.echo(
-            f"Scheduled send #{_plan.send_id} for {at_text} ({app.settings.timezone}); "
+            f"Scheduled send #{_plan.send_id} for {at:%Y-%m-%d %H:%M} ({app.settings.timezone}); "
             "`digest run-due` sends it when it is due."
         )
         return
-    _print_result(outcome, dry_run=dry_run, total=_plan.total)
+    _print_result(outcome, dry_run=dry_run, total=_plan.total, controls=controls)
 
 
-def _print_result(outcome: Any, *, dry_run: bool, total: int) -> None:
+def _print_result(outcome: Any, *, dry_run: bool, total: int, controls: Any = None, resume: str = "") -> None:
     """What a send did, or why it did nothing."""
     if outcome is not None:
-        _print_outcome(outcome)
+        _print_outcome(outcome, controls, resume=resume)
     elif dry_run:
         click.echo("Dry run: nothing was written or sent.")
     elif total == 0:

@@ -415,11 +415,14 @@ def set_send_state(conn: Connection, send_id: int, state: SendState, note: str |
 
 
 def mark_send_started(conn: Connection, send_id: int) -> None:
-    conn.execute(
+    """The send is sending; refused if it was cancelled (or finished) since the runner read it."""
+    result = conn.execute(
         db.sends.update()
-        .where(db.sends.c.id == send_id)
+        .where(db.sends.c.id == send_id, db.sends.c.state.not_in((SendState.CANCELLED, SendState.DONE)))
         .values(state=SendState.SENDING, started_at=sa.func.coalesce(db.sends.c.started_at, db.utcnow()))
     )
+    if result.rowcount != 1:
+        raise StateError(f"send #{send_id} was cancelled or finished meanwhile; nothing was sent")
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,8 @@ class Plan:
     single_story: list[str] = field(default_factory=list)
     # On a dry run: why the real send would stop at approval ('' when it would not).
     approval_problem: str = ""
+    # On a dry run: why the provider could not send ('' when it could; digest.providers.preflight).
+    provider_problem: str = ""
 
     @property
     def total(self) -> int:

@@ -46,6 +46,7 @@ from digest.sending.states import DeliveryState, SendState
 from digest.sending.variants import freeze_variants
 
 QUICK_SWITCH_SECONDS = 0.0005
+STOPPED_AT_ONCE = "stopped at once by a second Ctrl-C"
 
 
 @dataclass
@@ -70,9 +71,15 @@ def _ignore(_value: Any) -> None:
 @dataclass
 class RunControls:
     """How the caller steers and watches a run: a stop flag (pause after the batch in flight),
-    a progress callback and a notice callback for things the operator must be told."""
+    a progress callback and a notice callback for things the operator must be told.
+
+    A KeyboardInterrupt during the run (the operator's second Ctrl-C, see
+    :mod:`digest.sending.ctrlc`) records every answer already heard, pauses the
+    send and is raised again as :class:`SendInterrupted`, naming the batch it left in flight."""
 
     stop: threading.Event = field(default_factory=threading.Event)
+    # Set once the run is under way (locked, marked sending): a Ctrl-C then waits for the batch in flight.
+    started: threading.Event = field(default_factory=threading.Event)
     on_progress: Callable[[Progress], None] = _ignore
     on_notice: Callable[[str], None] = _ignore
 
@@ -85,6 +92,18 @@ class SendOutcome:
     uncertain_batches: int = 0
     message: str = ""
     requests: int = 0
+    issue_id: str = ""
+
+
+class SendInterrupted(KeyboardInterrupt):
+    """The run stopped at once (the operator's second Ctrl-C): where the send stands, and the batch left
+    in flight (see :mod:`digest.sending.ctrlc`)."""
+
+    def __init__(self, outcome: SendOutcome, in_flight: tuple[int, int] | None, provider: str) -> None:
+        super().__init__(STOPPED_AT_ONCE)
+        self.outcome = outcome
+        self.in_flight = in_flight  # (batch id, deliveries) handed over, unanswered
+        self.provider = provider
 
 
 def personal_values(
@@ -131,6 +150,7 @@ def run_send(
     answers = _Answers(engine, send.issue_id, holder)
     requests = _Requests(chosen, threaded=answers.threaded)
     switch_interval = sys.getswitchinterval()
+    in_flight: tuple[int, int] | None = None  # (batch id, deliveries) handed to the provider, not yet answered
     if answers.threaded:
         # The thread preparing a request holds the GIL for its whole batch; by default the runner's thread,
         # back from the database, would wait up to 5 ms for it after every statement of the claim.
@@ -155,6 +175,7 @@ def run_send(
                 )
             ledger.mark_send_started(conn, send_id)
             total = ledger.count_pending(conn, send_id)
+        controls.started.set()
         if variants is None:
             variants = freeze_variants(engine, settings, send_id, renderings)
         started = time.perf_counter()
@@ -167,45 +188,54 @@ def run_send(
             while True:
                 if controls.stop.is_set():
                     answers.flush()
-                    return _finish(
-                        engine, send_id, SendState.PAUSED, "paused by the operator", uncertain_batches, chosen
-                    )
+                    return _finish(engine, send, SendState.PAUSED, "paused by the operator", uncertain_batches, chosen)
                 with db.write(engine) as conn:
                     answers.record_held(conn)
                     heartbeat(conn, send.issue_id, holder)
                     rows = ledger.claim_batch(conn, send_id, key, chosen.batch_size, on_claim=start_ahead)
+                answers.held_recorded()
                 if rows is None:
                     break
                 batch_id, claimed = rows
                 if not claimed:
                     continue
+                in_flight = (batch_id, len(claimed))
                 try:
                     # Only now, with the claim committed, does the batch go to the provider.
                     result = requests.send(make, claimed)
+                    in_flight = None
                 except ProviderUncertain as exc:
+                    in_flight = None
                     uncertain_batches += 1
                     with db.write(engine) as conn:
                         ledger.mark_batch_uncertain(conn, batch_id, str(exc))
                     notice(f"Batch {batch_id}: {exc}; its {len(claimed)} deliveries are uncertain.")
                     continue
                 except ProviderRejected as exc:
+                    in_flight = None
                     with db.write(engine) as conn:
                         ledger.fail_batch(conn, batch_id, str(exc))
                     notice(f"Batch {batch_id} failed: {exc}")
                     done += len(claimed)
                     continue
                 except (ProviderFatal, ProviderUnavailable) as exc:
+                    in_flight = None
                     answers.flush()
                     with db.write(engine) as conn:
                         ledger.return_batch(conn, batch_id, str(exc))
                     state = SendState.FAILED if isinstance(exc, ProviderFatal) else SendState.PAUSED
-                    _finish(engine, send_id, state, str(exc), uncertain_batches, chosen)
+                    _finish(engine, send, state, str(exc), uncertain_batches, chosen)
                     raise
                 answers.add((batch_id, claimed, result))
                 done += len(claimed)
                 controls.on_progress(Progress(done, total, time.perf_counter() - started))
         answers.flush()
-        return _finish_run(engine, send_id, uncertain_batches, chosen)
+        return _finish_run(engine, send, uncertain_batches, chosen)
+    except KeyboardInterrupt:
+        # Stopped at once: what was answered is recorded; only the batch in flight (if any) stays uncertain.
+        answers.flush()
+        outcome = _finish(engine, send, SendState.PAUSED, STOPPED_AT_ONCE, 0, chosen)
+        raise SendInterrupted(outcome, in_flight, chosen.name) from None
     finally:
         requests.close()
         answers.close()
@@ -215,12 +245,12 @@ def run_send(
 
 
 def _finish(
-    engine: Engine, send_id: int, state: SendState, note: str, uncertain_batches: int, provider: Provider
+    engine: Engine, send: Any, state: SendState, note: str, uncertain_batches: int, provider: Provider
 ) -> SendOutcome:
     with db.write(engine) as conn:
-        ledger.set_send_state(conn, send_id, state, note)
-        counts = ledger.delivery_counts(conn, send_id)
-    return SendOutcome(send_id, state, counts, uncertain_batches, note, provider.requests)
+        ledger.set_send_state(conn, send.id, state, note)
+        counts = ledger.delivery_counts(conn, send.id)
+    return SendOutcome(send.id, state, counts, uncertain_batches, note, provider.requests, send.issue_id)
 
 
 def _batch(settings: Settings, secret: bytes, send: Any, variant: RenderedEmail, rows: Sequence[Any]) -> Batch:
@@ -235,19 +265,19 @@ def _batch(settings: Settings, secret: bytes, send: Any, variant: RenderedEmail,
     )
 
 
-def _finish_run(engine: Engine, send_id: int, uncertain_batches: int, provider: Provider) -> SendOutcome:
+def _finish_run(engine: Engine, send: Any, uncertain_batches: int, provider: Provider) -> SendOutcome:
     """Every batch done: the send is done, or paused while rows are uncertain or pending.
 
     One count of the send's rows decides the state and is the outcome's (a count costs a
     scan of them all: a million rows at the end of a million-reader send).
     """
     with db.write(engine) as conn:
-        counts = ledger.delivery_counts(conn, send_id)
+        counts = ledger.delivery_counts(conn, send.id)
         state, note = SendState.DONE, ""
         if counts[DeliveryState.SENDING] or counts[DeliveryState.PENDING]:
             state, note = SendState.PAUSED, f"{counts[DeliveryState.SENDING]} deliveries uncertain"
-        ledger.set_send_state(conn, send_id, state, note)
-    return SendOutcome(send_id, state, counts, uncertain_batches, note, provider.requests)
+        ledger.set_send_state(conn, send.id, state, note)
+    return SendOutcome(send.id, state, counts, uncertain_batches, note, provider.requests, send.issue_id)
 
 
 def _recipients(settings: Settings, secret: bytes, issue_id: str, rows: Sequence[Any]) -> list[Recipient]:
@@ -308,17 +338,24 @@ class _Answers:
         self._recording = self._pool.submit(_record, self.engine, answered, self.lock)
 
     def record_held(self, conn: Connection) -> None:
-        """Record the held answer in ``conn``'s transaction (the next claim's), if one is held."""
-        held, self._held = self._held, None
-        if held is not None:
-            ledger.record_result(conn, *held)
+        """Record the held answer in ``conn``'s transaction (the next claim's), if one is held.
+
+        It stays held until :meth:`held_recorded` says that transaction committed: recording
+        it again is harmless (only rows still ``sending`` change), losing it is not.
+        """
+        if self._held is not None:
+            ledger.record_result(conn, *self._held)
+
+    def held_recorded(self) -> None:
+        """The transaction that recorded the held answer has committed."""
+        self._held = None
 
     def flush(self) -> None:
         """Every answer so far recorded and committed (raises if recording one failed)."""
         self._wait()
-        held, self._held = self._held, None
-        if held is not None:
-            _record(self.engine, held)
+        if self._held is not None:
+            _record(self.engine, self._held)
+            self._held = None
 
     def close(self) -> None:
         """At the end of a run: the thread's record finished (it may still be under way when an error ends it)."""
@@ -331,9 +368,10 @@ class _Answers:
         self._pool.shutdown()
 
     def _wait(self) -> None:
-        recording, self._recording = self._recording, None
-        if recording is not None:
-            recording.result()
+        # Forgotten only once it is done: a Ctrl-C while waiting leaves it for the next wait.
+        if self._recording is not None:
+            self._recording.result()
+            self._recording = None
 
 
 class _Requests:

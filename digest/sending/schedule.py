@@ -1,9 +1,16 @@
-"""Scheduled sends: recorded now, claimed by `digest run-due` when due, cancellable before they start."""
+"""Scheduled sends: recorded now, claimed by `digest run-due` when due, cancellable before they start.
+
+A time is checked before it is recorded (:func:`check_send_time`): one in the
+past would be due at once, so a slip of the year or the month would send
+the issue now; it is refused, as is a time the clocks skip. One more than
+:data:`FAR_AHEAD` away is returned as a question for the operator.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,8 +18,40 @@ from sqlalchemy.engine import Engine
 
 from digest import db
 from digest.config import Settings
-from digest.errors import NotFoundError, StateError
-from digest.sending.states import OPEN_SEND_STATES, SendState
+from digest.errors import InputError, NotFoundError, StateError
+from digest.sending.states import OPEN_SEND_STATES, DeliveryState, SendState
+
+FAR_AHEAD = timedelta(days=60)
+
+
+def check_send_time(at: datetime, *, now: datetime | None = None) -> str:
+    """Refuse a send time that is past or that the clocks skip; for one more than :data:`FAR_AHEAD`
+    ahead, say how far (the caller asks again); '' for a time that needs no second look.
+
+    ``at`` carries the zone it was written in (``[sending] timezone``); messages show it there.
+    """
+    zone = at.tzinfo
+    name = getattr(zone, "key", str(zone))
+    written = f"{at:%Y-%m-%d %H:%M}"
+    wall = at.astimezone(UTC).astimezone(zone)
+    if wall.replace(tzinfo=None) != at.replace(tzinfo=None):
+        raise InputError(f"--at {written} does not exist in {name}: the clocks go forward over it; give another time")
+    now = now or db.utcnow()
+    read = f"--at {written} reads as {_spoken(at)} ({name})"
+    if at <= now:
+        raise InputError(
+            f"{read}, which is in the past: it is now {_spoken(now.astimezone(zone))} there. "
+            "To send now, leave out --at; to schedule, give a time still to come."
+        )
+    ahead = at - now
+    if ahead > FAR_AHEAD:
+        return f"{read}, {ahead.days:,} days from now"
+    return ""
+
+
+def _spoken(moment: datetime) -> str:
+    """'Sunday 30 November 2025, 08:00 GMT': the weekday and zone make a slip of the year or hour visible."""
+    return f"{moment:%A} {moment.day} {moment:%B %Y, %H:%M} {moment.tzname()}"
 
 
 def schedule_send(engine: Engine, issue_id: str, segment_names: Sequence[str], provider: str, at: datetime) -> int:
@@ -34,31 +73,61 @@ def schedule_send(engine: Engine, issue_id: str, segment_names: Sequence[str], p
         )
 
 
-def cancel_send(engine: Engine, settings: Settings, issue_ref: str) -> int:
-    """`digest send ISSUE --cancel`: cancel a scheduled send before it starts; returns its id."""
+@dataclass(frozen=True)
+class Cancelled:
+    """A send cancelled before it started: scheduled, or planned with nothing handed to a provider."""
+
+    send_id: int
+    was: str  # its state before
+    removed: int  # planned deliveries removed (none for a scheduled send)
+
+
+def cancel_send(engine: Engine, settings: Settings, issue_ref: str) -> Cancelled:
+    """`digest send ISSUE --cancel`: cancel the issue's send before it starts.
+
+    A scheduled send, or one planned whose copies were never handed to a provider
+    (its provider failed before the first batch, say): its planned rows are removed,
+    so the same people can be planned again by the next send. A send that has
+    handed any copy over can only be paused.
+    """
     from digest.issues import issue_path
+    from digest.sending.lock import read_lock
 
     issue_id = issue_path(settings, issue_ref).parent.name
+    D = db.deliveries
     with db.write(engine) as conn:
         row = conn.execute(
             sa.select(db.sends.c.id, db.sends.c.state)
-            .where(db.sends.c.issue_id == issue_id, db.sends.c.state.in_(OPEN_SEND_STATES))
+            .where(db.sends.c.issue_id == issue_id, db.sends.c.state.in_((*OPEN_SEND_STATES, SendState.FAILED)))
             .order_by(db.sends.c.id.desc())
         ).first()
         if row is None:
-            raise NotFoundError(f"issue {issue_id} has no scheduled send to cancel")
-        if row.state != SendState.SCHEDULED:
-            raise StateError(
-                f"send #{row.id} of issue {issue_id} has started ({row.state}); it can be paused, not cancelled"
+            raise NotFoundError(f"issue {issue_id} has no scheduled or unstarted send to cancel")
+        handed = conn.execute(
+            sa.select(sa.func.count()).where(
+                D.c.send_id == row.id, D.c.state.not_in((DeliveryState.PENDING, DeliveryState.SKIPPED))
             )
+        ).scalar_one()
+        if handed:
+            copies = f"{handed} cop{'y' if handed == 1 else 'ies'}"
+            raise StateError(
+                f"send #{row.id} of issue {issue_id} has started ({row.state}, {copies} handed to the provider); "
+                "it can be paused, not cancelled"
+            )
+        lock = read_lock(conn, issue_id)
+        if lock is not None and not lock.is_stale():
+            raise StateError(f"send #{row.id} of issue {issue_id} is being sent right now: lock {lock.describe()}")
         result = conn.execute(
             db.sends.update()
-            .where(db.sends.c.id == row.id, db.sends.c.state == SendState.SCHEDULED)
+            .where(db.sends.c.id == row.id, db.sends.c.state == row.state)
             .values(state=SendState.CANCELLED, finished_at=db.utcnow(), note="cancelled before it started")
         )
         if result.rowcount != 1:
             raise StateError(f"send #{row.id} started while it was being cancelled")
-    return int(row.id)
+        removed = conn.execute(D.delete().where(D.c.send_id == row.id, D.c.state == DeliveryState.PENDING)).rowcount
+        if lock is not None:
+            conn.execute(db.send_locks.delete().where(db.send_locks.c.issue_id == issue_id))
+    return Cancelled(int(row.id), str(row.state), int(removed))
 
 
 def due_sends(engine: Engine, now: datetime) -> list[Any]:

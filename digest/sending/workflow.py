@@ -17,11 +17,12 @@ from digest import db
 from digest.config import Settings
 from digest.errors import DigestError, NotFoundError, StateError
 from digest.providers.base import Provider
+from digest.providers.preflight import check_provider
 from digest.render import Renderings
 from digest.sending import ledger
 from digest.sending.plan import Plan, plan_send
 from digest.sending.runner import RunControls, SendOutcome, run_send
-from digest.sending.schedule import claim_due, due_sends, schedule_send
+from digest.sending.schedule import check_send_time, claim_due, due_sends, schedule_send
 from digest.sending.states import SendState
 from digest.sending.variants import freeze_sent
 from digest.words import counted
@@ -83,6 +84,8 @@ def start_send(
     from digest.approval import require_approval
 
     settings.require_secret_key()
+    if at is not None:
+        check_send_time(at)  # a time in the past would send at once: refused before anything
     prepared = prepare_issue(engine, settings, issue_ref, segment_names)
     issue_id = prepared.issue_id
     existing = ledger.open_send(engine, issue_id)
@@ -96,6 +99,15 @@ def start_send(
             )
         )
     chosen = provider_name or settings.provider
+    provider_problem = ""
+    if provider is None:
+        try:
+            # Before anything is written: a provider without its key or its server would strand a planned send.
+            check_provider(settings, chosen, connect=at is None)
+        except DigestError as exc:
+            if not dry_run:
+                raise
+            provider_problem = str(exc)
     plan = plan_send(
         engine,
         settings,
@@ -106,6 +118,7 @@ def start_send(
         story_counts=prepared.story_counts,
         count_stories=prepared.count_stories,
     )
+    plan.provider_problem = provider_problem
     if dry_run:
         try:
             require_approval(engine, settings, issue_ref, renderings=prepared.renderings)
@@ -117,7 +130,8 @@ def start_send(
     require_approval(engine, settings, issue_ref, renderings=prepared.renderings)
     if not confirm(plan):
         return plan, None
-    if at is not None and at > db.utcnow():
+    if at is not None:
+        check_send_time(at)  # still to come after the confirmation, or refused
         plan.send_id = schedule_send(engine, issue_id, segment_names, chosen, at)
         return plan, None
     plan = plan_send(
@@ -150,15 +164,26 @@ def resume_send(
     issue_ref: str,
     *,
     resend_uncertain: bool = False,
+    provider_name: str | None = None,
     provider: Provider | None = None,
     controls: RunControls | None = None,
 ) -> SendOutcome:
-    """`digest send ISSUE --resume`: continue the issue's unfinished send."""
+    """`digest send ISSUE --resume`: continue the issue's unfinished send.
+
+    ``provider_name`` sends the rest through another provider than the send was planned with
+    (and records it); the provider is checked first either way.
+    """
     from digest.issues import issue_path
 
     issue_id = issue_path(settings, issue_ref).parent.name
     outcome = resume_open_send(
-        engine, settings, issue_id, resend_uncertain=resend_uncertain, provider=provider, controls=controls
+        engine,
+        settings,
+        issue_id,
+        resend_uncertain=resend_uncertain,
+        provider_name=provider_name,
+        provider=provider,
+        controls=controls,
     )
     if outcome is None:
         raise NotFoundError(
@@ -173,14 +198,24 @@ def resume_open_send(
     ledger_key: str,
     *,
     resend_uncertain: bool = False,
+    provider_name: str | None = None,
     provider: Provider | None = None,
     controls: RunControls | None = None,
 ) -> SendOutcome | None:
     """Continue the unfinished send filed under ``ledger_key`` (an issue's id, or a correction's key);
-    None when there is none."""
+    None when there is none. ``provider_name`` sends the rest through another provider (recorded)."""
     existing = ledger.open_send(engine, ledger_key)
     if existing is None:
         return None
+    if provider is None:
+        check_provider(settings, provider_name or existing.provider)
+    if provider_name and provider_name != existing.provider:
+        _switch_provider(engine, existing.id, existing.provider, provider_name, resend_uncertain=resend_uncertain)
+        if controls is not None:
+            controls.on_notice(
+                f"Resuming send #{existing.id} through {provider_name}, not {existing.provider} as it was planned "
+                "(--provider)."
+            )
     return run_send(
         engine,
         settings,
@@ -190,6 +225,18 @@ def resume_open_send(
         resend_uncertain=resend_uncertain,
         controls=controls,
     )
+
+
+def _switch_provider(engine: Engine, send_id: int, before: str, after: str, *, resend_uncertain: bool) -> None:
+    """Record that the rest of a send goes through another provider (`--resume --provider`)."""
+    with db.write(engine) as conn:
+        uncertain = ledger.count_uncertain(conn, send_id)
+        if uncertain and not resend_uncertain:
+            raise StateError(
+                f"send #{send_id} has {uncertain} uncertain deliveries handed to {before}: its events settle them, "
+                f"so resume through {before}, or add --resend-uncertain to send them again through {after}"
+            )
+        conn.execute(db.sends.update().where(db.sends.c.id == send_id).values(provider=after))
 
 
 @dataclass
@@ -218,6 +265,7 @@ def run_due(
         try:
             prepared = prepare_issue(engine, settings, send.issue_id, send.segments)
             require_approval(engine, settings, send.issue_id, renderings=prepared.renderings)
+            check_provider(settings, send.provider)
             plan_send(
                 engine,
                 settings,

@@ -57,6 +57,11 @@ class SmtpProvider:
             raise ProviderFatal(f"cannot connect to the SMTP server {config.host}:{config.port} ({exc})") from None
         return connection
 
+    def check(self) -> None:
+        """Connect, secure and log in as a send would, then hang up (digest.providers.preflight)."""
+        self.connection = self._connect()
+        self.close()
+
     def send(self, batch: Batch) -> BatchResult:
         result = BatchResult()
         for position, recipient in enumerate(batch.recipients):
