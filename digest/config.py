@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.errors import ConfigError
+from digest.netpolicy import AllowList
 from digest.providers.registry import PROVIDER_NAMES
 from digest.tomltable import TomlTable
 from digest.topics import TopicRule, configured_topics
@@ -89,6 +90,14 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class SourceSettings:
+    """Where feeds may be fetched from (digest.sources.fetch)."""
+
+    # Internal hosts and networks fetched although not public (the organisation's intranet feeds).
+    allow_hosts: AllowList = field(default_factory=AllowList)
+
+
+@dataclass(frozen=True)
 class SendGridSettings:
     api_key: str | None
     api_host: str = "https://api.sendgrid.com"
@@ -145,6 +154,7 @@ class Settings:
     privacy_notice_version: str = ""
     web: WebSettings = field(default_factory=lambda: WebSettings())
     pool: PoolSettings = field(default_factory=lambda: PoolSettings())
+    sources: SourceSettings = field(default_factory=lambda: SourceSettings())
     imap_password: str | None = None  # IMAP_PASSWORD: for `digest bounces scan imaps://…`
     studio_password: str | None = None  # DIGEST_STUDIO_PASSWORD: `digest studio` on an address other than localhost
     # Sources whose newsfeed "by <name>" is the writer, shown as a by-line ("*": every source).
@@ -302,6 +312,10 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     byline_sources = render_t.strings("byline_sources")
     render_t.finish()
 
+    sources_t = root.table("sources")
+    sources = SourceSettings(allow_hosts=_allow_list(sources_t))
+    sources_t.finish()
+
     issue_t = root.table("issue")
     issue_days = issue_t.integer("days", 7, minimum=1, maximum=366)
     grouping = issue_t.choice("grouping", "topic", ("topic", "source"))
@@ -385,6 +399,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         privacy_notice_version=privacy_notice_version,
         web=web,
         pool=pool,
+        sources=sources,
         imap_password=env.get("IMAP_PASSWORD") or None,
         studio_password=env.get("DIGEST_STUDIO_PASSWORD") or None,
         byline_sources=byline_sources,
@@ -420,6 +435,16 @@ def _soft_bounce_scores(table: TomlTable) -> dict[str, int]:
         scores[reason] = table.integer(reason, 1, minimum=0, maximum=100)
     table.finish()
     return scores
+
+
+def _allow_list(table: TomlTable) -> AllowList:
+    try:
+        return AllowList.parse(table.strings("allow_hosts"))
+    except ValueError as exc:
+        raise ConfigError(
+            f"{table._where('allow_hosts')}: {str(exc)!r} is neither a host name (intranet.example.org, "
+            "*.example.org) nor an address or network (10.20.0.0/16)"
+        ) from None
 
 
 def _first(override: str | None, configured: str) -> str:

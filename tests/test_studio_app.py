@@ -33,8 +33,9 @@ from werkzeug.datastructures import MultiDict
 from digest import db
 from digest.approval import require_approval
 from digest.articles import get_article
-from digest.config import load_settings
+from digest.config import SourceSettings, load_settings
 from digest.errors import ConfigError
+from digest.netpolicy import AllowList
 from digest.studio.app import create_app
 from digest.studio.auth import Gate, is_loopback, require_password
 from tests import httpserve
@@ -556,10 +557,22 @@ def test_imports_through_the_page_show_their_warnings_beside_the_story(studio: S
     assert article_id in warnings and "which was a Thursday" in warnings
 
 
-def test_a_feed_address_is_imported_and_only_web_addresses_are_fetched(studio: Studio, engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_feed_address_is_imported_and_only_web_addresses_are_fetched(studio: Studio, settings, engine, week) -> None:  # type: ignore[no-untyped-def]
     feed = (Path(__file__).parent / "data" / "feed.rss").read_bytes()
-    with httpserve.serve({"/feed.rss": (200, "application/rss+xml", feed)}) as base:
-        html = studio.act(studio.page(), "import", {"import_url": f"{base}/feed.rss"})
+    allowed = dataclasses.replace(settings, sources=SourceSettings(AllowList.parse(["127.0.0.1"])))
+    intranet = create_app(allowed, engine, Gate())
+    on_intranet = Studio(intranet, intranet.extensions["digest_studio"].gate, week)
+    with httpserve.serve({"/secret": (200, "application/rss+xml", feed)}, "127.0.0.2") as inner:
+        routes = {
+            "/feed.rss": (200, "application/rss+xml", feed),
+            "/moved": (302, "text/plain", b"", {"Location": f"{inner}/secret"}),
+        }
+        with httpserve.serve(routes) as base:
+            refused = studio.act(studio.page(), "import", {"import_url": f"{base}/feed.rss"})
+            redirected = on_intranet.act(on_intranet.page(), "import", {"import_url": f"{base}/moved"})
+            html = on_intranet.act(on_intranet.page(), "import", {"import_url": f"{base}/feed.rss"})
+    assert "127.0.0.1 is a loopback address" in problems(refused)
+    assert f"redirected to {inner}/secret, but 127.0.0.2 is a loopback address" in problems(redirected)
     assert re.match(r"Imported [1-9]\d* new", status(html))
     for address in ("file:///etc/passwd", "/etc/passwd", "ftp://example.org/feed"):
         refused = studio.act(studio.page(), "import", {"import_url": address})
