@@ -87,6 +87,8 @@ class WebSettings:
     # Open connections waitress keeps (idle ones included) and how long an idle one may stay.
     connection_limit: int = 500
     channel_timeout: int = 20
+    # Seconds a client has to send one whole request (head and body); a slower one is cut off.
+    request_timeout: int = 30
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         trusted_proxies=web_t.integer("trusted_proxies", 0, minimum=0, maximum=10),
         connection_limit=web_t.integer("connection_limit", 500, minimum=10, maximum=10_000),
         channel_timeout=web_t.integer("channel_timeout", 20, minimum=2, maximum=3600),
+        request_timeout=web_t.integer("request_timeout", 30, minimum=2, maximum=3600),
     )
     web_t.finish()
 
