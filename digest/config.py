@@ -92,6 +92,14 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class StudioSettings:
+    """How `digest studio` meets the network beyond this machine."""
+
+    # Proxies in front (terminating HTTPS) whose X-Forwarded-For and -Proto are believed.
+    trusted_proxies: int = 0
+
+
+@dataclass(frozen=True)
 class SourceSettings:
     """Where feeds may be fetched from (digest.sources.fetch)."""
 
@@ -157,6 +165,7 @@ class Settings:
     web: WebSettings = field(default_factory=lambda: WebSettings())
     pool: PoolSettings = field(default_factory=lambda: PoolSettings())
     sources: SourceSettings = field(default_factory=lambda: SourceSettings())
+    studio: StudioSettings = field(default_factory=lambda: StudioSettings())
     imap_password: str | None = None  # IMAP_PASSWORD: for `digest bounces scan imaps://…`
     studio_password: str | None = None  # DIGEST_STUDIO_PASSWORD: `digest studio` on an address other than localhost
     # Sources whose newsfeed "by <name>" is the writer, shown as a by-line ("*": every source).
@@ -289,6 +298,10 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     )
     web_t.finish()
 
+    studio_t = root.table("studio")
+    studio = StudioSettings(trusted_proxies=studio_t.integer("trusted_proxies", 0, minimum=0, maximum=10))
+    studio_t.finish()
+
     db_t = root.table("database")
     configured_url = db_t.text("url", "sqlite:///digest.db")
     pool = PoolSettings(
@@ -403,6 +416,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         web=web,
         pool=pool,
         sources=sources,
+        studio=studio,
         imap_password=env.get("IMAP_PASSWORD") or None,
         studio_password=env.get("DIGEST_STUDIO_PASSWORD") or None,
         byline_sources=byline_sources,

@@ -18,6 +18,9 @@ closes it and a few dozen such clients fill ``connection_limit``. Here:
   of silence, as an idle connection is.
 - At most ``connection_limit`` connections are open; idle ones are looked
   for every ``cleanup_interval`` seconds (half the channel timeout, at most 10).
+- waitress (3.x) deletes X-Forwarded-* headers unless told which proxy to
+  trust; the applications trust the configured number of proxies with
+  werkzeug's ProxyFix, so behind proxies the headers are left to it.
 """
 
 from __future__ import annotations
@@ -64,8 +67,11 @@ class DeadlineChannel(HTTPChannel):
         return bool(super().received(data))
 
 
-def create_server(app: Any, host: str, port: int, limits: ServerLimits, *, ident: str) -> Any:
-    """A waitress server for the Flask ``app`` on ``host``:``port``, bound and not yet running."""
+def create_server(app: Any, host: str, port: int, limits: ServerLimits, *, ident: str, proxied: bool = False) -> Any:
+    """A waitress server for the Flask ``app`` on ``host``:``port``, bound and not yet running.
+
+    ``proxied``: the app believes the X-Forwarded-* headers of its proxies (ProxyFix), so waitress keeps them.
+    """
     from waitress.server import create_server as waitress_server
 
     logging.basicConfig()  # waitress logs errors to the "waitress" logger, as waitress.serve() sets up
@@ -84,6 +90,7 @@ def create_server(app: Any, host: str, port: int, limits: ServerLimits, *, ident
         cleanup_interval=max(1, min(10, limits.channel_timeout // 2)),
         # poll(), not select(): select() cannot watch file descriptors above 1023.
         asyncore_use_poll=True,
+        clear_untrusted_proxy_headers=not proxied,
     )
     channel = functools.partial(DeadlineChannel, request_timeout=limits.request_timeout)
     # One listening server, or several (a name with an IPv4 and an IPv6 address) in the server's map.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,8 +15,13 @@ Route = tuple[int, str, bytes] | tuple[int, str, bytes, dict[str, str]]
 
 
 @contextmanager
-def serve(routes: dict[str, Route | Callable[[], Route]], host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve fixed answers by path on ``host``; yields the base URL."""
+def serve(
+    routes: dict[str, Route | Callable[[], Route]],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[str]:
+    """Serve fixed answers by path on ``host`` (over HTTPS with a ``tls`` context); yields the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -35,8 +41,11 @@ def serve(routes: dict[str, Route | Callable[[], Route]], host: str = "127.0.0.1
         def log_message(self, *args: object) -> None:
             pass
 
-    with _running(ThreadingHTTPServer((host, port), Handler)) as base:
-        yield base
+    server = ThreadingHTTPServer((host, port), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    with running(server) as base:
+        yield base.replace("http://", "https://", 1) if tls is not None else base
 
 
 @contextmanager
@@ -44,12 +53,12 @@ def serve_app(app: Any) -> Iterator[str]:
     """A WSGI app over werkzeug's threaded server (which stops cleanly); yields the base URL."""
     from werkzeug.serving import make_server
 
-    with _running(make_server("127.0.0.1", 0, app, threaded=True)) as base:
+    with running(make_server("127.0.0.1", 0, app, threaded=True)) as base:
         yield base
 
 
 @contextmanager
-def _running(server: HTTPServer) -> Iterator[str]:
+def running(server: HTTPServer) -> Iterator[str]:
     """Serve in a thread; yields the base URL, then stops the server and closes its socket."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -22,6 +22,7 @@ from digest.netpolicy import AllowList, internal_kind
 from digest.sources.fetch import fetch_url
 from tests.conftest import DATA
 from tests.httpserve import serve, serve_socket
+from tests.tlsproxy import certificate, server_context
 
 FEED = (DATA / "feed.atom").read_bytes()
 LOOPBACK = AllowList.parse(["127.0.0.1"])
@@ -202,6 +203,23 @@ def test_the_host_header_names_the_host_not_the_address(monkeypatch: pytest.Monk
     with serve_socket(answer) as port:
         assert fetch_url(f"http://feeds.example.test:{port}/f", allow=AllowList.parse(["feeds.example.test"])) == b"ok"
     assert f"\r\nHost: feeds.example.test:{port}\r\n".encode() in seen[0]
+
+
+def test_https_is_checked_against_the_name_while_connecting_to_the_checked_address(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cert_file, key_file = certificate(tmp_path, names=("feeds.example.test",), addresses=())
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # the machine's trusted certificates: only this one
+    real = socket.getaddrinfo
+    names = ("feeds.example.test", "other.example.test")
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, *rest, **kw: real("127.0.0.1" if host in names else host, *rest, **kw)
+    )
+    with serve({"/feed.xml": feed_route()}, tls=server_context(cert_file, key_file)) as base:
+        port = base.rsplit(":", 1)[1]
+        assert fetch_url(f"https://feeds.example.test:{port}/feed.xml", allow=LOOPBACK) == FEED
+        reason = refusal(lambda: fetch_url(f"https://other.example.test:{port}/feed.xml", allow=LOOPBACK))
+        assert reason == "could not fetch the feed: other.example.test's HTTPS certificate cannot be trusted"
 
 
 # --- what a failure says ----------------------------------------------------------------------

@@ -51,11 +51,12 @@ def start_studio(
     Beyond loopback a password is required (see :mod:`digest.studio.auth`);
     the settings and templates are checked before anything listens.
     """
-    password = require_password(host, settings.studio_password)
+    password = require_password(host, settings.studio_password, behind_proxy=settings.studio.trusted_proxies > 0)
     gate = Gate(password=password)
     app = create_app(settings, engine, gate, issue_file=issue_file)
     try:
-        server = create_server(app, host, port, STUDIO_LIMITS, ident="digest-studio")
+        proxied = settings.studio.trusted_proxies > 0
+        server = create_server(app, host, port, STUDIO_LIMITS, ident="digest-studio", proxied=proxied)
     except OSError as exc:
         reason = exc.strerror or exc
         raise StateError(f"cannot listen on {host} port {port} ({reason}); choose another with --port") from None

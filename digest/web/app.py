@@ -76,4 +76,4 @@ def serve(settings: Settings, host: str, port: int, *, threads: int = 8) -> None
     app.extensions["digest"].confirmations.start()  # mail what other processes queued, purge expired requests
     web = settings.web
     limits = ServerLimits(threads, web.connection_limit, web.channel_timeout, web.request_timeout)
-    create_server(app, host, port, limits, ident="digest").run()
+    create_server(app, host, port, limits, ident="digest", proxied=web.trusted_proxies > 0).run()
