@@ -18,6 +18,7 @@ from typing import Any
 from digest.errors import ConfigError
 from digest.netpolicy import AllowList
 from digest.providers.registry import PROVIDER_NAMES
+from digest.secret import Secret
 from digest.tomltable import TomlTable
 from digest.topics import TopicRule, configured_topics
 
@@ -109,7 +110,7 @@ class SourceSettings:
 
 @dataclass(frozen=True)
 class SendGridSettings:
-    api_key: str | None
+    api_key: Secret | None
     api_host: str = "https://api.sendgrid.com"
     timeout: float = 30.0
     batch_size: int = 1000
@@ -127,7 +128,7 @@ class SmtpSettings:
     port: int = 25
     security: str = "none"  # none | starttls | tls
     username: str = ""
-    password: str | None = None
+    password: Secret | None = None
     timeout: float = 30.0
     dkim_selector: str = ""
     dkim_domain: str = ""
@@ -143,7 +144,7 @@ class Settings:
     organisation: Organisation
     email: EmailSettings
     base_url: str
-    database_url: str
+    database_url: str = field(repr=False)  # may hold the database's password
     provider: str
     language: str
     summary_words: int
@@ -157,7 +158,7 @@ class Settings:
     segments_file: Path
     sendgrid: SendGridSettings
     smtp: SmtpSettings
-    secret_key: str | None = None
+    secret_key: Secret | None = None
     require_approval: bool = True
     timezone: str = "Europe/London"
     events: EventSettings = field(default_factory=lambda: EventSettings())
@@ -166,8 +167,8 @@ class Settings:
     pool: PoolSettings = field(default_factory=lambda: PoolSettings())
     sources: SourceSettings = field(default_factory=lambda: SourceSettings())
     studio: StudioSettings = field(default_factory=lambda: StudioSettings())
-    imap_password: str | None = None  # IMAP_PASSWORD: for `digest bounces scan imaps://…`
-    studio_password: str | None = None  # DIGEST_STUDIO_PASSWORD: `digest studio` on an address other than localhost
+    imap_password: Secret | None = None  # IMAP_PASSWORD: for `digest bounces scan imaps://…`
+    studio_password: Secret | None = None  # DIGEST_STUDIO_PASSWORD: `digest studio` on an address other than localhost
     # Sources whose newsfeed "by <name>" is the writer, shown as a by-line ("*": every source).
     # Elsewhere it names who posted the item on the site, and readers do not see it.
     byline_sources: tuple[str, ...] = ()
@@ -176,7 +177,7 @@ class Settings:
 
     def require_secret_key(self) -> bytes:
         """Return the secret key, or explain how to set one that is long enough."""
-        key = self.secret_key
+        key = self.secret_key.reveal() if self.secret_key else ""
         if not key:
             raise ConfigError(
                 "DIGEST_SECRET_KEY is not set; add a random value of at least "
@@ -345,7 +346,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
 
     sg_t = root.table("sendgrid")
     sendgrid = SendGridSettings(
-        api_key=env.get("SENDGRID_API_KEY") or None,
+        api_key=Secret.from_env(env.get("SENDGRID_API_KEY")),
         api_host=_first(env.get("SENDGRID_API_HOST"), sg_t.text("api_host", "https://api.sendgrid.com")).rstrip("/"),
         timeout=sg_t.number("timeout", 30.0, minimum=0.1),
         batch_size=sg_t.integer("batch_size", 1000, minimum=1, maximum=1000),
@@ -363,7 +364,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         port=_env_int(env, "SMTP_PORT", smtp_t.integer("port", 25, minimum=1, maximum=65535)),
         security=smtp_t.choice("security", "none", ("none", "starttls", "tls")),
         username=_first(env.get("SMTP_USERNAME"), smtp_t.text("username", "")),
-        password=env.get("SMTP_PASSWORD") or None,
+        password=Secret.from_env(env.get("SMTP_PASSWORD")),
         timeout=smtp_t.number("timeout", 30.0, minimum=0.1),
         dkim_selector=smtp_t.text("dkim_selector", ""),
         dkim_domain=smtp_t.text("dkim_domain", ""),
@@ -408,7 +409,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         segments_file=segments_file,
         sendgrid=sendgrid,
         smtp=smtp,
-        secret_key=env.get("DIGEST_SECRET_KEY") or None,
+        secret_key=Secret.from_env(env.get("DIGEST_SECRET_KEY")),
         require_approval=require_approval,
         timezone=timezone,
         events=events,
@@ -417,8 +418,8 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         pool=pool,
         sources=sources,
         studio=studio,
-        imap_password=env.get("IMAP_PASSWORD") or None,
-        studio_password=env.get("DIGEST_STUDIO_PASSWORD") or None,
+        imap_password=Secret.from_env(env.get("IMAP_PASSWORD")),
+        studio_password=Secret.from_env(env.get("DIGEST_STUDIO_PASSWORD")),
         byline_sources=byline_sources,
         sectors=sectors,
     )

@@ -8,6 +8,7 @@ import pytest
 
 from digest.config import load_settings
 from digest.errors import ConfigError
+from digest.secret import Secret
 from tests.conftest import PROJECT_TOML
 
 
@@ -36,7 +37,7 @@ def test_environment_overrides_and_secrets(tmp_path: Path) -> None:
         {"DIGEST_DATABASE_URL": "sqlite:///other.db", "SENDGRID_API_KEY": "SG.x", "DIGEST_SECRET_KEY": "k" * 40},
     )
     assert settings.database_url == f"sqlite:///{tmp_path.resolve()}/other.db"
-    assert settings.sendgrid.api_key == "SG.x"
+    assert settings.sendgrid.api_key == Secret("SG.x")
     assert settings.require_secret_key() == b"k" * 40
 
 
@@ -44,7 +45,7 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("SENDGRID_API_KEY=SG.from-dotenv\n", encoding="utf-8")
     path = tmp_path / "digest.toml"
     path.write_text(PROJECT_TOML, encoding="utf-8")
-    assert load_settings(path).sendgrid.api_key == "SG.from-dotenv"
+    assert load_settings(path).sendgrid.api_key == Secret("SG.from-dotenv")
 
 
 @pytest.mark.parametrize(
@@ -166,3 +167,32 @@ def test_an_unreachable_database_is_a_clear_error_for_every_command(invoke, proj
         assert result.exit_code == 1
         assert result.output.startswith("Error: cannot open the database postgresql://digest:***@127.0.0.1:")
         assert "hunter2" not in result.output and "Traceback" not in result.output
+
+
+SECRETS = {
+    "DIGEST_SECRET_KEY": "secret-key-0123456789-0123456789-0123456789",
+    "SENDGRID_API_KEY": "SG.api-key-that-must-not-show",
+    "SMTP_PASSWORD": "smtp-password-that-must-not-show",
+    "IMAP_PASSWORD": "imap-password-that-must-not-show",
+    "DIGEST_STUDIO_PASSWORD": "studio-password-that-must-not-show",
+    "DIGEST_DATABASE_URL": "postgresql://digest:database-password-that-must-not-show@127.0.0.1/digest",
+}
+
+
+def test_settings_never_show_their_secrets(tmp_path: Path) -> None:
+    settings = load(tmp_path, PROJECT_TOML, SECRETS)
+    shown = "\n".join([repr(settings), str(settings), f"{settings}", repr(settings.sendgrid), str(settings.smtp)])
+    for name in (
+        "secret-key-0123",
+        "SG.api-key",
+        "smtp-password",
+        "imap-password",
+        "studio-password",
+        "database-password",
+    ):
+        assert name not in shown
+    assert "Secret('***')" in shown
+    assert settings.sendgrid.api_key.reveal() == SECRETS["SENDGRID_API_KEY"]
+    assert settings.smtp.password.reveal() == SECRETS["SMTP_PASSWORD"]
+    assert settings.database_url == SECRETS["DIGEST_DATABASE_URL"]
+    assert settings.require_secret_key() == SECRETS["DIGEST_SECRET_KEY"].encode()

@@ -51,7 +51,8 @@ def start_studio(
     Beyond loopback a password is required (see :mod:`digest.studio.auth`);
     the settings and templates are checked before anything listens.
     """
-    password = require_password(host, settings.studio_password, behind_proxy=settings.studio.trusted_proxies > 0)
+    given = settings.studio_password.reveal() if settings.studio_password else None
+    password = require_password(host, given, behind_proxy=settings.studio.trusted_proxies > 0)
     gate = Gate(password=password)
     app = create_app(settings, engine, gate, issue_file=issue_file)
     try:
