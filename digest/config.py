@@ -19,11 +19,19 @@ from digest.errors import ConfigError
 from digest.netpolicy import AllowList
 from digest.providers.registry import PROVIDER_NAMES
 from digest.secret import Secret
-from digest.tomltable import TomlTable
+from digest.tomltable import TomlTable, refuse_line_breaks
 from digest.topics import TopicRule, configured_topics
 
 CONFIG_NAME = "digest.toml"
 MIN_SECRET_KEY_LENGTH = 32
+ONE_LINE_ENV = (
+    "DIGEST_SECRET_KEY",
+    "SENDGRID_API_KEY",
+    "SENDGRID_API_HOST",
+    "SMTP_HOST",
+    "SMTP_USERNAME",
+    "SMTP_PASSWORD",
+)
 
 
 @dataclass(frozen=True)
@@ -254,11 +262,13 @@ def load_settings(config_path: Path | None = None, *, env: Mapping[str, str] | N
 
 def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: Mapping[str, str]) -> Settings:
     source = path.name
+    for name in ONE_LINE_ENV:  # sent in headers, commands and requests; never shown (some are secrets)
+        refuse_line_breaks(env.get(name, ""), f"{name} in .env", show=False)
     root = TomlTable(raw, "", source)
 
     org_t = root.table("organisation")
     organisation = Organisation(
-        name=org_t.text("name", hint='set it to your organisation\'s name, e.g. name = "SAFE CIC"'),
+        name=org_t.line("name", hint='set it to your organisation\'s name, e.g. name = "SAFE CIC"'),
         tagline=org_t.text("tagline", ""),
         address=org_t.text("address", ""),
         phone=org_t.text("phone", ""),
@@ -279,7 +289,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     email_t = root.table("email")
     email = EmailSettings(
         from_address=email_t.email("from_address", hint="set it to the address the digest is sent from"),
-        from_name=email_t.text("from_name", organisation.name),
+        from_name=email_t.line("from_name", organisation.name),
         reply_to=email_t.email("reply_to", ""),
         unsubscribe_mailto=email_t.email("unsubscribe_mailto", ""),
         bounce_address=email_t.email("bounce_address", ""),
@@ -330,7 +340,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     render_t.finish()
 
     sources_t = root.table("sources")
-    sources = SourceSettings(allow_hosts=_allow_list(sources_t))
+    sources = SourceSettings(AllowList.parse(sources_t.strings("allow_hosts"), sources_t._where("allow_hosts")))
     sources_t.finish()
 
     issue_t = root.table("issue")
@@ -347,7 +357,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     sg_t = root.table("sendgrid")
     sendgrid = SendGridSettings(
         api_key=Secret.from_env(env.get("SENDGRID_API_KEY")),
-        api_host=_first(env.get("SENDGRID_API_HOST"), sg_t.text("api_host", "https://api.sendgrid.com")).rstrip("/"),
+        api_host=_first(env.get("SENDGRID_API_HOST"), _url(sg_t, "api_host", "https://api.sendgrid.com")).rstrip("/"),
         timeout=sg_t.number("timeout", 30.0, minimum=0.1),
         batch_size=sg_t.integer("batch_size", 1000, minimum=1, maximum=1000),
         max_retries=sg_t.integer("max_retries", 5, minimum=0, maximum=20),
@@ -360,14 +370,14 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
 
     smtp_t = root.table("smtp")
     smtp = SmtpSettings(
-        host=_first(env.get("SMTP_HOST"), smtp_t.text("host", "localhost")),
+        host=_first(env.get("SMTP_HOST"), smtp_t.line("host", "localhost")),
         port=_env_int(env, "SMTP_PORT", smtp_t.integer("port", 25, minimum=1, maximum=65535)),
         security=smtp_t.choice("security", "none", ("none", "starttls", "tls")),
-        username=_first(env.get("SMTP_USERNAME"), smtp_t.text("username", "")),
+        username=_first(env.get("SMTP_USERNAME"), smtp_t.line("username", "")),
         password=Secret.from_env(env.get("SMTP_PASSWORD")),
         timeout=smtp_t.number("timeout", 30.0, minimum=0.1),
-        dkim_selector=smtp_t.text("dkim_selector", ""),
-        dkim_domain=smtp_t.text("dkim_domain", ""),
+        dkim_selector=smtp_t.line("dkim_selector", ""),
+        dkim_domain=smtp_t.line("dkim_domain", ""),
         dkim_private_key_file=smtp_t.text("dkim_private_key_file", ""),
     )
     smtp_t.finish()
@@ -455,25 +465,17 @@ def _soft_bounce_scores(table: TomlTable) -> dict[str, int]:
     return scores
 
 
-def _allow_list(table: TomlTable) -> AllowList:
-    try:
-        return AllowList.parse(table.strings("allow_hosts"))
-    except ValueError as exc:
-        raise ConfigError(
-            f"{table._where('allow_hosts')}: {str(exc)!r} is neither a host name (intranet.example.org, "
-            "*.example.org) nor an address or network (10.20.0.0/16)"
-        ) from None
-
-
 def _first(override: str | None, configured: str) -> str:
     """The environment's value when set, else digest.toml's (which is still read and checked)."""
     return override.strip() if override else configured
 
 
 def _url(table: TomlTable, key: str, default: str | None, *, hint: str = "") -> str:
-    value = table.text(key, default, hint=hint)
+    value = table.line(key, default, hint=hint)
     if value and not re.match(r"^https?://[^\s/]+", value):
         raise ConfigError(f"{table._where(key)} must start with https:// (got {value!r})")
+    if re.search(r"\s", value):
+        raise ConfigError(f"{table._where(key)} must not contain spaces (got {value!r})")
     return value
 
 

@@ -22,6 +22,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from digest.errors import ConfigError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -73,8 +75,8 @@ class AllowList:
     networks: tuple[IPNetwork, ...] = ()
 
     @classmethod
-    def parse(cls, entries: Iterable[str]) -> AllowList:
-        """Read ``allow_hosts`` entries; a ValueError names the first one that is neither a name nor a network."""
+    def parse(cls, entries: Iterable[str], where: str = "allow_hosts") -> AllowList:
+        """Read ``allow_hosts`` entries; a ConfigError at ``where`` names one that is neither a name nor a network."""
         hosts: set[str] = set()
         domains: set[str] = set()
         networks: list[IPNetwork] = []
@@ -86,7 +88,10 @@ class AllowList:
             except ValueError:
                 pass
             if not _HOST_NAME.match(text):
-                raise ValueError(entry)
+                raise ConfigError(
+                    f"{where}: {entry!r} is neither a host name (intranet.example.org, *.example.org) "
+                    "nor an address or network (10.20.0.0/16)"
+                )
             if text.startswith("*."):
                 domains.add(text[2:])
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,38 @@ def test_settings_never_show_their_secrets(tmp_path: Path) -> None:
     assert settings.smtp.password.reveal() == SECRETS["SMTP_PASSWORD"]
     assert settings.database_url == SECRETS["DIGEST_DATABASE_URL"]
     assert settings.require_secret_key() == SECRETS["DIGEST_SECRET_KEY"].encode()
+
+
+@pytest.mark.parametrize("breaker", ["\\r\\n", "\\n", "\\r", "\\u0085", "\\u2028", "\\u0000"])
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ('[organisation]\nname = "SAFE{}Bcc: everyone@example.org"', "[organisation] name"),
+        ('[email]\nfrom_name = "SAFE{}Bcc: everyone@example.org"', "[email] from_name"),
+        ('[web]\nbase_url = "https://news.safe.example.org/{}X-Injected: 1"', "[web] base_url"),
+        ('[smtp]\ndkim_selector = "s1{}X: y"', "[smtp] dkim_selector"),
+        ('[smtp]\ndkim_domain = "safe.example.org{}X: y"', "[smtp] dkim_domain"),
+        ('[smtp]\nhost = "mail.example.org{}RCPT TO:<x@example.org>"', "[smtp] host"),
+        ('[smtp]\nusername = "digest{}X"', "[smtp] username"),
+        ('[sendgrid]\napi_host = "https://api.sendgrid.com/{}X-Injected: 1"', "[sendgrid] api_host"),
+    ],
+)
+def test_settings_that_go_into_headers_must_be_one_line(tmp_path: Path, line: str, where: str, breaker: str) -> None:
+    table, setting = line.split("\n")
+    key = setting.split(" = ")[0]
+    text = PROJECT_TOML if f"{table}\n" in PROJECT_TOML else PROJECT_TOML + f"\n{table}\n"
+    text = re.sub(rf"(?m)^{key} = .*\n", "", text).replace(f"{table}\n", f"{table}\n{setting.format(breaker)}\n", 1)
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, text)
+    assert str(caught.value).startswith(f"digest.toml: {where} holds a line break or another control character")
+
+
+@pytest.mark.parametrize(
+    "name", ["SENDGRID_API_KEY", "SENDGRID_API_HOST", "SMTP_HOST", "SMTP_USERNAME", "DIGEST_SECRET_KEY"]
+)
+def test_environment_values_that_go_into_headers_must_be_one_line(tmp_path: Path, name: str) -> None:
+    value = "https://x.example.org\r\nX-Injected: 1" if name.endswith("HOST") else "k" * 40 + "\r\nX-Injected: 1"
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, PROJECT_TOML, {name: value})
+    assert str(caught.value) == f"{name} in .env holds a line break or another control character; it must be one line"
+    assert "X-Injected" not in str(caught.value)  # a secret is never repeated in a message

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from digest.errors import InputError
+from digest.errors import ConfigError, InputError
 from digest.netpolicy import AllowList, internal_kind
 from digest.sources.fetch import fetch_url
 from tests.conftest import DATA
@@ -99,7 +99,7 @@ def test_the_allow_list_takes_names_domains_and_networks() -> None:
     assert allow.permits("anything", address("fd00:1::5"))
     assert not allow.permits("anything", address("10.21.0.1"))
     assert not allow.permits("anything", address("127.0.0.2"))
-    with pytest.raises(ValueError, match="not a host"):
+    with pytest.raises(ConfigError, match=r"^allow_hosts: 'not a host' is neither a host name"):
         AllowList.parse(["not a host"])
 
 
