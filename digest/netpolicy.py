@@ -63,7 +63,7 @@ def internal_kind(address: IPAddress) -> str | None:
         if applies:
             return kind
     # What is left and still not global: shared address space (100.64.0.0/10, carrier NAT) and the like.
-    return None if address.is_global else "not public"
+    return None if address.is_global else "non-public"
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,9 @@ class CleanStream(io.TextIOBase):
     def isatty(self) -> bool:
         return self.unfiltered.isatty()
 
+    def fileno(self) -> int:
+        return self.unfiltered.fileno()
+
     def writable(self) -> bool:
         return True
 

@@ -127,8 +127,9 @@ def _permitted(target: _Target, allow: AllowList, clock: _Deadline) -> list[str]
             refused = (address, kind)
     if not permitted and refused is not None:
         address, kind = refused
+        article = "an" if kind[0] in "aeiou" else "a"
         raise InputError(
-            f"{target.host} is a {kind} address ({address}); feeds are fetched only from public addresses "
+            f"{target.host} is {article} {kind} address ({address}); feeds are fetched only from public addresses "
             "unless [sources] allow_hosts in digest.toml names the host or its network"
         )
     return permitted
@@ -141,14 +142,13 @@ def _resolve(target: _Target, clock: _Deadline) -> list[IPAddress]:
     except ValueError:
         pass
     found: list[IPAddress] = []
-    failed: list[OSError] = []
 
     def look_up() -> None:
         try:
             infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
             found.extend(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
-        except (OSError, ValueError) as exc:
-            failed.append(OSError(str(exc)))
+        except (OSError, ValueError):
+            pass  # not found: said below
 
     worker = threading.Thread(target=look_up, name="digest-fetch-dns", daemon=True)
     worker.start()
@@ -158,7 +158,7 @@ def _resolve(target: _Target, clock: _Deadline) -> list[IPAddress]:
         pass
     if worker.is_alive():
         raise _no_answer(target)
-    if failed or not found:
+    if not found:
         raise InputError(f"could not find the server {target.host}")
     return found
 
