@@ -136,6 +136,11 @@ def test_every_spelling_of_this_machine_is_refused(host: str, refused: str) -> N
     assert refused in reason and reason.endswith("names the host or its network"), reason
 
 
+def test_letters_beyond_ascii_are_sent_encoded_as_a_browser_sends_them() -> None:
+    with serve({"/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8?tag=%C3%A9t%C3%A9&n=1": feed_route()}) as base:
+        assert fetch_url(f"{base}/новости?tag=été&n=1", allow=LOOPBACK) == FEED
+
+
 def test_redirects_are_followed_between_allowed_addresses() -> None:
     with serve({"/old": redirect("/feed.xml", 301), "/feed.xml": feed_route()}) as base:
         assert fetch_url(f"{base}/old", allow=LOOPBACK) == FEED

@@ -40,6 +40,7 @@ USER_AGENT = "safe-digest/0.1 (+feed import)"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
 _UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f]")
+_URL_SAFE = "/%:@!$&'()*+,;=~-._"  # what stays as written in a path or query; anything else is %-encoded
 
 
 class _Expired(Exception):
@@ -60,7 +61,6 @@ class _Deadline:
 
 @dataclass(frozen=True)
 class _Target:
-    url: str
     scheme: str
     host: str
     port: int
@@ -110,9 +110,9 @@ def _target(url: str) -> _Target:
         raise InputError("the address's host or port cannot be read") from None
     if not host:
         raise InputError("the address has no host name")
-    # A path typed with non-ASCII letters is sent %-encoded, as a browser sends it.
-    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=~-._")
-    return _Target(url, scheme, host, port, path + (f"?{parts.query}" if parts.query else ""))
+    # Non-ASCII letters in the path or query are sent %-encoded, as a browser sends them.
+    path = quote(parts.path or "/", safe=_URL_SAFE)
+    return _Target(scheme, host, port, path + (f"?{quote(parts.query, safe=_URL_SAFE + '?')}" if parts.query else ""))
 
 
 def _permitted(target: _Target, allow: AllowList, clock: _Deadline) -> list[str]:
