@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from digest.ratelimit import client_network
 
@@ -28,16 +29,19 @@ LOGIN_WINDOW = 300.0
 class LoginThrottle:
     """Wrong passwords per client network, within a sliding window (in memory: one studio process)."""
 
-    def __init__(self, attempts: int = LOGIN_ATTEMPTS, window: float = LOGIN_WINDOW) -> None:
+    def __init__(
+        self, attempts: int = LOGIN_ATTEMPTS, window: float = LOGIN_WINDOW, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.attempts = attempts
         self.window = window
+        self.clock = clock
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     def attempt(self, client: str, correct: bool) -> bool | None:
         """Record a try from ``client`` (an address) that was ``correct`` or not; None when it is refused unseen."""
         network = client_network(client)
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             failures = self._failures.setdefault(network, deque())
             while failures and now - failures[0] > self.window:
