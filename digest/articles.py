@@ -150,7 +150,11 @@ def import_articles(
         before = (report.new, report.updated, report.skipped)
         try:
             parsed = read_source(
-                location, source_name=source_name, timezone=settings.organisation.timezone, origin=shown
+                location,
+                source_name=source_name,
+                timezone=settings.organisation.timezone,
+                origin=shown,
+                allow=settings.sources.allow_hosts,
             )
             _check_explicit_topics(parsed.articles, settings, shown)
         except InputError as exc:

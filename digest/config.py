@@ -16,12 +16,22 @@ from pathlib import Path
 from typing import Any
 
 from digest.errors import ConfigError
+from digest.netpolicy import AllowList
 from digest.providers.registry import PROVIDER_NAMES
+from digest.secret import Secret
 from digest.secretkey import HOW_TO_MAKE_ONE, MIN_SECRET_KEY_LENGTH, key_problem
-from digest.tomltable import TomlTable
+from digest.tomltable import TomlTable, refuse_line_breaks
 from digest.topics import TopicRule, configured_topics
 
 CONFIG_NAME = "digest.toml"
+ONE_LINE_ENV = (
+    "DIGEST_SECRET_KEY",
+    "SENDGRID_API_KEY",
+    "SENDGRID_API_HOST",
+    "SMTP_HOST",
+    "SMTP_USERNAME",
+    "SMTP_PASSWORD",
+)
 
 
 @dataclass(frozen=True)
@@ -87,11 +97,29 @@ class WebSettings:
     # Open connections waitress keeps (idle ones included) and how long an idle one may stay.
     connection_limit: int = 500
     channel_timeout: int = 20
+    # Seconds a client has to send one whole request (head and body); a slower one is cut off.
+    request_timeout: int = 30
+
+
+@dataclass(frozen=True)
+class StudioSettings:
+    """How `digest studio` meets the network beyond this machine."""
+
+    # Proxies in front (terminating HTTPS) whose X-Forwarded-For and -Proto are believed.
+    trusted_proxies: int = 0
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """Where feeds may be fetched from (digest.sources.fetch)."""
+
+    # Internal hosts and networks fetched although not public (the organisation's intranet feeds).
+    allow_hosts: AllowList = field(default_factory=AllowList)
 
 
 @dataclass(frozen=True)
 class SendGridSettings:
-    api_key: str | None
+    api_key: Secret | None
     api_host: str = "https://api.sendgrid.com"
     timeout: float = 30.0
     batch_size: int = 1000
@@ -112,7 +140,7 @@ class SmtpSettings:
     port: int = 25
     security: str = "none"  # none | starttls | tls
     username: str = ""
-    password: str | None = None
+    password: Secret | None = None
     timeout: float = 30.0
     dkim_selector: str = ""
     dkim_domain: str = ""
@@ -128,7 +156,7 @@ class Settings:
     organisation: Organisation
     email: EmailSettings
     base_url: str
-    database_url: str
+    database_url: str = field(repr=False)  # may hold the database's password
     provider: str
     language: str
     summary_words: int
@@ -142,15 +170,17 @@ class Settings:
     segments_file: Path
     sendgrid: SendGridSettings
     smtp: SmtpSettings
-    secret_key: str | None = None
+    secret_key: Secret | None = None
     require_approval: bool = True
     timezone: str = "Europe/London"
     events: EventSettings = field(default_factory=lambda: EventSettings())
     privacy_notice_version: str = ""
     web: WebSettings = field(default_factory=lambda: WebSettings())
     pool: PoolSettings = field(default_factory=lambda: PoolSettings())
-    imap_password: str | None = None  # IMAP_PASSWORD: for `digest bounces scan imaps://…`
-    studio_password: str | None = None  # DIGEST_STUDIO_PASSWORD: `digest studio` on an address other than localhost
+    sources: SourceSettings = field(default_factory=lambda: SourceSettings())
+    studio: StudioSettings = field(default_factory=lambda: StudioSettings())
+    imap_password: Secret | None = None  # IMAP_PASSWORD: for `digest bounces scan imaps://…`
+    studio_password: Secret | None = None  # DIGEST_STUDIO_PASSWORD: `digest studio` on an address other than localhost
     # Sources whose newsfeed "by <name>" is the writer, shown as a by-line ("*": every source).
     # Elsewhere it names who posted the item on the site, and readers do not see it.
     byline_sources: tuple[str, ...] = ()
@@ -159,7 +189,7 @@ class Settings:
 
     def require_secret_key(self) -> bytes:
         """Return the secret key, or explain how to set one that is long enough and really secret."""
-        key = self.secret_key
+        key = self.secret_key.reveal() if self.secret_key else ""
         if not key:
             raise ConfigError(
                 "DIGEST_SECRET_KEY is not set; add a random value of at least "
@@ -240,19 +270,21 @@ def load_settings(config_path: Path | None = None, *, env: Mapping[str, str] | N
 # The tables digest.toml may hold, checked before any of them is read, so a
 # misspelt [organisaton] is named as the typo rather than as its missing keys.
 SECTIONS = (
-    "organisation", "email", "web", "database", "paths", "render", "issue",
+    "organisation", "email", "web", "studio", "database", "paths", "render", "sources", "issue",
     "sending", "sendgrid", "smtp", "topics", "events",
 )  # fmt: skip
 
 
 def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: Mapping[str, str]) -> Settings:
     source = path.name
+    for name in ONE_LINE_ENV:  # sent in headers, commands and requests; never shown (some are secrets)
+        refuse_line_breaks(env.get(name, ""), f"{name} in .env", show=False)
     root = TomlTable(raw, "", source)
     root.refuse_unknown(SECTIONS)
 
     org_t = root.table("organisation")
     organisation = Organisation(
-        name=org_t.text("name", hint='set it to your organisation\'s name, e.g. name = "SAFE CIC"'),
+        name=org_t.line("name", hint='set it to your organisation\'s name, e.g. name = "SAFE CIC"'),
         tagline=org_t.text("tagline", ""),
         address=org_t.text("address", ""),
         registration=org_t.text("registration", ""),
@@ -274,7 +306,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     email_t = root.table("email")
     email = EmailSettings(
         from_address=email_t.email("from_address", hint="set it to the address the digest is sent from"),
-        from_name=email_t.text("from_name", organisation.name),
+        from_name=email_t.line("from_name", organisation.name),
         reply_to=email_t.email("reply_to", ""),
         unsubscribe_mailto=email_t.email("unsubscribe_mailto", ""),
         bounce_address=email_t.email("bounce_address", ""),
@@ -290,8 +322,13 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         trusted_proxies=web_t.integer("trusted_proxies", 0, minimum=0, maximum=10),
         connection_limit=web_t.integer("connection_limit", 500, minimum=10, maximum=10_000),
         channel_timeout=web_t.integer("channel_timeout", 20, minimum=2, maximum=3600),
+        request_timeout=web_t.integer("request_timeout", 30, minimum=2, maximum=3600),
     )
     web_t.finish()
+
+    studio_t = root.table("studio")
+    studio = StudioSettings(trusted_proxies=studio_t.integer("trusted_proxies", 0, minimum=0, maximum=10))
+    studio_t.finish()
 
     db_t = root.table("database")
     configured_url = db_t.text("url", "sqlite:///digest.db")
@@ -319,6 +356,10 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     byline_sources = render_t.strings("byline_sources")
     render_t.finish()
 
+    sources_t = root.table("sources")
+    sources = SourceSettings(AllowList.parse(sources_t.strings("allow_hosts"), sources_t._where("allow_hosts")))
+    sources_t.finish()
+
     issue_t = root.table("issue")
     issue_days = issue_t.integer("days", 7, minimum=1, maximum=366)
     grouping = issue_t.choice("grouping", "topic", ("topic", "source"))
@@ -332,8 +373,8 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
 
     sg_t = root.table("sendgrid")
     sendgrid = SendGridSettings(
-        api_key=env.get("SENDGRID_API_KEY") or None,
-        api_host=_first(env.get("SENDGRID_API_HOST"), sg_t.text("api_host", "https://api.sendgrid.com")).rstrip("/"),
+        api_key=Secret.from_env(env.get("SENDGRID_API_KEY")),
+        api_host=_first(env.get("SENDGRID_API_HOST"), _url(sg_t, "api_host", "https://api.sendgrid.com")).rstrip("/"),
         timeout=sg_t.number("timeout", 30.0, minimum=0.1),
         batch_size=sg_t.integer("batch_size", 1000, minimum=1, maximum=1000),
         max_retries=sg_t.integer("max_retries", 5, minimum=0, maximum=20),
@@ -347,14 +388,14 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
 
     smtp_t = root.table("smtp")
     smtp = SmtpSettings(
-        host=_first(env.get("SMTP_HOST"), smtp_t.text("host", "localhost")),
+        host=_first(env.get("SMTP_HOST"), smtp_t.line("host", "localhost")),
         port=_env_int(env, "SMTP_PORT", smtp_t.integer("port", 25, minimum=1, maximum=65535)),
         security=smtp_t.choice("security", "none", ("none", "starttls", "tls")),
-        username=_first(env.get("SMTP_USERNAME"), smtp_t.text("username", "")),
-        password=env.get("SMTP_PASSWORD") or None,
+        username=_first(env.get("SMTP_USERNAME"), smtp_t.line("username", "")),
+        password=Secret.from_env(env.get("SMTP_PASSWORD")),
         timeout=smtp_t.number("timeout", 30.0, minimum=0.1),
-        dkim_selector=smtp_t.text("dkim_selector", ""),
-        dkim_domain=smtp_t.text("dkim_domain", ""),
+        dkim_selector=smtp_t.line("dkim_selector", ""),
+        dkim_domain=smtp_t.line("dkim_domain", ""),
         dkim_private_key_file=smtp_t.text("dkim_private_key_file", ""),
     )
     smtp_t.finish()
@@ -396,15 +437,17 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         segments_file=segments_file,
         sendgrid=sendgrid,
         smtp=smtp,
-        secret_key=env.get("DIGEST_SECRET_KEY") or None,
+        secret_key=Secret.from_env(env.get("DIGEST_SECRET_KEY")),
         require_approval=require_approval,
         timezone=timezone,
         events=events,
         privacy_notice_version=privacy_notice_version,
         web=web,
         pool=pool,
-        imap_password=env.get("IMAP_PASSWORD") or None,
-        studio_password=env.get("DIGEST_STUDIO_PASSWORD") or None,
+        sources=sources,
+        studio=studio,
+        imap_password=Secret.from_env(env.get("IMAP_PASSWORD")),
+        studio_password=Secret.from_env(env.get("DIGEST_STUDIO_PASSWORD")),
         byline_sources=byline_sources,
         sectors=sectors,
     )
@@ -446,9 +489,11 @@ def _first(override: str | None, configured: str) -> str:
 
 
 def _url(table: TomlTable, key: str, default: str | None, *, hint: str = "") -> str:
-    value = table.text(key, default, hint=hint)
+    value = table.line(key, default, hint=hint)
     if value and not re.match(r"^https?://[^\s/]+", value):
         raise ConfigError(f"{table._where(key)} must start with https:// (got {value!r})")
+    if re.search(r"\s", value):
+        raise ConfigError(f"{table._where(key)} must not contain spaces (got {value!r})")
     return value
 
 

@@ -57,7 +57,7 @@ def check_database_key(engine: Engine, settings: Settings, on_notice: Callable[[
     Without a usable key nothing is checked here: the commands that hash an
     address refuse that key themselves (:meth:`Settings.require_secret_key`).
     """
-    key = settings.secret_key
+    key = settings.secret_key.reveal() if settings.secret_key else ""
     if not key or key_problem(key) is not None:
         return
     secret = key.encode("utf-8")
@@ -67,12 +67,12 @@ def check_database_key(engine: Engine, settings: Settings, on_notice: Callable[[
     if stored == mine:
         return
     if stored is not None:
-        raise _mismatch(stored, mine)
+        raise mismatch(stored, mine)
     with db.write(engine) as conn:
         stored = stored_fingerprint(conn)  # another process may have recorded one meanwhile
         if stored is not None:
             if stored != mine:
-                raise _mismatch(stored, mine)
+                raise mismatch(stored, mine)
             return
         checked, differing = hashes_not_made_with(conn, secret)
         if differing:
@@ -116,7 +116,8 @@ def _hashed_rows(conn: Connection) -> int:
 _HASHED_TABLES = (db.subscribers, db.suppressions)
 
 
-def _mismatch(stored: str, mine: str) -> ConfigError:
+def mismatch(stored: str, mine: str) -> ConfigError:
+    """The refusal of a key whose fingerprint is ``mine`` by a database that remembers ``stored``."""
     return ConfigError(
         f"DIGEST_SECRET_KEY is not the key this database's address hashes were made with (the database "
         f"remembers key {stored[:SHOWN]}…, the key in .env is {mine[:SHOWN]}…). With another key the "

@@ -50,7 +50,8 @@ class MailSource(Protocol):
 def open_source(settings: Settings, where: str) -> MailSource:
     """An mbox file, a Maildir folder, or an ``imaps://user@host[:port]/MAILBOX`` URL."""
     if re.match(r"^imaps?://", where, re.IGNORECASE):
-        return ImapSource(where, settings.imap_password)
+        password = settings.imap_password
+        return ImapSource(where, password.reveal() if password else None)
     return FileSource(Path(where))
 
 

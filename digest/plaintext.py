@@ -10,11 +10,15 @@ escapes on the way out.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
 # Explicit bidirectional embeddings, overrides and isolates (Unicode's "Trojan Source" set).
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# The same set as _is_control, as patterns: Cc is exactly U+0000-U+001F and U+007F-U+009F.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_LAYOUT_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # newline, tab kept
 
 
 def _is_control(char: str) -> bool:
@@ -34,8 +38,12 @@ def one_line(value: Any) -> str:
     return " ".join(spaced.split())
 
 
-def for_terminal(text: str) -> str:
-    """``text`` with every control character shown as an escape (``\\x1b``), so it cannot drive the terminal."""
-    if not any(_is_control(char) for char in text):
+def for_terminal(text: str, *, layout: bool = False) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``), so it cannot drive the terminal.
+
+    ``layout`` keeps newlines and tabs, which only lay text out (digest.cli.terminal writes everything so).
+    """
+    controls = _LAYOUT_CONTROLS if layout else _CONTROLS
+    if not controls.search(text):
         return text
-    return "".join(char.encode("unicode_escape").decode("ascii") if _is_control(char) else char for char in text)
+    return controls.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)

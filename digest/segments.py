@@ -16,6 +16,7 @@ topic preferences.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ Condition = sa.ColumnElement[bool]
 TEXT_FIELDS = ("email", "email_domain", *PROFILE_FIELDS, "consent_source")
 FIELDS = (*TEXT_FIELDS, "topics", "key_contact", "consent_at")
 OPERATORS = ("equals", "one_of", "contains", "word", "exists")
+ATTRIBUTE_NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
 _SEGMENT_KEYS = {"name", "description", "match", "topics"}
 S = db.subscribers
 
@@ -220,6 +222,15 @@ def compile_rule(doc: YamlDocument, rule: Any, where: tuple[str | int, ...]) -> 
 def _field_rule(doc: YamlDocument, name: str, condition: Any, where: tuple[str | int, ...]) -> Condition:
     if not (name in FIELDS or (name.startswith("attributes.") and len(name) > len("attributes."))):
         raise doc.error(f"unknown field {name!r}; use one of {', '.join(FIELDS)} or attributes.<name>", *where)
+    attribute = name.removeprefix("attributes.") if name.startswith("attributes.") else ""
+    if attribute and not ATTRIBUTE_NAME.fullmatch(attribute):
+        # Imports store names this way (digest.csvimport.layout.attribute_key); anything else would
+        # never match, and becomes part of a JSON path, where a quote breaks the query.
+        raise doc.error(
+            f"attribute name {attribute!r} may use only lower-case letters, digits and '_' (at most 64, "
+            "not starting with '_'), as imports store them: e.g. attributes.local_authority",
+            *where,
+        )
     if not isinstance(condition, dict):
         # `sector: health` is equals; `topics: [care, sport]` can only mean one of them.
         condition = {"one_of": condition} if isinstance(condition, list) else {"equals": condition}

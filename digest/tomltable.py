@@ -14,6 +14,21 @@ from typing import Any
 from digest.errors import ConfigError
 
 _EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+# C0 and C1 controls (CR, LF, NUL, NEL…) and Unicode's line and paragraph separators.
+_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def refuse_line_breaks(value: str, where: str, *, show: bool = True) -> str:
+    """``value`` when it is one line; a ConfigError naming ``where`` (and the character, unless ``show`` is off).
+
+    Settings that end up in a mail header, an SMTP command or an HTTP request
+    must not carry a line break: it would start a header of its own.
+    """
+    found = _BREAKS.search(value)
+    if found:
+        shown = f" ({found.group()!r})" if show else ""
+        raise ConfigError(f"{where} holds a line break or another control character{shown}; it must be one line")
+    return value
 
 
 class TomlTable:
@@ -48,6 +63,10 @@ class TomlTable:
         if not isinstance(value, str):
             raise ConfigError(f"{self._where(key)} must be a string, not {value!r}")
         return value.strip()
+
+    def line(self, key: str, default: str | None = None, *, hint: str = "") -> str:
+        """Text for one line of a header or a command: no line breaks or other control characters."""
+        return refuse_line_breaks(self.text(key, default, hint=hint), self._where(key))
 
     def integer(self, key: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
         value = self._get(key)

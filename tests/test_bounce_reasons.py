@@ -9,6 +9,7 @@ import pytest
 from digest.bounce_reasons import HARD_REASONS, SOFT_REASONS, classify, find_status, reason_from_status
 from digest.errors import ConfigError
 from digest.providers.smtp.verp import find, return_path, tag
+from digest.secret import Secret
 
 
 def test_return_paths_are_signed_and_checked(settings) -> None:  # type: ignore[no-untyped-def]
@@ -27,7 +28,7 @@ def test_return_paths_are_signed_and_checked(settings) -> None:  # type: ignore[
     # A signed address wins over an unsigned one anywhere in the same text.
     both = find(settings, f"To: bounces+99@safe.example.org\nDelivered-To: {address}")
     assert both is not None and (both.delivery_id, both.signed) == (12, True)
-    other = replace(settings, secret_key="a-different-secret-key-0123456789abcdef")
+    other = replace(settings, secret_key=Secret("a-different-secret-key-0123456789abcdef"))
     assert tag(other.require_secret_key(), 12) != tag(settings.require_secret_key(), 12)
     assert not find(settings, return_path(other, 12)).signed  # type: ignore[union-attr]
 

@@ -19,6 +19,7 @@ from digest.config import load_settings
 from digest.errors import ConfigError, InputError
 from digest.intake import sync_sendgrid
 from digest.providers.smtp.verp import return_path
+from digest.secret import Secret
 from digest.subscribers import add_subscriber, get_subscriber
 from tests.bouncemail import Sent, fill, make_ledger
 
@@ -156,7 +157,7 @@ def test_a_key_from_another_installation_does_not_sign(engine, settings, project
     from dataclasses import replace
 
     ana = ledger["ana"]
-    stranger = replace(settings, secret_key="another-secret-key-that-is-long-enough-0123")
+    stranger = replace(settings, secret_key=Secret("another-secret-key-that-is-long-enough-0123"))
     raw = fill(settings, "forged-unsigned-verp.eml", ana).replace(
         f"bounces+{ana.delivery_id}@".encode(), return_path(stranger, ana.delivery_id).split("@")[0].encode() + b"@"
     )

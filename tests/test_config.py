@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from digest.config import load_settings
 from digest.errors import ConfigError
+from digest.secret import Secret
 from tests.conftest import PROJECT_TOML
 
 
@@ -40,7 +42,7 @@ def test_environment_overrides_and_secrets(tmp_path: Path) -> None:
         },
     )
     assert settings.database_url == f"sqlite:///{tmp_path.resolve()}/other.db"
-    assert settings.sendgrid.api_key == "SG.x"
+    assert settings.sendgrid.api_key == Secret("SG.x")
     assert settings.require_secret_key() == b"kq7-Zx2w9Lm" * 4
 
 
@@ -48,7 +50,7 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("SENDGRID_API_KEY=SG.from-dotenv\n", encoding="utf-8")
     path = tmp_path / "digest.toml"
     path.write_text(PROJECT_TOML, encoding="utf-8")
-    assert load_settings(path).sendgrid.api_key == "SG.from-dotenv"
+    assert load_settings(path).sendgrid.api_key == Secret("SG.from-dotenv")
 
 
 @pytest.mark.parametrize(
@@ -200,3 +202,67 @@ def test_every_table_the_settings_read_is_a_known_section(tmp_path: Path) -> Non
         patch.setattr(TomlTable, "table", recording)
         load_settings(path, env={})
     assert sorted(read) == sorted(config.SECTIONS)
+
+
+SECRETS = {
+    "DIGEST_SECRET_KEY": "secret-key-0123456789-0123456789-0123456789",
+    "SENDGRID_API_KEY": "SG.api-key-that-must-not-show",
+    "SMTP_PASSWORD": "smtp-password-that-must-not-show",
+    "IMAP_PASSWORD": "imap-password-that-must-not-show",
+    "DIGEST_STUDIO_PASSWORD": "studio-password-that-must-not-show",
+    "DIGEST_DATABASE_URL": "postgresql://digest:database-password-that-must-not-show@127.0.0.1/digest",
+}
+
+
+def test_settings_never_show_their_secrets(tmp_path: Path) -> None:
+    settings = load(tmp_path, PROJECT_TOML, SECRETS)
+    shown = "\n".join([repr(settings), str(settings), f"{settings}", repr(settings.sendgrid), str(settings.smtp)])
+    for name in (
+        "secret-key-0123",
+        "SG.api-key",
+        "smtp-password",
+        "imap-password",
+        "studio-password",
+        "database-password",
+    ):
+        assert name not in shown
+    assert "Secret('***')" in shown
+    assert settings.sendgrid.api_key.reveal() == SECRETS["SENDGRID_API_KEY"]
+    assert settings.smtp.password.reveal() == SECRETS["SMTP_PASSWORD"]
+    assert settings.database_url == SECRETS["DIGEST_DATABASE_URL"]
+    assert settings.require_secret_key() == SECRETS["DIGEST_SECRET_KEY"].encode()
+
+
+@pytest.mark.parametrize("breaker", ["\\r\\n", "\\n", "\\r", "\\u0085", "\\u2028", "\\u0000"])
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ('[organisation]\nname = "SAFE{}Bcc: everyone@example.org"', "[organisation] name"),
+        ('[email]\nfrom_name = "SAFE{}Bcc: everyone@example.org"', "[email] from_name"),
+        ('[web]\nbase_url = "https://news.safe.example.org/{}X-Injected: 1"', "[web] base_url"),
+        ('[smtp]\ndkim_selector = "s1{}X: y"', "[smtp] dkim_selector"),
+        ('[smtp]\ndkim_domain = "safe.example.org{}X: y"', "[smtp] dkim_domain"),
+        ('[smtp]\nhost = "mail.example.org{}RCPT TO:<x@example.org>"', "[smtp] host"),
+        ('[smtp]\nusername = "digest{}X"', "[smtp] username"),
+        ('[sendgrid]\napi_host = "https://api.sendgrid.com/{}X-Injected: 1"', "[sendgrid] api_host"),
+    ],
+)
+def test_settings_that_go_into_headers_must_be_one_line(tmp_path: Path, line: str, where: str, breaker: str) -> None:
+    table, setting = line.split("\n")
+    key = setting.split(" = ")[0]
+    text = PROJECT_TOML if f"{table}\n" in PROJECT_TOML else PROJECT_TOML + f"\n{table}\n"
+    text = re.sub(rf"(?m)^{key} = .*\n", "", text).replace(f"{table}\n", f"{table}\n{setting.format(breaker)}\n", 1)
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, text)
+    assert str(caught.value).startswith(f"digest.toml: {where} holds a line break or another control character")
+
+
+@pytest.mark.parametrize(
+    "name", ["SENDGRID_API_KEY", "SENDGRID_API_HOST", "SMTP_HOST", "SMTP_USERNAME", "DIGEST_SECRET_KEY"]
+)
+def test_environment_values_that_go_into_headers_must_be_one_line(tmp_path: Path, name: str) -> None:
+    value = "https://x.example.org\r\nX-Injected: 1" if name.endswith("HOST") else "k" * 40 + "\r\nX-Injected: 1"
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, PROJECT_TOML, {name: value})
+    assert str(caught.value) == f"{name} in .env holds a line break or another control character; it must be one line"
+    assert "X-Injected" not in str(caught.value)  # a secret is never repeated in a message

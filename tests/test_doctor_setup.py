@@ -245,3 +245,17 @@ def test_the_sendgrid_return_path_domain_must_be_a_domain(project) -> None:  # t
     toml.write_text(base + '\n[sendgrid]\nreturn_path_domain = "bounces@em4821.safe.example.org"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"return_path_domain must be a domain name such as em1234\.example\.org"):
         load_settings(toml)
+
+
+def test_the_doctor_names_a_secret_key_the_database_was_not_made_with(ready, engine) -> None:  # type: ignore[no-untyped-def]
+    from digest.config import read_env
+
+    # The engine fixture opened the database as a command does, so it remembers the project's key.
+    settings = load_settings(ready / "digest.toml")
+    assert by_name(offline_checks(settings), "key and database").status == Status.OK
+    env = {**read_env(ready), "DIGEST_SECRET_KEY": "another-key-Qw8-Zx2-Lm5-Pr7-Tn4-Vb6-Kc3"}
+    other = load_settings(ready / "digest.toml", env=env)
+    check = by_name(offline_checks(other), "key and database")
+    assert check.status == Status.ERROR
+    assert check.found.startswith("DIGEST_SECRET_KEY is not the key this database's address hashes were made with")
+    assert "digest db rekey" in check.fix

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from digest import db
+from digest.secret import Secret
 from digest.subscribers import add_subscriber
 from tests.conftest import REPO, SECRET
 
@@ -120,7 +121,7 @@ def test_a_database_whose_key_changed_before_fingerprints_is_refused_not_adopted
 ) -> None:
     forget_the_key(engine)
     add_subscriber(engine, settings, "ann@example.org", {}, consent_source="test")
-    add_subscriber(engine, replace(settings, secret_key=OTHER_KEY), "bo@example.org", {}, consent_source="test")
+    add_subscriber(engine, replace(settings, secret_key=Secret(OTHER_KEY)), "bo@example.org", {}, consent_source="test")
     result = invoke("subscribers", "list")
     assert result.exit_code == 1
     assert result.output.startswith(
@@ -183,7 +184,7 @@ def test_rekey_moves_every_hash_it_can_in_one_go_and_says_what_it_cannot(  # typ
     ]
     assert lines[5].startswith("  2 suppressions are of addresses the database no longer holds (erased people")
     assert lines[-1].startswith("Re-keyed: 2 subscribers' hashes made again; the database now remembers key ")
-    new = replace(settings, secret_key=OTHER_KEY)
+    new = replace(settings, secret_key=Secret(OTHER_KEY))
     assert email_hash(new, "bo@example.org") in suppressed_hashes(engine)
     assert invoke("subscribers", "list").exit_code == 0
     listed = invoke("suppressions", "list").output
@@ -216,7 +217,7 @@ def test_a_rekey_that_fails_half_way_changes_nothing(engine, settings, keyed_pro
 
     monkeypatch.setattr(module, "_move_log", broken)
     with pytest.raises(RuntimeError):
-        module.rekey(engine, replace(settings, secret_key=OTHER_KEY), SECRET.encode())
+        module.rekey(engine, replace(settings, secret_key=Secret(OTHER_KEY)), SECRET.encode())
     assert everything(engine) == before
 
 
@@ -228,7 +229,7 @@ def test_rekey_finds_a_person_added_again_under_another_key(engine, settings) ->
     forget_the_key(engine)
     add_subscriber(engine, settings, "amira@example.org", {}, consent_source="test")
     erase_person(engine, settings, "amira@example.org")
-    new = replace(settings, secret_key=OTHER_KEY)
+    new = replace(settings, secret_key=Secret(OTHER_KEY))
     add_subscriber(engine, new, "amira@example.org", {}, consent_source="an old spreadsheet")
     done = rekey(engine, new, SECRET.encode())
     assert done.now_suppressed == ["amira@example.org"]

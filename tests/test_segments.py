@@ -240,3 +240,45 @@ def test_equals_with_a_list_is_refused_rather_than_matching_nobody(settings, pro
     with pytest.raises(InputError) as caught:
         load_segments(settings, path)
     assert caught.value.reason == "equals for 'sector' needs one value; for a list use {one_of: [...]}"
+
+
+@pytest.mark.parametrize(
+    "key",
+    ['x"."y', "Phase", "a b", "x.y", "$..*", "café", "_phase", "x" * 65, "x'); DROP TABLE subscribers; --"],
+)
+def test_attribute_names_are_what_imports_store_or_refused_with_their_line(settings, project: Path, key: str) -> None:  # type: ignore[no-untyped-def]
+    path = project / "segments.yaml"
+    rule = f"attributes.{key}"
+    path.write_text(f"segments:\n  - name: ok\n  - name: x\n    match:\n      {rule!r}: primary\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_segments(settings, path)
+    assert (caught.value.path, caught.value.line) == (str(path), 5)
+    assert caught.value.reason.startswith(f"attribute name {key!r} may use only lower-case letters, digits and '_'")
+
+
+def test_a_bad_attribute_name_is_an_error_not_a_traceback(invoke, project: Path, engine, settings) -> None:  # type: ignore[no-untyped-def]
+    add_subscriber(engine, settings, "a@school.example.org", {"attributes": {"x": "primary"}}, consent_source="test")
+    (project / "subscribers").mkdir()
+    (project / "subscribers" / "segments.yaml").write_text(
+        "segments:\n  - name: x\n    match: {'attributes.x\"y': primary}\n", encoding="utf-8"
+    )
+    result = invoke("segments", "list")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and ", line 3: attribute name 'x\"y'" in result.output
+
+
+def test_attribute_names_as_imports_store_them_match(engine, settings, project: Path) -> None:  # type: ignore[no-untyped-def]
+    add_subscriber(
+        engine,
+        settings,
+        "a@school.example.org",
+        {"attributes": {"local_authority": "Norfolk", "phase2": "y"}},
+        consent_source="test",
+    )
+    path = project / "segments.yaml"
+    path.write_text(
+        "segments:\n  - name: x\n    match: {attributes.local_authority: norfolk, attributes.phase2: {exists: true}}\n",
+        encoding="utf-8",
+    )
+    (segment,) = load_segments(settings, path)
+    assert segment_counts(engine, [segment]) == {"x": 1}

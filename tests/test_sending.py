@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from digest import db
 from digest.errors import StateError
 from digest.links import read_token
+from digest.secret import Secret
 from digest.sending import (
     RunControls,
     list_sends,
@@ -356,4 +357,4 @@ def test_sending_refuses_a_short_secret_key(engine, settings, audience) -> None:
     from digest.errors import ConfigError
 
     with pytest.raises(ConfigError):
-        start_send(engine, replace(settings, secret_key="short"), "2025-04-10", SEGMENTS)
+        start_send(engine, replace(settings, secret_key=Secret("short")), "2025-04-10", SEGMENTS)

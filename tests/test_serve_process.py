@@ -93,3 +93,13 @@ def test_two_processes_share_one_limit_and_believe_only_their_proxy(project: Pat
         ]
     # Without trusted_proxies every request is 127.0.0.1, whatever X-Forwarded-For says, in both processes.
     assert answers == [200] * 5 + [429] * 2
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(project: Path, engine) -> None:  # type: ignore[no-untyped-def]
+    config = project / "digest.toml"
+    base = 'base_url = "https://news.safe.example.org"'
+    config.write_text(config.read_text().replace(base, f"{base}\ntrusted_proxies = 1"), encoding="utf-8")
+    with digest_serve(project) as port:
+        # Each request as the proxy sends it: the client's own header, then the address the proxy appended.
+        answers = [form_post(port, f"p{n}@example.org", forwarded_for=f"203.0.113.9, 198.51.100.{n}") for n in range(7)]
+    assert answers == [200] * 7  # waitress must not drop the header ProxyFix reads

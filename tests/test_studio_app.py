@@ -33,10 +33,12 @@ from werkzeug.datastructures import MultiDict
 from digest import db
 from digest.approval import require_approval
 from digest.articles import get_article
-from digest.config import load_settings
+from digest.config import SourceSettings, load_settings
 from digest.errors import ConfigError
+from digest.netpolicy import AllowList
 from digest.studio.app import create_app
 from digest.studio.auth import Gate, is_loopback, require_password
+from digest.studio.lockout import LoginThrottle
 from tests import httpserve
 from tests.conftest import SEGMENTS_YAML
 from tests.studio_support import (
@@ -233,7 +235,7 @@ def test_with_a_password_the_pages_wait_for_it(settings, engine, week) -> None: 
         assert client.post("/login", data={"csrf": csrf, "password": "wrong"}).status_code == 401
     # Too many tries: even the right password waits.
     assert client.post("/login", data={"csrf": csrf, "password": "correct horse battery"}).status_code == 429
-    gate._failures.clear()
+    gate.throttle = LoginThrottle()  # five minutes later
     answer = client.post("/login", data={"csrf": csrf, "password": "correct horse battery"})
     assert answer.status_code == 303
     assert client.get(PAGE).status_code == 200
@@ -572,10 +574,22 @@ def test_front_matter_nested_thousands_deep_is_a_message_not_a_crash(studio: Stu
     assert "Not imported: deep.md, line 5: front matter is not valid YAML (nested more than 100" in problems(html)
 
 
-def test_a_feed_address_is_imported_and_only_web_addresses_are_fetched(studio: Studio, engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_feed_address_is_imported_and_only_web_addresses_are_fetched(studio: Studio, settings, engine, week) -> None:  # type: ignore[no-untyped-def]
     feed = (Path(__file__).parent / "data" / "feed.rss").read_bytes()
-    with httpserve.serve({"/feed.rss": (200, "application/rss+xml", feed)}) as base:
-        html = studio.act(studio.page(), "import", {"import_url": f"{base}/feed.rss"})
+    allowed = dataclasses.replace(settings, sources=SourceSettings(AllowList.parse(["127.0.0.1"])))
+    intranet = create_app(allowed, engine, Gate())
+    on_intranet = Studio(intranet, intranet.extensions["digest_studio"].gate, week)
+    with httpserve.serve({"/secret": (200, "application/rss+xml", feed)}, "127.0.0.2") as inner:
+        routes = {
+            "/feed.rss": (200, "application/rss+xml", feed),
+            "/moved": (302, "text/plain", b"", {"Location": f"{inner}/secret"}),
+        }
+        with httpserve.serve(routes) as base:
+            refused = studio.act(studio.page(), "import", {"import_url": f"{base}/feed.rss"})
+            redirected = on_intranet.act(on_intranet.page(), "import", {"import_url": f"{base}/moved"})
+            html = on_intranet.act(on_intranet.page(), "import", {"import_url": f"{base}/feed.rss"})
+    assert "127.0.0.1 is a loopback address" in problems(refused)
+    assert f"redirected to {inner}/secret, but 127.0.0.2 is a loopback address" in problems(redirected)
     assert re.match(r"Imported [1-9]\d* new", status(html))
     for address in ("file:///etc/passwd", "/etc/passwd", "ftp://example.org/feed"):
         refused = studio.act(studio.page(), "import", {"import_url": address})

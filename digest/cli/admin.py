@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from digest.cli.base import App, cli, pass_app, warn
-from digest.plaintext import for_terminal
 
 # --- subscribers ----------------------------------------------------------------------
 
@@ -182,7 +181,7 @@ def subscribers_show(app: App, email: str) -> None:
     from digest.report import subscriber_report
 
     for line in subscriber_report(app.engine, app.settings, email):
-        click.echo(for_terminal(line))  # names and reasons came from outside: no terminal escapes
+        click.echo(line)
 
 
 @subscribers.command("list")
@@ -196,8 +195,8 @@ def subscribers_list(app: App, segment: str | None, status: str | None) -> None:
     count = 0
     for person in select_subscribers(app.engine, app.settings, segment=segment, status=status):
         count += 1
-        details = for_terminal(", ".join(part for part in (person.name, person.organisation) if part))
-        click.echo(f"{for_terminal(person.email) or '(erased #' + str(person.id) + ')'}\t{person.status}\t{details}")
+        details = ", ".join(part for part in (person.name, person.organisation) if part)
+        click.echo(f"{person.email or '(erased #' + str(person.id) + ')'}\t{person.status}\t{details}")
     click.echo(f"{count} subscriber{'' if count == 1 else 's'}.")
 
 
@@ -263,7 +262,7 @@ def suppressions_list(app: App) -> None:
     found = list_suppressions(app.engine)
     for item in found:
         who = item.email or f"(hash {item.email_hash[:12]}…)"
-        click.echo(for_terminal(f"{item.created_at:%Y-%m-%d}  {item.reason:<12}  {who}  {item.detail}"))
+        click.echo(f"{item.created_at:%Y-%m-%d}  {item.reason:<12}  {who}  {item.detail}")
     click.echo(f"{len(found)} suppressed address{'' if len(found) == 1 else 'es'}.")
 
 
@@ -329,4 +328,4 @@ def segments_show(app: App, name: str, sample: int) -> None:
     click.echo(f"topics: {topics}")
     click.echo(f"members: {segment_counts(app.engine, [segment])[segment.name]}")
     for row in members(app.engine, segment, limit=sample):
-        click.echo(f"  {for_terminal(row['email'])}\t{for_terminal(row['organisation'])}")
+        click.echo(f"  {row['email']}\t{row['organisation']}")

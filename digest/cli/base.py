@@ -18,7 +18,13 @@ if TYPE_CHECKING:
 
 
 class DigestGroup(click.Group):
-    """A group whose commands report library errors as `Error: …`, exit 1."""
+    """A group whose commands report library errors as `Error: …`, exit 1, and write through a cleaned terminal."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        from digest.cli.terminal import cleaned_output
+
+        with cleaned_output():  # every string shown, messages and errors included (digest.cli.terminal)
+            return super().main(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -83,7 +89,9 @@ def parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) 
         raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD") from None
 
 
-@click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"]})
+# color=True: click would strip escape sequences from output that is not a terminal before anything else saw
+# them; digest.cli.terminal shows them as visible escapes instead, alike in a terminal, a pipe and a file.
+@click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"], "color": True})
 @click.option(
     "--config",
     type=click.Path(dir_okay=False),

@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from digest.cli.base import App, cli, pass_app
-from digest.plaintext import for_terminal
 from digest.words import counted
 
 # --- events and bounces ----------------------------------------------------------------
@@ -16,9 +15,9 @@ from digest.words import counted
 
 def _print_ingest(report: Any) -> None:
     for change in report.changes:
-        click.echo(f"  {for_terminal(change)}")
+        click.echo(f"  {change}")
     for item in report.reported:
-        click.echo(f"Note: {for_terminal(item)}", err=True)
+        click.echo(f"Note: {item}", err=True)
     click.echo(
         f"{counted(report.received, 'event')}: {report.stored} stored, {report.duplicates} already known, "
         f"{report.unplaced} not placed, {report.reconciled} uncertain deliveries settled, "
@@ -54,9 +53,7 @@ def events_unplaced(app: App, limit: int) -> None:
 
     found = unplaced_events(app.engine, limit=limit)
     for row in found:
-        click.echo(
-            for_terminal(f"#{row.id}  {row.occurred_at:%Y-%m-%d %H:%M}  {row.type:<18} {row.email or '(no address)'}")
-        )
+        click.echo(f"#{row.id}  {row.occurred_at:%Y-%m-%d %H:%M}  {row.type:<18} {row.email or '(no address)'}")
     click.echo(f"{len(found)} unplaced event{'' if len(found) == 1 else 's'} shown.")
 
 
@@ -76,16 +73,16 @@ def bounces_review(app: App, limit: int) -> None:
     found = bounce_review(app.engine)
     for row in found:
         name = " ".join(p for p in (row.first_name, row.last_name) if p)
-        click.echo(for_terminal(f"{row.email}  {name}, {row.organisation}  since {row.status_changed_at:%Y-%m-%d}"))
-        click.echo(for_terminal(f"    {row.status_reason}"))
+        click.echo(f"{row.email}  {name}, {row.organisation}  since {row.status_changed_at:%Y-%m-%d}")
+        click.echo(f"    {row.status_reason}")
     click.echo(f"{len(found)} key contact{'' if len(found) == 1 else 's'} to review.")
     kept = review_evidence(app.engine, limit=limit)
     for row in kept:
         what = f"{row.bounce_reason} {row.status}".strip()
         where = f"{row.type:<14} {row.email or '(no address)'}  {what}"
-        click.echo(for_terminal(f"#{row.id}  {row.occurred_at:%Y-%m-%d %H:%M}  {where}"))
-        click.echo(for_terminal(f"    {row.reason[:160]}  [{row.parser}]"))
-        click.echo(for_terminal(f"    not acted on: {row.matched_by}"))
+        click.echo(f"#{row.id}  {row.occurred_at:%Y-%m-%d %H:%M}  {where}")
+        click.echo(f"    {row.reason[:160]}  [{row.parser}]")
+        click.echo(f"    not acted on: {row.matched_by}")
     if kept:
         click.echo(f"{len(kept)} mailbox message{'' if len(kept) == 1 else 's'} kept for review (nobody changed).")
 

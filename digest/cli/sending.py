@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from digest.cli.base import App, cli, pass_app, warn
+from digest.cli.terminal import redraw
 from digest.providers.registry import PROVIDER_NAMES
 from digest.words import counted
 
@@ -51,11 +52,7 @@ def _progress_printer() -> Any:
 
     def show(progress: Any) -> None:
         eta = f"{int(progress.eta) // 60}:{int(progress.eta) % 60:02d}" if progress.eta is not None else "-"
-        click.echo(
-            f"\r  {progress.done}/{progress.total} recipients · {progress.rate:,.0f}/s · ETA {eta}  ",
-            nl=False,
-            err=True,
-        )
+        redraw(f"  {progress.done}/{progress.total} recipients · {progress.rate:,.0f}/s · ETA {eta}  ")
         if progress.done >= progress.total:
             click.echo("", err=True)
 

@@ -43,6 +43,7 @@ def _offline(settings: Settings, provider: str):  # type: ignore[no-untyped-def]
             setup.segments(settings),
             setup.templates(settings),
             setup.database(settings),
+            setup.database_key(settings),
         ]
     )
     lines, copy = check_copy(settings, provider)

@@ -17,6 +17,7 @@ from digest.config import Settings
 from digest.doctor.report import Check, error, ok, skipped, warning
 from digest.errors import DigestError
 from digest.mime import LIST_UNSUBSCRIBE_POST
+from digest.secret import Secret
 
 ONE_CLICK_HEADERS = ("list-unsubscribe", "list-unsubscribe-post")
 # Only the copy's headers are judged; its body is a stand-in.
@@ -38,7 +39,8 @@ def build_copy(settings: Settings, provider: str) -> Copy:
     from digest.render import RenderedEmail
     from digest.sending.runner import personal_values
 
-    secret = (settings.secret_key or "").encode() or b"doctor"  # the secret key has its own check
+    # The secret key has its own check; any key makes the copy.
+    secret = (settings.secret_key.reveal() if settings.secret_key else "").encode() or b"doctor"
     variant = RenderedEmail("doctor", None, "digest doctor", "", f"<p>{_BODY}</p>", _BODY, ())
     # Subscriber and delivery 0, as test copies have: the token unsubscribes nobody.
     personal = personal_values(settings, secret, "doctor", 0, 0, "")
@@ -48,7 +50,8 @@ def build_copy(settings: Settings, provider: str) -> Copy:
         from digest.providers.sendgrid.sending import SendGridProvider
 
         # The request body needs no key to build; a missing key has its own line.
-        keyed = replace(settings, sendgrid=replace(settings.sendgrid, api_key=settings.sendgrid.api_key or "SG.x"))
+        api_key = settings.sendgrid.api_key or Secret("SG.x")
+        keyed = replace(settings, sendgrid=replace(settings.sendgrid, api_key=api_key))
         body = SendGridProvider(keyed).body(batch, [(0, recipient)])
         headers = {"From": settings.email.from_address, **body["personalizations"][0].get("headers", {})}
         return Copy({key.lower(): value for key, value in headers.items()})

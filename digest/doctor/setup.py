@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from digest.config import MIN_SECRET_KEY_LENGTH, PACKAGED_TEMPLATES, Settings, redact_url
-from digest.doctor.report import Check, error, ok, warning
+from digest.doctor.report import Check, error, ok, skipped, warning
 from digest.errors import DigestError
 from digest.words import counted
 
@@ -31,7 +33,7 @@ def credentials(settings: Settings, provider: str) -> Check:
         key = settings.sendgrid.api_key
         if not key:
             return error(name, "SENDGRID_API_KEY is not set", "add an API key with the Mail Send scope to .env")
-        if not key.startswith("SG."):
+        if not key.reveal().startswith("SG."):
             return warning(
                 name,
                 "SENDGRID_API_KEY does not start with SG., as SendGrid's API keys do",
@@ -138,6 +140,36 @@ def _syntax_errors(settings: Settings, own: Path, files: list[Path]) -> list[str
         except (OSError, UnicodeDecodeError) as exc:
             broken.append(f"{_relative(path, own)} cannot be read ({exc})")
     return broken
+
+
+def database_key(settings: Settings) -> Check:
+    """The secret key is the one the database's address hashes were made with (digest.keyguard)."""
+    from digest.db import create_db_engine
+    from digest.keyguard import fingerprint, mismatch, stored_fingerprint
+
+    name = "key and database"
+    sqlite_file = settings.database_url.removeprefix("sqlite:///")
+    if sqlite_file != settings.database_url and not Path(sqlite_file).exists():
+        return skipped(name, "no database yet: it remembers the key that first uses it")
+    try:
+        key = settings.require_secret_key()
+    except DigestError:
+        return skipped(name, "no usable secret key (its own line says why)")
+    engine = create_db_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            stored = stored_fingerprint(conn)
+    except SQLAlchemyError:  # an old or unreachable database has its own line
+        return skipped(name, "the database cannot say yet (its own line says why)")
+    finally:
+        engine.dispose()
+    mine = fingerprint(key)
+    if stored is None:
+        return ok(name, "the database remembers no key yet; the next command records this one")
+    if stored != mine:
+        found, _, fix = str(mismatch(stored, mine)).partition(". With another key")
+        return error(name, found, "With another key" + fix)
+    return ok(name, "DIGEST_SECRET_KEY is the key the database's address hashes were made with")
 
 
 def database(settings: Settings) -> Check:

@@ -9,14 +9,14 @@ it is imported. One module per reader (:mod:`.newsfeed`, :mod:`.feeds`,
 from digest.sources.decode import decode_text
 from digest.sources.dispatch import read_source
 from digest.sources.feeds import DEFAULT_TIMEZONE, feed_author, feed_text, html_to_text, parse_feed
-from digest.sources.fetch import FETCH_TIMEOUT, MAX_FETCH_BYTES, fetch_url
+from digest.sources.fetch import FETCH_DEADLINE, MAX_FETCH_BYTES, fetch_url
 from digest.sources.markdown import parse_markdown
 from digest.sources.newsfeed import MAX_TITLE_LENGTH, SOURCE_LINE_RE, newsfeed_blocks, parse_newsfeed
 from digest.sources.parsed import ParsedArticle, ParseResult
 
 __all__ = [
     "DEFAULT_TIMEZONE",
-    "FETCH_TIMEOUT",
+    "FETCH_DEADLINE",
     "MAX_FETCH_BYTES",
     "MAX_TITLE_LENGTH",
     "SOURCE_LINE_RE",

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from digest.errors import InputError
+from digest.netpolicy import AllowList
 from digest.sources.decode import decode_text
 from digest.sources.feeds import DEFAULT_TIMEZONE, parse_feed
 from digest.sources.fetch import fetch_url
@@ -15,17 +16,23 @@ from digest.sources.parsed import ParseResult
 
 
 def read_source(
-    location: str, *, source_name: str | None = None, timezone: str = DEFAULT_TIMEZONE, origin: str | None = None
+    location: str,
+    *,
+    source_name: str | None = None,
+    timezone: str = DEFAULT_TIMEZONE,
+    origin: str | None = None,
+    allow: AllowList | None = None,
 ) -> ParseResult:
     """Read one path or http(s) URL, choosing the reader by content and extension.
 
     ``timezone`` is the organisation's: feed timestamps become dates there.
     ``origin`` names the source in messages and in the store when ``location``
     is not what the editor knows it by (an upload saved to a temporary file).
+    ``allow`` names the internal hosts a URL may reach (``[sources] allow_hosts``).
     """
     shown = origin or location
     if re.match(r"^https?://", location, re.IGNORECASE):
-        data = fetch_url(location)
+        data = fetch_url(location, allow=allow)
         return parse_feed(data, origin=shown, source_name=source_name, timezone=timezone)
     path = Path(location)
     if not path.exists():

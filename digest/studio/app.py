@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 import jinja2
 from flask import Flask, Response, g, redirect, request
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as AnyResponse
 
 from digest.config import Settings
@@ -55,6 +56,12 @@ def create_app(settings: Settings, engine: Engine, gate: Gate, *, issue_file: Pa
     """The studio for one project; ``issue_file`` may lie outside the issues folder (`digest studio PATH`)."""
     app = Flask("digest.studio", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    hops = settings.studio.trusted_proxies
+    if hops:
+        # Behind the HTTPS proxies named in [studio]: the client's address and scheme are what they
+        # appended (so the session cookie is Secure and the browser's https:// Origin matches); the
+        # Host header must reach us as the browser sent it.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)  # type: ignore[method-assign]
     site = StudioSite(settings, engine, gate, issue_file)
     app.before_request(site.guard)
     app.after_request(site.finish)

@@ -10,6 +10,7 @@ On an address other than this machine's loopback, a password from ``.env``
 (``DIGEST_STUDIO_PASSWORD``) is needed as well, and the studio will not start
 without one. Every POST carries a CSRF token derived from the session, and
 the session cookie is ``SameSite=Strict``; GET, HEAD and OPTIONS change nothing.
+Wrong passwords are counted per client network (:mod:`digest.studio.lockout`).
 """
 
 from __future__ import annotations
@@ -18,18 +19,14 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 
 from digest.errors import ConfigError
+from digest.studio.lockout import LoginThrottle
 
 MIN_PASSWORD_LENGTH = 12
 TOKEN = "token"  # noqa: S105 - a session level's name, not a secret; the level of a session opened with the address's token
 PASSWORD = "password"  # noqa: S105 - likewise; and then with the password too
-LOGIN_ATTEMPTS = 5  # wrong passwords allowed per client per LOGIN_WINDOW seconds
-LOGIN_WINDOW = 300.0
 
 
 def is_loopback(host: str) -> bool:
@@ -43,13 +40,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def require_password(host: str, password: str | None) -> str | None:
-    """The password the studio needs on ``host``: None on loopback; refuse to start without one elsewhere."""
-    if is_loopback(host):
+def require_password(host: str, password: str | None, *, behind_proxy: bool = False) -> str | None:
+    """The password the studio needs on ``host``: None on loopback; refuse to start without one elsewhere.
+
+    Behind a proxy (``[studio] trusted_proxies``) other machines reach the studio even on loopback.
+    """
+    if is_loopback(host) and not behind_proxy:
         return None
     if not password:
+        reached = (
+            "[studio] trusted_proxies puts the studio behind a proxy"
+            if behind_proxy
+            else f"`digest studio --host {host}`"
+        )
         raise ConfigError(
-            f"`digest studio --host {host}` can be reached from other machines: set DIGEST_STUDIO_PASSWORD "
+            f"{reached} can be reached from other machines: set DIGEST_STUDIO_PASSWORD "
             f"in .env (at least {MIN_PASSWORD_LENGTH} characters) and put the studio behind HTTPS, "
             "or leave --host at 127.0.0.1 and use an SSH tunnel"
         )
@@ -75,8 +80,7 @@ class Gate:
         self._key = secrets.token_bytes(32)
         # Cookies are shared by every port of a host: name ours after this run.
         self.cookie_name = "digest_studio_" + hashlib.sha256(self._key).hexdigest()[:10]
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self.throttle = LoginThrottle()
 
     @property
     def needs_password(self) -> bool:
@@ -116,17 +120,6 @@ class Gate:
         return bool(given) and hmac.compare_digest(str(given).encode(), self.csrf_token(session).encode())
 
     def check_password(self, client: str, given: str) -> bool | None:
-        """True or False for the password; None when this client has tried too often lately."""
-        now = time.monotonic()
-        with self._lock:
-            failures = self._failures.setdefault(client, deque())
-            while failures and now - failures[0] > LOGIN_WINDOW:
-                failures.popleft()
-            if len(failures) >= LOGIN_ATTEMPTS:
-                return None
-            assert self.password is not None
-            if hmac.compare_digest(given.encode(), self.password.encode()):
-                failures.clear()
-                return True
-            failures.append(now)
-            return False
+        """True or False for the password; None when this client's network has tried too often lately."""
+        assert self.password is not None
+        return self.throttle.attempt(client, hmac.compare_digest(given.encode(), self.password.encode()))

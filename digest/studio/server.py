@@ -12,10 +12,13 @@ from sqlalchemy.engine import Engine
 
 from digest.config import Settings
 from digest.errors import StateError
+from digest.serving import ServerLimits, create_server
 from digest.studio.app import create_app
 from digest.studio.auth import Gate, require_password
 
-STUDIO_THREADS = 4  # one editor; a few requests at once (the page, its script, a preview)
+# One editor, a few requests at once (the page, its script, a preview); the browser keeps a few
+# connections open. An upload of up to the app's 20 MB must arrive within two minutes (1.4 Mbit/s).
+STUDIO_LIMITS = ServerLimits(threads=4, connection_limit=100, channel_timeout=20, request_timeout=120)
 
 
 @dataclass
@@ -48,13 +51,13 @@ def start_studio(
     Beyond loopback a password is required (see :mod:`digest.studio.auth`);
     the settings and templates are checked before anything listens.
     """
-    from waitress.server import create_server
-
-    password = require_password(host, settings.studio_password)
+    given = settings.studio_password.reveal() if settings.studio_password else None
+    password = require_password(host, given, behind_proxy=settings.studio.trusted_proxies > 0)
     gate = Gate(password=password)
     app = create_app(settings, engine, gate, issue_file=issue_file)
     try:
-        server = create_server(app, host=host, port=port, threads=STUDIO_THREADS, ident="digest-studio")
+        proxied = settings.studio.trusted_proxies > 0
+        server = create_server(app, host, port, STUDIO_LIMITS, ident="digest-studio", proxied=proxied)
     except OSError as exc:
         reason = exc.strerror or exc
         raise StateError(f"cannot listen on {host} port {port} ({reason}); choose another with --port") from None

@@ -63,27 +63,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
 
 def serve(settings: Settings, host: str, port: int, *, threads: int = 8) -> None:
-    """Run the application under waitress until interrupted.
+    """Run the application under waitress, with the limits of ``[web]``, until interrupted.
 
     Idle connections count against ``[web] connection_limit`` until
-    ``channel_timeout`` closes them; waitress looks for them every few seconds
-    (``cleanup_interval``), so a crowd of idle or slow clients cannot keep
-    /healthz and the webhook waiting for long.
+    ``channel_timeout`` closes them, and a request must arrive whole within
+    ``request_timeout`` (see :mod:`digest.serving`), so a crowd of idle or
+    trickling clients cannot keep /healthz and the webhook waiting for long.
     """
-    import waitress
+    from digest.serving import ServerLimits, create_server
 
     app = create_app(settings)
     app.extensions["digest"].confirmations.start()  # mail what other processes queued, purge expired requests
     web = settings.web
-    waitress.serve(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        ident="digest",
-        connection_limit=web.connection_limit,
-        channel_timeout=web.channel_timeout,
-        cleanup_interval=max(1, min(10, web.channel_timeout // 2)),
-        # poll(), not select(): select() cannot watch file descriptors above 1023.
-        asyncore_use_poll=True,
-    )
+    limits = ServerLimits(threads, web.connection_limit, web.channel_timeout, web.request_timeout)
+    create_server(app, host, port, limits, ident="digest", proxied=web.trusted_proxies > 0).run()

@@ -34,7 +34,7 @@ def suppression_list_pages(settings: Settings, *, client: Any = None) -> Iterato
             raise ConfigError("SENDGRID_API_KEY is not set; `digest bounces sync` reads SendGrid's lists with it")
         from sendgrid import SendGridAPIClient
 
-        client = SendGridAPIClient(api_key=settings.sendgrid.api_key, host=settings.sendgrid.api_host)
+        client = SendGridAPIClient(api_key=settings.sendgrid.api_key.reveal(), host=settings.sendgrid.api_host)
         client.client.timeout = settings.sendgrid.timeout
     for kind, event_type in SYNC_LISTS.items():
         offset = 0

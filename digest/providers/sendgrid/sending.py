@@ -97,7 +97,7 @@ class SendGridProvider:
         self.config = config
         self.batch_size = min(config.batch_size, MAX_PERSONALIZATIONS)
         # Always with a timeout: a hung connection must not hang the send.
-        self.connection = Connection(config.api_host, config.api_key, config.timeout)
+        self.connection = Connection(config.api_host, config.api_key.reveal(), config.timeout)
         self.sleep = sleep
         self.requests = 0
         # What follows each reader's own one-click address in List-Unsubscribe (see mime.list_unsubscribe_header).

@@ -47,7 +47,7 @@ class SmtpProvider:
                     connection.starttls(context=ssl.create_default_context())
             connection.ehlo_or_helo_if_needed()
             if config.username:
-                connection.login(config.username, config.password or "")
+                connection.login(config.username, config.password.reveal() if config.password else "")
         except smtplib.SMTPAuthenticationError:
             raise ProviderFatal(
                 f"the SMTP server {config.host} refused the login for {config.username!r}; "
