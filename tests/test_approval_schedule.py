@@ -121,8 +121,11 @@ def test_two_run_due_at_once_send_each_scheduled_send_once(engine, settings, aud
 
 def test_bad_at_value(invoke, audience) -> None:  # type: ignore[no-untyped-def]
     result = invoke("send", "2025-04-10", "--segment", "everyone", "--at", "next monday", "--yes")
-    assert result.exit_code == 2
-    assert "'next monday' is not a time written 'YYYY-MM-DD HH:MM'" in result.output
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: --at 'next monday' is not a time written 'YYYY-MM-DD HH:MM', or a weekday and a time, "
+        "'Monday 08:00'\n"
+    )
 
 
 def test_approve_cli(invoke, audience) -> None:  # type: ignore[no-untyped-def]

@@ -73,3 +73,41 @@ def test_the_check_refuses_a_time_the_clocks_skip_and_passes_a_near_one() -> Non
     assert "61 days from now" in check_send_time(datetime(2026, 5, 1, 13, 0, tzinfo=LONDON), now=now)
     with pytest.raises(InputError, match="in the past"):
         check_send_time(datetime(2026, 3, 1, 12, 0, tzinfo=LONDON), now=now)  # this very minute is past
+
+
+@pytest.mark.parametrize(
+    ("written", "now", "expected"),
+    [
+        # Friday 4 December 2026, 10:00 in London: "Monday 08:00" is the Monday to come.
+        ("Monday 08:00", datetime(2026, 12, 4, 10, 0, tzinfo=UTC), datetime(2026, 12, 7, 8, 0, tzinfo=LONDON)),
+        ("mon 08:00", datetime(2026, 12, 4, 10, 0, tzinfo=UTC), datetime(2026, 12, 7, 8, 0, tzinfo=LONDON)),
+        # On a Monday before 08:00 it is today; after, the Monday a week on.
+        ("Monday 08:00", datetime(2026, 12, 7, 7, 0, tzinfo=UTC), datetime(2026, 12, 7, 8, 0, tzinfo=LONDON)),
+        ("Monday 08:00", datetime(2026, 12, 7, 9, 0, tzinfo=UTC), datetime(2026, 12, 14, 8, 0, tzinfo=LONDON)),
+        # In summer time the hour is London's, not UTC's.
+        ("Monday 08:00", datetime(2026, 6, 5, 12, 0, tzinfo=UTC), datetime(2026, 6, 8, 7, 0, tzinfo=UTC)),
+        ("2026-12-07 08:00", datetime(2026, 12, 4, 10, 0, tzinfo=UTC), datetime(2026, 12, 7, 8, 0, tzinfo=LONDON)),
+    ],
+)
+def test_at_reads_a_date_or_the_next_such_weekday(written: str, now: datetime, expected: datetime) -> None:
+    from digest.sending import parse_send_time
+
+    assert parse_send_time(written, "Europe/London", now=now) == expected
+
+
+@pytest.mark.parametrize("written", ["Monday", "Mo 08:00", "Moonday 08:00", "Monday 8am", "30/11/2026 08:00", ""])
+def test_at_written_otherwise_is_refused_with_both_forms(written: str) -> None:
+    from digest.sending import parse_send_time
+
+    with pytest.raises(InputError) as caught:
+        parse_send_time(written, "Europe/London")
+    assert "'YYYY-MM-DD HH:MM', or a weekday and a time, 'Monday 08:00'" in str(caught.value)
+
+
+def test_a_weekday_schedules_a_send_still_to_come(invoke, engine, audience) -> None:  # type: ignore[no-untyped-def]
+    result = invoke("send", "2025-04-10", "--segment", "everyone", "--at", "Monday 08:00", "--yes")
+    assert result.exit_code == 0, result.output
+    ((state, when),) = sends(engine)
+    local = when.astimezone(LONDON)
+    assert state == "scheduled" and when > datetime.now(UTC)
+    assert (local.strftime("%A %H:%M"), (local - datetime.now(UTC)).days < 7) == ("Monday 08:00", True)

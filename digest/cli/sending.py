@@ -102,7 +102,10 @@ def _print_outcome(outcome: Any, controls: Any = None, *, resume: str = "") -> N
 @click.option("--resume", is_flag=True, help="Continue the issue's interrupted send.")
 @click.option("--resend-uncertain", is_flag=True, help="With --resume: send again rows left uncertain by a crash.")
 @click.option(
-    "--at", "at_text", metavar="'YYYY-MM-DD HH:MM'", help="Schedule the send ([sending] timezone); run-due sends it."
+    "--at",
+    "at_text",
+    metavar="WHEN",
+    help="Schedule the send: 'YYYY-MM-DD HH:MM' or 'Monday 08:00' ([sending] timezone); run-due sends it.",
 )
 @click.option("--cancel", is_flag=True, help="Cancel the issue's scheduled or planned send before it starts.")
 @click.option("--skip-doctor", is_flag=True, help="Send even when `digest doctor`'s offline checks find an error.")
@@ -138,7 +141,7 @@ def send(
         from digest.doctor import require_ready
 
         require_ready(app.settings, provider)
-    at = _parse_at(at_text, app.settings.timezone) if at_text else None
+    at = sending.parse_send_time(at_text, app.settings.timezone) if at_text else None
     far = sending.check_send_time(at) if at is not None else ""
     if far and (yes or dry_run):
         warn(f"{far}.")
@@ -261,17 +264,6 @@ def _print_result(outcome: Any, *, dry_run: bool, total: int, controls: Any = No
         click.echo("Nobody to send to: nothing was written or sent.")
     else:
         click.echo("Not sent.")
-
-
-def _parse_at(text: str, timezone: str) -> Any:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    try:
-        local = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a time written 'YYYY-MM-DD HH:MM'", param_hint="--at") from None
-    return local.replace(tzinfo=ZoneInfo(timezone))
 
 
 @cli.command("run-due")

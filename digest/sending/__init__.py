@@ -25,7 +25,7 @@ from __future__ import annotations
 from digest.sending.ledger import SendSummary, deliveries_of, list_sends, open_send, sent_issue_ids
 from digest.sending.plan import Plan, SegmentPlan, plan_send
 from digest.sending.runner import Progress, RunControls, SendOutcome, run_send
-from digest.sending.schedule import cancel_send, check_send_time, schedule_send
+from digest.sending.schedule import cancel_send, check_send_time, parse_send_time, schedule_send
 from digest.sending.states import BatchState, DeliveryState, SendState
 from digest.sending.testcopy import send_test_copies
 from digest.sending.variants import freeze_sent, freeze_variants
@@ -49,6 +49,7 @@ __all__ = [
     "freeze_variants",
     "list_sends",
     "open_send",
+    "parse_send_time",
     "plan_send",
     "resume_send",
     "run_due",

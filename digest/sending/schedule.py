@@ -22,6 +22,40 @@ from digest.errors import InputError, NotFoundError, StateError
 from digest.sending.states import OPEN_SEND_STATES, DeliveryState, SendState
 
 FAR_AHEAD = timedelta(days=60)
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+AT_FORMS = "'YYYY-MM-DD HH:MM', or a weekday and a time, 'Monday 08:00'"
+
+
+def parse_send_time(text: str, timezone: str, *, now: datetime | None = None) -> datetime:
+    """The moment ``--at`` names, in ``timezone``: a date and time, or the next such weekday at that time.
+
+    'Monday 08:00' (or 'mon 08:00') is the next Monday at 08:00 to come: today, if it is Monday
+    and 08:00 has not passed yet, else the one after. The weekday form is what an editor means by
+    "send it Monday morning", and it cannot name a time already past.
+    """
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timezone)
+    words = text.strip().split()
+    if len(words) == 2 and len(words[0]) >= 3:
+        named = [day for day in _WEEKDAYS if day.startswith(words[0].casefold())]
+        if len(named) == 1:
+            clock = _clock(words[1], text)
+            today = (now or db.utcnow()).astimezone(zone)
+            ahead = (_WEEKDAYS.index(named[0]) - today.weekday()) % 7
+            moment = datetime.combine(today.date() + timedelta(days=ahead), clock, zone)
+            return moment if moment > today else moment + timedelta(days=7)
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+    except ValueError:
+        raise InputError(f"--at {text!r} is not a time written {AT_FORMS}") from None
+
+
+def _clock(word: str, text: str) -> Any:
+    try:
+        return datetime.strptime(word, "%H:%M").time()
+    except ValueError:
+        raise InputError(f"--at {text!r} is not a time written {AT_FORMS}") from None
 
 
 def check_send_time(at: datetime, *, now: datetime | None = None) -> str:
