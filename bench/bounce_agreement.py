@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-# sisimai's reason names → ours (digest.bounce_reasons), and its non-bounces → our kinds.
+# sisimai's reason names → ours (digest.events.bounce_reasons), and its non-bounces → our kinds.
 SISIMAI_REASONS = {
     "userunknown": "user-unknown",
     "hostunknown": "host-unknown",
@@ -105,8 +105,8 @@ def sisimai_verdicts(paths: list[Path]) -> dict[tuple[str, str], Verdict]:
 
 def digest_verdicts(paths: list[Path]) -> tuple[dict[tuple[str, str], Verdict], dict[str, str], list[str]]:
     """(file name, address) → our verdict; each file's kind; files whose reading raised."""
-    from digest.bounce_parse import read_message
-    from digest.mail_decode import parse_bytes
+    from digest.events.bounce_parse import read_message
+    from digest.events.mail_decode import parse_bytes
 
     found: dict[tuple[str, str], Verdict] = {}
     kinds: dict[str, str] = {}

@@ -92,7 +92,7 @@ def postgres_schema_url(base: str) -> tuple[str, Callable[[], None]]:
 
     import sqlalchemy as sa
 
-    from digest.db import create_db_engine
+    from digest.store.db import create_db_engine
 
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     admin = create_db_engine(base)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 def main() -> None:
     from digest.config import load_settings
-    from digest.db import open_database
-    from digest.intake import ingest_webhook_body
+    from digest.events.intake import ingest_webhook_body
     from digest.providers.sendgrid.webhook import check_signature, load_public_key
+    from digest.store.db import open_database
 
     folder, bodies = Path(sys.argv[1]), Path(sys.argv[2])
     settings = load_settings(folder / "digest.toml")

@@ -126,8 +126,8 @@ def run(count: int, database_url: str | None = None, label: str = "SQLite", *, s
     """Both measurements on one database (SQLite by default)."""
     import sqlalchemy as sa
 
-    from digest import db
     from digest.config import load_settings
+    from digest.store import db
 
     key = ec.generate_private_key(ec.SECP256R1())
     public = base64.b64encode(

@@ -46,9 +46,9 @@ def feed(items: int) -> bytes:
 
 
 def run(items: int) -> tuple[float, int, int]:
-    from digest.articles import import_articles
+    from digest.articles.store import import_articles
     from digest.config import load_settings
-    from digest.db import open_database
+    from digest.store.db import open_database
 
     folder = scratch_project()
     try:

@@ -54,9 +54,9 @@ def main() -> None:
         run_process([digest, "issue", "new", "--date", "2025-04-10"], folder)
 
         from digest.config import load_settings
-        from digest.db import open_database
-        from digest.issues import load_view
-        from digest.render import render_issue
+        from digest.issues.issue import load_view
+        from digest.issues.render import render_issue
+        from digest.store.db import open_database
 
         settings = load_settings(folder / "digest.toml")
         engine = open_database(settings.database_url)

@@ -27,10 +27,10 @@ SEGMENTS = "segments:\n  - name: everyone\n    description: Everyone\n"
 
 def project_with_subscribers(count: int, extra_toml: str = "", database_url: str | None = None) -> Path:
     """An issue of 12 stories and ``count`` active subscribers (inserted in bulk)."""
-    from digest import db
-    from digest.bulk import bulk_insert
     from digest.config import load_settings
-    from digest.emails import keyed_hash
+    from digest.people.emails import keyed_hash
+    from digest.store import db
+    from digest.store.bulk import bulk_insert
 
     folder = build_project()
     if database_url:
@@ -97,8 +97,8 @@ def timed_send(folder: Path, provider: str) -> tuple[float, float, str]:
 def in_process_phases(folder: Path, server_url: str) -> dict[str, float]:
     """Planning and sending timed separately, inside one process."""
     from digest.config import load_settings
-    from digest.db import open_database
     from digest.sending import plan_send, run_send
+    from digest.store.db import open_database
 
     settings = load_settings(folder / "digest.toml")
     engine = open_database(settings.database_url)
@@ -117,8 +117,8 @@ def naive(folder: Path, server_url: str, sample: int) -> float:
     from dataclasses import replace
 
     from digest.config import load_settings
-    from digest.db import open_database
     from digest.sending import plan_send, run_send
+    from digest.store.db import open_database
 
     settings = load_settings(folder / "digest.toml")
     settings = replace(settings, sendgrid=replace(settings.sendgrid, batch_size=1))

@@ -68,8 +68,8 @@ def main() -> None:
         summary = run.stdout.strip().splitlines()[-1]
 
         from digest.config import load_settings
-        from digest.db import open_database
-        from digest.segments import iter_audience, load_segments
+        from digest.people.segments import iter_audience, load_segments
+        from digest.store.db import open_database
 
         settings = load_settings(folder / "digest.toml")
         engine = open_database(settings.database_url)

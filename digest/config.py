@@ -76,7 +76,7 @@ class PoolSettings:
 
 @dataclass(frozen=True)
 class EventSettings:
-    """What provider events do to subscribers (the rules are in digest.events)."""
+    """What provider events do to subscribers (the rules are in digest.events.rules)."""
 
     soft_bounce_threshold: int = 3
     soft_bounce_reset_days: int = 30
@@ -84,7 +84,7 @@ class EventSettings:
     webhook_max_bytes: int = 8 * 1024 * 1024
     subscribe_rate_limit: int = 5  # sign-ups per client address per hour
     subscribe_address_limit: int = 3  # confirmation mails per target address per day
-    # Points a soft bounce adds, by reason (digest.bounce_reasons.SOFT_REASONS); 1 when not named.
+    # Points a soft bounce adds, by reason (digest.events.bounce_reasons.SOFT_REASONS); 1 when not named.
     soft_bounce_scores: Mapping[str, int] = field(default_factory=dict)
 
 
@@ -111,7 +111,7 @@ class StudioSettings:
 
 @dataclass(frozen=True)
 class SourceSettings:
-    """Where feeds may be fetched from (digest.sources.fetch)."""
+    """Where feeds may be fetched from (digest.articles.sources.fetch)."""
 
     # Internal hosts and networks fetched although not public (the organisation's intranet feeds).
     allow_hosts: AllowList = field(default_factory=AllowList)
@@ -470,7 +470,7 @@ def _soft_bounce_scores(table: TomlTable) -> dict[str, int]:
     if not table.data:
         table.finish()
         return {}  # nothing set: no need to load the bounce reader's reasons (and its patterns)
-    from digest.bounce_reasons import SOFT_REASONS
+    from digest.events.bounce_reasons import SOFT_REASONS
 
     scores: dict[str, int] = {}
     for reason in list(table.data):

@@ -20,8 +20,8 @@ from string import Template
 from sqlalchemy.engine import Engine
 
 from digest.config import CONFIG_NAME, Settings
-from digest.emails import check_address
 from digest.errors import InputError
+from digest.people.emails import check_address
 
 DEFAULTS = Path(__file__).resolve().parent / "defaults"
 
@@ -141,14 +141,14 @@ def open_engine(
     """The project's database, migrated to the current schema, with its pool settings.
 
     Unless ``check_key`` is False (`digest db rekey`), a DIGEST_SECRET_KEY other than the one
-    the database's address hashes were made with is refused here (:mod:`digest.keyguard`);
+    the database's address hashes were made with is refused here (:mod:`digest.people.keyguard`);
     ``on_notice`` hears when the database adopts the key on first use.
     """
-    from digest.db import open_database
+    from digest.store.db import open_database
 
     engine = open_database(settings.database_url, pool=settings.pool)
     if check_key:
-        from digest.keyguard import check_database_key
+        from digest.people.keyguard import check_database_key
 
         try:
             check_database_key(engine, settings, on_notice)

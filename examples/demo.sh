@@ -20,11 +20,11 @@ unset DIGEST_DATABASE_URL DIGEST_CONFIG
 start=$(date +%s)
 
 echo "== 0. A new project for the demo: digest init, with the demo's settings"
-# Made afresh: the old demo folder is deleted, but only if `make demo` made it (digest.folders).
+# Made afresh: the old demo folder is deleted, but only if `make demo` made it (digest.issues.folders).
 "$PYTHON" -c '
 import sys
 from digest.errors import DigestError
-from digest.folders import DEMO, clear_folder
+from digest.issues.folders import DEMO, clear_folder
 try:
     clear_folder(sys.argv[1], DEMO)
 except DigestError as exc:

@@ -13,7 +13,7 @@ import io
 import sys
 from pathlib import Path
 
-from digest import browser
+from digest.issues import browser
 
 REPO = Path(__file__).resolve().parent.parent
 ISSUE = "2026-11-23"

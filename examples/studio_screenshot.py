@@ -19,11 +19,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from digest import browser  # noqa: E402
-from digest.articles import import_articles  # noqa: E402
+from digest.articles.store import import_articles  # noqa: E402
 from digest.config import load_settings  # noqa: E402
-from digest.db import open_database  # noqa: E402
-from digest.drafting import new_issue  # noqa: E402
+from digest.issues import browser  # noqa: E402
+from digest.issues.drafting import new_issue  # noqa: E402
+from digest.store.db import open_database  # noqa: E402
 from digest.studio.app import create_app  # noqa: E402
 from digest.studio.auth import Gate  # noqa: E402
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from digest import db
-from digest.mime import new_message_id
+from digest.issues.mime import new_message_id
+from digest.people.subscribers import add_subscriber
 from digest.providers.smtp.verp import return_path
-from digest.subscribers import add_subscriber
+from digest.store import db
 from tests.conftest import DATA
 
 SAMPLES = DATA / "bounces"

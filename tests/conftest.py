@@ -48,7 +48,7 @@ unsubscribe_mailto = "unsubscribe@safe.example.org"
 base_url = "https://news.safe.example.org"
 
 [sending]
-# Approval has its own tests (tests/test_approval.py); elsewhere it would only add steps.
+# Approval has its own tests (tests/sending/test_approval_schedule.py); elsewhere it would only add steps.
 require_approval = false
 """
 
@@ -164,9 +164,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, _cache_dir: Path) -> None:
             "DIGEST_CORPUS_DIR",
         ):
             monkeypatch.delenv(key, raising=False)
-    # digest.cache keeps inlined HTML and compiled templates: the suite's own, not the user's.
+    # digest.issues.cache keeps inlined HTML and compiled templates: the suite's own, not the user's.
     monkeypatch.setenv("DIGEST_CACHE_DIR", str(_cache_dir))
-    from digest.cache import cache_dir
+    from digest.issues.cache import cache_dir
 
     cache_dir.cache_clear()
 
@@ -202,7 +202,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
 
     import sqlalchemy as sa
 
-    from digest.db import create_db_engine
+    from digest.store.db import create_db_engine
 
     schema = f"t_{uuid.uuid4().hex[:16]}"
     admin = create_db_engine(base)
@@ -236,8 +236,8 @@ def settings(project: Path) -> Settings:
 
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[object]:
-    from digest.db import open_database
-    from digest.keyguard import check_database_key
+    from digest.people.keyguard import check_database_key
+    from digest.store.db import open_database
 
     engine = open_database(settings.database_url)
     check_database_key(engine, settings)  # as any command does first: the database remembers the project's key
@@ -272,7 +272,7 @@ def sample_copy(project: Path) -> Path:
 @pytest.fixture
 def imported(engine, settings, sample_copy):  # type: ignore[no-untyped-def]
     """The store after importing the suite's own newsfeed export."""
-    from digest.articles import import_articles
+    from digest.articles.store import import_articles
 
     report = import_articles(engine, settings, [str(sample_copy)])
     assert report.new == 5
@@ -284,7 +284,7 @@ def sample_issue(engine, settings, imported):  # type: ignore[no-untyped-def]
     """issues/2025-04-10/issue.yaml drafted from the sample."""
     from datetime import date
 
-    from digest.drafting import new_issue
+    from digest.issues.drafting import new_issue
 
     path, _ = new_issue(engine, settings, issue_date=date(2025, 4, 10))
     return path
@@ -295,8 +295,8 @@ def demo_issue(engine, settings, project):  # type: ignore[no-untyped-def]
     """The demo's issue of 23 November 2026 (examples/articles) and the segments `digest init` writes."""
     from datetime import date
 
-    from digest.articles import import_articles
-    from digest.drafting import new_issue
+    from digest.articles.store import import_articles
+    from digest.issues.drafting import new_issue
 
     (project / "subscribers").mkdir(exist_ok=True)
     shutil.copy(REPO / "digest" / "defaults" / "segments.yaml", project / "subscribers" / "segments.yaml")
@@ -328,7 +328,7 @@ segments:
 @pytest.fixture
 def audience(project, engine, settings, sample_issue):  # type: ignore[no-untyped-def]
     """Segments and a dozen subscribers (schools, health, others) for the sample issue."""
-    from digest.subscribers import add_subscriber
+    from digest.people.subscribers import add_subscriber
 
     (project / "subscribers").mkdir(exist_ok=True)
     (project / "subscribers" / "segments.yaml").write_text(SEGMENTS_YAML, encoding="utf-8")
@@ -348,8 +348,8 @@ def suppression_log(engine: Any, settings: Settings, address: str) -> list[tuple
     """What happened to an address's suppression, in order: (action, reason, detail)."""
     import sqlalchemy as sa
 
-    from digest import db
-    from digest.subscribers import email_hash
+    from digest.people.subscribers import email_hash
+    from digest.store import db
 
     hashed = email_hash(settings, address)
     log = db.suppression_log
@@ -413,7 +413,7 @@ def smtp_server(project):  # type: ignore[no-untyped-def]
 
 def record_send(conn: Any, issue_id: str, *, state: str = "done", provider: str = "sendgrid") -> int:
     """A send of ``issue_id`` written straight to the table (for tests that need several issues' sends)."""
-    from digest import db
+    from digest.store import db
 
     found = conn.execute(
         db.sends.insert()
@@ -427,7 +427,7 @@ def first_variant(engine: Any, send_id: int) -> str:
     """The variant key of a planned send's first delivery (the sample issue to everyone has one)."""
     import sqlalchemy as sa
 
-    from digest import db
+    from digest.store import db
 
     with engine.connect() as conn:
         query = sa.select(db.deliveries.c.variant).where(db.deliveries.c.send_id == send_id).limit(1)
@@ -448,7 +448,7 @@ AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 @pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Any]:
     """One headless Chromium per test module; each test gets its own context from the fixtures below."""
-    from digest import browser
+    from digest.issues import browser
 
     require_tool(
         browser.available(), "no Chromium (and the playwright package) for the browser checks", tool="chromium"

@@ -8,9 +8,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from digest.articles import import_articles
+from digest.articles.store import import_articles
 from digest.config import Settings
-from digest.drafting import new_issue
+from digest.issues.drafting import new_issue
 from tests.conftest import REPO
 
 EXAMPLES = REPO / "examples" / "articles"

@@ -202,9 +202,9 @@ def example_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This folder's settings and segments, with the example articles imported (the ids the pages name)."""
     import shutil
 
-    from digest.articles import import_articles
+    from digest.articles.store import import_articles
     from digest.config import load_settings
-    from digest.db import open_database
+    from digest.store.db import open_database
 
     project = tmp_path_factory.mktemp("examples")
     shutil.copy(REPO / "digest.toml", project / "digest.toml")
@@ -219,10 +219,10 @@ def example_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _load_example(example: docpages.Example, project: Path) -> None:
     """Load an example the way digest reads the file it belongs in; raise on any problem."""
     from digest.config import load_settings
-    from digest.db import open_database
+    from digest.store.db import open_database
 
     if example.lang == "markdown":
-        from digest.sources.markdown import parse_markdown
+        from digest.articles.sources.markdown import parse_markdown
 
         result = parse_markdown(example.text, origin=f"{example.page}:{example.line}")
         assert result.articles, "no article in the example"
@@ -240,14 +240,14 @@ def _load_example(example: docpages.Example, project: Path) -> None:
     if name.endswith("segments.yaml"):
         from dataclasses import replace
 
-        from digest.segments import load_segments
+        from digest.people.segments import load_segments
 
         example_file = project / "segments-example.yaml"
         example_file.write_text(example.text, encoding="utf-8")
         assert load_segments(replace(settings, segments_file=example_file))
         return
     if re.fullmatch(r"issues/[\w-]+/issue\.yaml", name):
-        from digest.issues import parse_issue_text
+        from digest.issues.issue import parse_issue_text
 
         engine = open_database(settings.database_url)
         try:

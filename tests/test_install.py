@@ -46,10 +46,10 @@ def test_the_wheel_carries_templates_defaults_and_migrations(wheel: Path) -> Non
         "digest/templates/web/base.html.j2",
         "digest/defaults/digest.toml",
         "digest/defaults/segments.yaml",
-        "digest/migrations/script.py.mako",
+        "digest/store/migrations/script.py.mako",
     ):
         assert needed in names
-    assert any(name.startswith("digest/migrations/versions/") for name in names)
+    assert any(name.startswith("digest/store/migrations/versions/") for name in names)
     assert not any(name.startswith(("tests/", "examples/", "bench/")) for name in names)
 
 

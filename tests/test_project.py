@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from digest.cli import cli
 from digest.config import load_settings
 from digest.errors import InputError
+from digest.people.segments import load_segments
 from digest.project import init_project
-from digest.segments import load_segments
 
 
 def test_init_lays_out_a_project_the_settings_accept(tmp_path: Path) -> None:

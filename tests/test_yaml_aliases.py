@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.articles import import_articles
+from digest.articles.store import import_articles
 
 # Nine levels of ten aliases each: under a kilobyte of text, a billion values if expanded.
 LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(

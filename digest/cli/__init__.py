@@ -5,6 +5,9 @@ result. Library errors (:class:`digest.errors.DigestError`) become
 ``Error: <message>`` and exit status 1. Heavy libraries are imported inside
 the commands that need them so that `digest --help` starts fast. The commands
 live in one module per kind of work; importing them registers them.
+
+May import: every package, but never a table (`digest db` calls the store's
+functions: upgrade, copy, the revision).
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def subscribers_import(
     Exports of Mailchimp (in any language), listmonk, MailerLite, Substack, beehiiv, Buttondown, Kit,
     Brevo, Campaign Monitor and Shopify are recognised, and the people they mark as gone stay gone.
     """
-    from digest.csvimport import import_csv
+    from digest.people.csvimport import import_csv
 
     summary = import_csv(
         app.engine,
@@ -142,7 +142,7 @@ def subscribers_add(
     **profile: str,
 ) -> None:
     """Add one subscriber."""
-    from digest.subscribers import add_subscriber
+    from digest.people.subscribers import add_subscriber
 
     extra = {}
     for item in attributes:
@@ -167,7 +167,7 @@ def subscribers_add(
 @pass_app
 def subscribers_remove(app: App, email: str, reason: str) -> None:
     """Unsubscribe someone; their address is suppressed."""
-    from digest.subscribers import remove_subscriber
+    from digest.people.subscribers import remove_subscriber
 
     person = remove_subscriber(app.engine, app.settings, email, reason=reason)
     click.echo(f"{person.email} is now {person.status} and suppressed.")
@@ -178,7 +178,7 @@ def subscribers_remove(app: App, email: str, reason: str) -> None:
 @pass_app
 def subscribers_show(app: App, email: str) -> None:
     """Everything about one subscriber: fields, segments, history, deliveries."""
-    from digest.report import subscriber_report
+    from digest.reports.report import subscriber_report
 
     for line in subscriber_report(app.engine, app.settings, email):
         click.echo(line)
@@ -190,7 +190,7 @@ def subscribers_show(app: App, email: str) -> None:
 @pass_app
 def subscribers_list(app: App, segment: str | None, status: str | None) -> None:
     """List subscribers: email, name, organisation, status."""
-    from digest.segments import select_subscribers
+    from digest.people.segments import select_subscribers
 
     count = 0
     for person in select_subscribers(app.engine, app.settings, segment=segment, status=status):
@@ -209,8 +209,8 @@ def subscribers_export(app: App, csv_file: str | None, segment: str | None, stat
     """Export subscribers to CSV, into exports/ (ignored by git) unless FILE names a folder."""
     from datetime import date
 
-    from digest.segments import select_subscribers
-    from digest.subscribers import export_rows, write_csv
+    from digest.people.segments import select_subscribers
+    from digest.people.subscribers import export_rows, write_csv
 
     target = _personal_data_file(app, csv_file or f"subscribers-{date.today().isoformat()}.csv")
     count = write_csv(target, export_rows(select_subscribers(app.engine, app.settings, segment=segment, status=status)))
@@ -220,8 +220,8 @@ def subscribers_export(app: App, csv_file: str | None, segment: str | None, stat
 
 
 def _personal_data_file(app: App, given: str) -> Path:
-    """Where a file of personal data goes (digest.exports), warning when git would take it."""
-    from digest.exports import export_path, git_would_take
+    """Where a file of personal data goes (digest.people.exports), warning when git would take it."""
+    from digest.people.exports import export_path, git_would_take
 
     target = export_path(app.settings, given)
     problem = git_would_take(target)
@@ -236,7 +236,7 @@ def _personal_data_file(app: App, given: str) -> Path:
 @pass_app
 def subscribers_erase(app: App, email: str, yes: bool) -> None:
     """Right to erasure: wipe someone's personal data for good (their suppression is kept)."""
-    from digest.erasure import erase_person
+    from digest.people.erasure import erase_person
 
     if not yes:
         click.confirm(f"Erase every personal detail of {email}? This cannot be undone", abort=True)
@@ -257,7 +257,7 @@ def suppressions() -> None:
 @pass_app
 def suppressions_list(app: App) -> None:
     """List suppressions (addresses are stored only as keyed hashes)."""
-    from digest.subscribers import list_suppressions
+    from digest.people.subscribers import list_suppressions
 
     found = list_suppressions(app.engine)
     for item in found:
@@ -272,7 +272,7 @@ def suppressions_list(app: App) -> None:
 @pass_app
 def suppressions_add(app: App, email: str, reason: str) -> None:
     """Suppress an address, subscribed or not."""
-    from digest.subscribers import suppress_address
+    from digest.people.subscribers import suppress_address
 
     added = suppress_address(app.engine, app.settings, email, reason=reason)
     click.echo(f"{email} {'is now suppressed' if added else 'was already suppressed'}.")
@@ -284,7 +284,7 @@ def suppressions_add(app: App, email: str, reason: str) -> None:
 @pass_app
 def suppressions_lift(app: App, email: str, reason: str) -> None:
     """Lift a suppression; an existing subscriber becomes active again."""
-    from digest.subscribers import lift_suppression
+    from digest.people.subscribers import lift_suppression
 
     person = lift_suppression(app.engine, app.settings, email, reason=reason)
     tail = f"; {person.email} is {person.status} again" if person else ""
@@ -300,7 +300,7 @@ def segments() -> None:
 @pass_app
 def segments_list(app: App) -> None:
     """Each segment with its description and member count."""
-    from digest.segments import load_segments, segment_counts
+    from digest.people.segments import load_segments, segment_counts
 
     found = load_segments(app.settings)
     counts = segment_counts(app.engine, found)
@@ -318,7 +318,7 @@ def segments_show(app: App, name: str, sample: int) -> None:
     """A segment's rules, topics, member count and a sample of members."""
     import yaml
 
-    from digest.segments import find_segments, members, segment_counts
+    from digest.people.segments import find_segments, members, segment_counts
 
     (segment,) = find_segments(app.settings, [name])
     click.echo(f"{segment.name}: {segment.description}")

@@ -31,7 +31,7 @@ def corrections_new(
     app: App, issue_ref: str, article_id: str, text: str | None, text_file: str | None, withdrawn: bool, by: str | None
 ) -> None:
     """Record a correction (or withdrawal) of one story of a sent issue; the archive shows it at once."""
-    from digest.errata import record_correction, text_from_file
+    from digest.corrections import record_correction, text_from_file
 
     if text is not None and text_file is not None:
         raise click.UsageError("give the wording with --text or --text-file, not both")
@@ -47,7 +47,7 @@ def corrections_new(
 @pass_app
 def corrections_list(app: App, issue_ref: str | None) -> None:
     """Every correction (of one issue), oldest first, with how many readers it reached."""
-    from digest.errata import list_corrections, reach_of
+    from digest.corrections import list_corrections, reach_of
 
     issue_id = _issue_id(app, issue_ref) if issue_ref else None
     found = list_corrections(app.engine, issue_id)
@@ -67,8 +67,8 @@ def corrections_list(app: App, issue_ref: str | None) -> None:
 @pass_app
 def corrections_show(app: App, correction_id: int) -> None:
     """One correction: the story, the wording, who recorded it and its sends."""
-    from digest.errata import correction_sends, get_correction
-    from digest.issues import human_date
+    from digest.corrections import correction_sends, get_correction
+    from digest.issues.issue import human_date
 
     item = get_correction(app.engine, correction_id)
     click.echo(f"{item.kind.capitalize()} #{item.id} of issue {item.issue_id} ({human_date(item.issue_date)})")
@@ -133,7 +133,7 @@ def corrections_send(
     app: App, correction_id: int, provider: str | None, dry_run: bool, yes: bool, resume: bool, resend_uncertain: bool
 ) -> None:
     """Email the correction to the readers whose copy of the issue held the story, through the ledger."""
-    from digest import errata
+    from digest import corrections as errata
 
     controls = _run_controls()
     again = f"digest corrections send {correction_id} --resume"
@@ -172,7 +172,7 @@ def readers(count: int) -> str:
 
 
 def _issue_id(app: App, issue_ref: str) -> str:
-    from digest.issues import issue_path
+    from digest.issues.issue import issue_path
 
     return issue_path(app.settings, issue_ref).parent.name
 

@@ -21,7 +21,7 @@ def db() -> None:
 def db_upgrade(app: App) -> None:
     """Migrate the database to the current schema, in place."""
     from digest.config import redact_url
-    from digest.db import create_db_engine, upgrade
+    from digest.store.db import create_db_engine, upgrade
 
     engine = create_db_engine(app.settings.database_url)
     before, after = upgrade(engine)
@@ -39,7 +39,7 @@ def db_upgrade(app: App) -> None:
 def db_copy(app: App, target: str, force: bool) -> None:
     """Copy this database into another (SQLite into PostgreSQL), then compare counts and checksums."""
     from digest.config import redact_url
-    from digest.dbcopy import copy_database
+    from digest.store.dbcopy import copy_database
 
     results = copy_database(app.engine, target, force=force)
     for item in results:
@@ -56,7 +56,7 @@ def db_copy(app: App, target: str, force: bool) -> None:
 def db_current(app: App) -> None:
     """Print the database's schema revision."""
     from digest.config import redact_url
-    from digest.db import SCHEMA_HEAD, create_db_engine, read_revision
+    from digest.store.db import SCHEMA_HEAD, create_db_engine, read_revision
 
     url = app.settings.database_url
     revision = read_revision(create_db_engine(url), url)
@@ -77,8 +77,8 @@ def db_rekey(app: App, old_key_file: str, yes: bool) -> None:
     """Move the address hashes to the key now in .env from the old key, in one transaction."""
     from pathlib import Path
 
+    from digest.people.rekey import read_old_key, rekey
     from digest.project import open_engine
-    from digest.rekey import read_old_key, rekey
 
     engine = open_engine(app.settings, check_key=False)  # the key in .env is the new one: not the database's yet
     old = read_old_key(Path(old_key_file))
@@ -96,7 +96,7 @@ def db_rekey(app: App, old_key_file: str, yes: bool) -> None:
 
 
 def _print_rekeying(plan: Any) -> None:
-    from digest.plaintext import for_terminal
+    from digest.people.plaintext import for_terminal
 
     click.echo(f"  {plan.subscribers} subscribers' hashes made again")
     merged = f" ({plan.merged} of them held under both keys, now kept once)" if plan.merged else ""

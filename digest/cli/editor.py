@@ -26,7 +26,7 @@ def articles() -> None:
 @pass_app
 def articles_import(app: App, locations: tuple[str, ...], source_name: str | None) -> None:
     """Import newsfeed text, RSS/Atom feeds (files or URLs) and Markdown files."""
-    from digest.articles import import_articles
+    from digest.articles.store import import_articles
 
     report = import_articles(
         app.engine,
@@ -66,7 +66,7 @@ def _import_progress(step: Any) -> None:
 @pass_app
 def articles_list(app: App, since: date | None, until: date | None, topic: str | None, source: str | None) -> None:
     """List stored articles, newest first."""
-    from digest.articles import date_text, list_articles
+    from digest.articles.store import date_text, list_articles
 
     found = list_articles(app.engine, since=since, until=until, topic=topic, source=source)
     for article in found:
@@ -81,9 +81,9 @@ def articles_list(app: App, since: date | None, until: date | None, topic: str |
 @pass_app
 def articles_show(app: App, article_id: str) -> None:
     """Show one article as stored, body included."""
-    from digest.articles import date_text, get_article
-    from digest.render import LinkReferences, text_blocks, wrap
-    from digest.summary import summarise
+    from digest.articles.store import date_text, get_article
+    from digest.articles.summary import summarise
+    from digest.issues.render import LinkReferences, text_blocks, wrap
 
     article = get_article(app.engine, article_id)
     refs = LinkReferences()
@@ -125,8 +125,8 @@ def articles_edit(app: App, article_id: str, **changes: Any) -> None:
     corrections. To correct the export and import it again instead would make
     a second article.
     """
-    from digest.articles import date_text
-    from digest.corrections import edit_article
+    from digest.articles.edits import edit_article
+    from digest.articles.store import date_text
 
     article = edit_article(app.engine, app.settings, article_id, changes)
     click.echo(f"{article.id}: {', '.join(name for name, value in changes.items() if value is not None)} changed.")
@@ -138,7 +138,7 @@ def articles_edit(app: App, article_id: str, **changes: Any) -> None:
 @pass_app
 def articles_delete(app: App, article_id: str) -> None:
     """Delete an article that no issue file names; importing its file again leaves it deleted."""
-    from digest.corrections import delete_article
+    from digest.articles.edits import delete_article
 
     article = delete_article(app.engine, app.settings, article_id)
     click.echo(f"Deleted {article.id} ({article.source}: {article.title}).")
@@ -150,7 +150,7 @@ def articles_delete(app: App, article_id: str) -> None:
 @pass_app
 def articles_set_topics(app: App, article_id: str, topics: tuple[str, ...]) -> None:
     """Set an article's topics by hand; later imports keep them."""
-    from digest.articles import set_topics
+    from digest.articles.store import set_topics
 
     article = set_topics(app.engine, app.settings, article_id, topics)
     click.echo(f"{article.id}: topics {', '.join(article.topics)}")
@@ -183,7 +183,7 @@ def issue() -> None:
 @pass_app
 def issue_new(app: App, issue_date: date | None, days: int | None, grouping: str | None, force: bool) -> None:
     """Draft a new issue from the articles of the week before DATE."""
-    from digest.drafting import new_issue
+    from digest.issues.drafting import new_issue
 
     path, count = new_issue(
         app.engine, app.settings, issue_date=issue_date or date.today(), days=days, grouping=grouping, force=force
@@ -196,7 +196,7 @@ def issue_new(app: App, issue_date: date | None, days: int | None, grouping: str
 @pass_app
 def issue_list(app: App) -> None:
     """List the issues, newest first: subject, stories and where each stands."""
-    from digest.catalogue import list_issues
+    from digest.issues.catalogue import list_issues
 
     found = list_issues(app.engine, app.settings)
     for entry in found:
@@ -217,7 +217,7 @@ def issue_list(app: App) -> None:
 @pass_app
 def issue_approve(app: App, issue_ref: str, approved_by: str | None) -> None:
     """Approve the issue exactly as it renders now (every segment's variant)."""
-    from digest.approval import approve
+    from digest.issues.approval import approve
 
     approval = approve(app.engine, app.settings, issue_ref, approved_by=approved_by)
     click.echo(
@@ -231,7 +231,7 @@ def issue_approve(app: App, issue_ref: str, approved_by: str | None) -> None:
 @pass_app
 def issue_show(app: App, issue_ref: str) -> None:
     """Print the issue as digest understands it."""
-    from digest.issues import human_date, load_view
+    from digest.issues.issue import human_date, load_view
 
     view = load_view(app.engine, app.settings, issue_ref)
     issue_ = view.issue
@@ -258,7 +258,7 @@ def issue_show(app: App, issue_ref: str) -> None:
 def _show_corrections(app: App, issue_id: str) -> None:
     """A sent issue's corrections and withdrawals, and how many readers each reached."""
     from digest.cli.corrections import readers
-    from digest.errata import list_corrections, reach_of
+    from digest.corrections import list_corrections, reach_of
 
     found = list_corrections(app.engine, issue_id)
     if found:
@@ -289,7 +289,7 @@ def preview(
     app: App, issue_ref: str, out: str | None, open_browser: bool, segment: str | None, no_screenshots: bool
 ) -> None:
     """Write the email, its plain text, a .eml and the archive pages to a folder."""
-    from digest.preview import write_preview
+    from digest.issues.preview import write_preview
 
     result = write_preview(
         app.engine,
@@ -318,7 +318,7 @@ def preview(
 @pass_app
 def check(app: App, issue_ref: str) -> None:
     """Check an issue before sending; exit status 1 when a check finds an error."""
-    from digest.checks import check_issue
+    from digest.issues.checks import check_issue
 
     report = check_issue(app.engine, app.settings, issue_ref)
     click.echo(f"Checks for {issue_ref}:")

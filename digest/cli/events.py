@@ -35,8 +35,8 @@ def events() -> None:
 @pass_app
 def events_import(app: App, files: tuple[str, ...]) -> None:
     """Import SendGrid event webhook bodies or exports (JSON arrays)."""
-    from digest.events import IngestReport
-    from digest.intake import import_events_file
+    from digest.events.intake import import_events_file
+    from digest.events.rules import IngestReport
 
     total = IngestReport()
     for path in files:
@@ -49,7 +49,7 @@ def events_import(app: App, files: tuple[str, ...]) -> None:
 @pass_app
 def events_unplaced(app: App, limit: int) -> None:
     """Events that match no delivery or subscriber (kept, shown here)."""
-    from digest.events import unplaced_events
+    from digest.events.rules import unplaced_events
 
     found = unplaced_events(app.engine, limit=limit)
     for row in found:
@@ -67,8 +67,8 @@ def bounces() -> None:
 @pass_app
 def bounces_review(app: App, limit: int) -> None:
     """Key contacts whose address bounced, and mailbox messages nobody acted on."""
-    from digest.bounces import review_evidence
-    from digest.events import bounce_review
+    from digest.events.bounces import review_evidence
+    from digest.events.rules import bounce_review
 
     found = bounce_review(app.engine)
     for row in found:
@@ -92,7 +92,7 @@ def bounces_review(app: App, limit: int) -> None:
 @pass_app
 def bounces_scan(app: App, mailbox: str) -> None:
     """Read a bounce mailbox: an mbox file, a Maildir folder or imaps://user@host/INBOX (IMAP_PASSWORD in .env)."""
-    from digest.bounces import scan_mailbox
+    from digest.events.bounces import scan_mailbox
 
     report = scan_mailbox(app.engine, app.settings, mailbox)
     for problem in report.unreadable:
@@ -112,7 +112,7 @@ def bounces_scan(app: App, mailbox: str) -> None:
 @pass_app
 def bounces_sync(app: App) -> None:
     """Pull SendGrid's bounce, block, spam-report and unsubscribe lists."""
-    from digest.intake import sync_sendgrid
+    from digest.events.intake import sync_sendgrid
 
     _print_ingest(sync_sendgrid(app.engine, app.settings))
 
@@ -125,11 +125,11 @@ def bounces_sync(app: App) -> None:
 @pass_app
 def report(app: App, issue_ref: str | None, output: str, html_path: str | None, last: int) -> None:
     """What happened to an issue per segment, or the last issues side by side."""
-    from digest import report as reports
+    from digest.reports import report as reports
     from digest.sending.ledger import sent_issue_ids
 
     if issue_ref:
-        from digest.issues import issue_path
+        from digest.issues.issue import issue_path
 
         issue_id = issue_path(app.settings, issue_ref).parent.name
         outcomes = [reports.issue_outcome(app.engine, app.settings, issue_id)]

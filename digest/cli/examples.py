@@ -1,4 +1,4 @@
-"""Examples for every command's --help, kept in one place (tests/test_cli_help.py parses each one).
+"""Examples for every command's --help, kept in one place (tests/cli/test_help.py parses each one).
 
 Applied after the command modules are imported: a command without examples
 here fails the test, so a new command comes with its examples.

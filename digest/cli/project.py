@@ -63,7 +63,7 @@ def init(
         if not given
     ]
     if still_examples:
-        from digest.wording import join_words
+        from digest.issues.wording import join_words
 
         values = "value" if len(still_examples) == 1 else "values"
         click.echo(f"Before a real send, replace the example {values} of {join_words(still_examples)} in digest.toml.")

@@ -15,7 +15,7 @@ from digest.cli.base import App, cli, pass_app
 @pass_app
 def studio(app: App, issue_ref: str | None, host: str, port: int, open_browser: bool) -> None:
     """Compose an issue in the browser: choose, arrange, preview, check, save, approve, test."""
-    from digest.issues import issue_path
+    from digest.issues.issue import issue_path
     from digest.studio.server import open_in_browser, start_studio
 
     issue_file = issue_path(app.settings, issue_ref) if issue_ref else None

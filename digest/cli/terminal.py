@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from digest.plaintext import for_terminal
+from digest.people.plaintext import for_terminal
 
 
 class CleanStream(io.TextIOBase):

@@ -11,6 +11,9 @@ Three parts, each a list of :class:`~digest.doctor.report.Check` lines:
 * online, when asked (:mod:`digest.doctor.reach`): the unsubscribe links' host.
 
 docs/doctor.md lists every check and the rule it comes from.
+
+May import: the base and the packages before it (a copy is built and signed as
+the provider builds it).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from digest.config import Settings
 from digest.doctor.report import Check, error, ok, skipped, warning
 from digest.errors import DigestError
-from digest.mime import LIST_UNSUBSCRIBE_POST
+from digest.issues.mime import LIST_UNSUBSCRIBE_POST
 from digest.secret import Secret
 
 ONE_CLICK_HEADERS = ("list-unsubscribe", "list-unsubscribe-post")
@@ -35,8 +35,8 @@ class Copy:
 
 def build_copy(settings: Settings, provider: str) -> Copy:
     """The headers a reader's copy gets from ``provider`` (SendGrid: those in its request)."""
+    from digest.issues.render import RenderedEmail
     from digest.providers.base import Batch, Recipient, recipient_message
-    from digest.render import RenderedEmail
     from digest.sending.runner import personal_values
 
     # The secret key has its own check; any key makes the copy.
@@ -58,7 +58,7 @@ def build_copy(settings: Settings, provider: str) -> Copy:
     data = recipient_message(settings, batch, recipient).as_bytes(policy=policy.SMTP)
     signature = ""
     if provider == "smtp":
-        from digest.dkim import signer_from_settings
+        from digest.providers.smtp.dkim import signer_from_settings
 
         signer = signer_from_settings(settings)
         if signer is not None:

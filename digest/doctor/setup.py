@@ -91,7 +91,7 @@ def postal_address(settings: Settings) -> Check:
 
 
 def segments(settings: Settings) -> Check:
-    from digest.segments import load_segments
+    from digest.people.segments import load_segments
 
     try:
         found = load_segments(settings)
@@ -126,7 +126,7 @@ def _relative(path: Path, folder: Path) -> str:
 def _syntax_errors(settings: Settings, own: Path, files: list[Path]) -> list[str]:
     import jinja2
 
-    from digest.render import environment
+    from digest.issues.render import environment
 
     env = environment(settings)
     broken = []
@@ -143,9 +143,9 @@ def _syntax_errors(settings: Settings, own: Path, files: list[Path]) -> list[str
 
 
 def database_key(settings: Settings) -> Check:
-    """The secret key is the one the database's address hashes were made with (digest.keyguard)."""
-    from digest.db import create_db_engine
-    from digest.keyguard import fingerprint, mismatch, stored_fingerprint
+    """The secret key is the one the database's address hashes were made with (digest.people.keyguard)."""
+    from digest.people.keyguard import fingerprint, mismatch, stored_fingerprint
+    from digest.store.db import create_db_engine
 
     name = "key and database"
     sqlite_file = settings.database_url.removeprefix("sqlite:///")
@@ -174,7 +174,7 @@ def database_key(settings: Settings) -> Check:
 
 def database(settings: Settings) -> Check:
     """The database answers and its schema is the one this digest expects (nothing is migrated here)."""
-    from digest.db import SCHEMA_HEAD, create_db_engine, read_revision
+    from digest.store.db import SCHEMA_HEAD, create_db_engine, read_revision
 
     name = "database"
     where = redact_url(settings.database_url)

@@ -9,7 +9,12 @@ needs a copy and :mod:`digest.events` what an event means for a person.
   :func:`~digest.providers.base.make_provider`.
 - ``registry``: the one list of provider names.
 - ``outbox``: .eml files, the default.
-- ``smtp``: sending over SMTP, and its bounce (VERP) address.
+- ``smtp``: sending over SMTP, DKIM signing, and its bounce (VERP) address.
 - ``sendgrid``: mail/send, the event webhook's payloads and signatures, and
   the suppression lists.
+
+May import: the base, :mod:`digest.issues` (the rendered email, its MIME
+message, each reader's fields), :mod:`digest.people.emails`, and
+:mod:`digest.events.event`, the shape events are translated into. Never the
+store, the ledger or a subscriber's record.
 """

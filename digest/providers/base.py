@@ -16,10 +16,10 @@ from typing import NamedTuple, Protocol
 
 from digest.config import Settings
 from digest.errors import ConfigError, ProviderError
-from digest.mime import Envelope, build_message
-from digest.personalise import Personal, fill
+from digest.issues.mime import Envelope, build_message
+from digest.issues.personalise import Personal, fill
+from digest.issues.render import RenderedEmail
 from digest.providers.registry import PROVIDERS
-from digest.render import RenderedEmail
 
 
 class Recipient(NamedTuple):

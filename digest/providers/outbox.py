@@ -12,7 +12,7 @@ import uuid
 
 from digest.config import Settings
 from digest.files import atomic_write_bytes
-from digest.mime import message_bytes
+from digest.issues.mime import message_bytes
 from digest.providers.base import Batch, BatchResult, message_or_reason
 
 

@@ -18,6 +18,9 @@ reconciled by the provider's events, and sent again only on request
 - ``schedule``: sends recorded for later.
 - ``workflow``: the whole command: check → plan → approve → freeze → run; resume; run-due.
 - ``testcopy``: [TEST] copies, outside the ledger.
+
+May import: the base and the packages before it: store, articles, people,
+issues, providers.
 """
 
 from __future__ import annotations

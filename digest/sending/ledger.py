@@ -17,18 +17,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from digest import db
-from digest.bulk import select_in
 from digest.errors import StateError
 from digest.providers.base import BatchResult
 from digest.providers.registry import ONE_REQUEST_PER_BATCH
 from digest.sending.states import OPEN_SEND_STATES, BatchState, DeliveryState, SendState
+from digest.store import db
+from digest.store.bulk import select_in
 
 D = db.deliveries
 S = db.subscribers
-# A send of another kind than an issue's (a correction of one story, digest.errata) goes through the same
+# A send of another kind than an issue's (a correction of one story, digest.corrections) goes through the same
 # ledger under its own key, "<issue id>/<what>": one row per (key, person). An issue id never holds this
-# separator (digest.issues), so no such key is ever taken for an issue by the archive, the feed or the reports.
+# separator (digest.issues.issue), so no such key is ever taken for an issue by the archive, the feed or the reports.
 KEY_SEPARATOR = "/"
 
 

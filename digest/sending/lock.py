@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from digest import db
 from digest.errors import StateError
+from digest.store import db
 
 LOCK_STALE_AFTER = timedelta(minutes=10)
 

@@ -18,12 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from digest import db
 from digest.config import Settings
 from digest.errors import InputError, StateError
 from digest.sending import ledger
 from digest.sending.states import OPEN_SEND_STATES, SendState
 from digest.sending.variants import variant_key
+from digest.store import db
 
 D = db.deliveries
 S = db.subscribers
@@ -80,7 +80,7 @@ def plan_send(
     match it segment for segment, its counts stand and the audience is not
     counted a second time; otherwise it is counted again inside the transaction.
     """
-    from digest.segments import find_segments
+    from digest.people.segments import find_segments
 
     if not segment_names:
         raise InputError("name at least one segment with --segment (see `digest segments list`)")
@@ -138,7 +138,7 @@ def _count_audience(
 
     ``not_in_send``: count as if that send's rows were not there yet (after writing them).
     """
-    from digest.segments import first_segment_case
+    from digest.people.segments import first_segment_case
 
     by_name = {item.name: item for item in plan.segments}
     for item in plan.segments:
@@ -206,7 +206,7 @@ def _write_deliveries(
 
     Returns the rows written per segment, and how many of them have a variant of their own topics.
     """
-    from digest.segments import eligible
+    from digest.people.segments import eligible
 
     now = db.utcnow()
     name_case = sa.case(*((s.condition, s.name) for s in segments), else_=sa.null())
@@ -263,7 +263,7 @@ def _single_story_readers(
     without choices, in segments whose copies hold several stories, costs one query that finds
     nobody, not a million rows read into memory.
     """
-    from digest.segments import decode_json, eligible, first_segment_case, variant_topics
+    from digest.people.segments import decode_json, eligible, first_segment_case, variant_topics
 
     counts: dict[frozenset[str] | None, int] = {}
 
@@ -290,7 +290,7 @@ def _single_story_readers(
 
 
 def _assign_personal_variants(conn: Connection, send_id: int, segments: Sequence[Any]) -> int:
-    from digest.segments import decode_json, variant_topics
+    from digest.people.segments import decode_json, variant_topics
 
     topics_of = {segment.name: segment.topics for segment in segments}
     rows = conn.execute(

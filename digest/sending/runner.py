@@ -23,11 +23,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from digest import db
 from digest.config import Settings
 from digest.errors import NotFoundError, StateError
-from digest.links import make_token, token_maker
-from digest.personalise import Personal, greeting_name, preferences_url, unsubscribe_url, view_url
+from digest.issues.personalise import Personal, greeting_name, preferences_url, unsubscribe_url, view_url
+from digest.issues.render import RenderedEmail, Renderings
+from digest.people.links import make_token, token_maker
 from digest.providers.base import (
     Batch,
     BatchResult,
@@ -39,11 +39,11 @@ from digest.providers.base import (
     Recipient,
     make_provider,
 )
-from digest.render import RenderedEmail, Renderings
 from digest.sending import ledger
 from digest.sending.lock import acquire_lock, heartbeat, release_lock, require_lock
 from digest.sending.states import DeliveryState, SendState
 from digest.sending.variants import freeze_variants
+from digest.store import db
 
 QUICK_SWITCH_SECONDS = 0.0005
 STOPPED_AT_ONCE = "stopped at once by a second Ctrl-C"

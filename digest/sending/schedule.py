@@ -16,10 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from digest import db
 from digest.config import Settings
 from digest.errors import InputError, NotFoundError, StateError
 from digest.sending.states import OPEN_SEND_STATES, DeliveryState, SendState
+from digest.store import db
 
 FAR_AHEAD = timedelta(days=60)
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -124,7 +124,7 @@ def cancel_send(engine: Engine, settings: Settings, issue_ref: str) -> Cancelled
     so the same people can be planned again by the next send. A send that has
     handed any copy over can only be paused.
     """
-    from digest.issues import issue_path
+    from digest.issues.issue import issue_path
     from digest.sending.lock import read_lock
 
     issue_id = issue_path(settings, issue_ref).parent.name

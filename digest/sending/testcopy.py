@@ -35,10 +35,10 @@ def send_test_copies(
 
     Nothing is recorded in the ledger.
     """
-    from digest.emails import check_address
-    from digest.issues import load_view
-    from digest.render import render_issue
-    from digest.segments import find_segments
+    from digest.issues.issue import load_view
+    from digest.issues.render import render_issue
+    from digest.people.emails import check_address
+    from digest.people.segments import find_segments
 
     secret = settings.require_secret_key()
     checked = [check_address(address) for address in addresses]

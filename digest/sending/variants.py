@@ -4,7 +4,7 @@ A send's variants are rendered once and stored with it, so a resume sends the
 same bytes; once the send runs they are also written into
 ``issues/<id>/sent/`` with the issue's archive pages, so the web archive shows
 exactly what readers got whatever changes later. Approval
-(:mod:`digest.approval`) hashes the same renderings.
+(:mod:`digest.issues.approval`) hashes the same renderings.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from digest import db
 from digest.config import Settings
 from digest.files import atomic_write_text
-from digest.render import RenderedEmail, Renderings
+from digest.issues.render import RenderedEmail, Renderings
+from digest.store import db
 
 ALL_TOPICS = "all"
 
@@ -64,7 +64,7 @@ def freeze_variants(
     }
     if missing:
         if renderings is None:
-            from digest.issues import load_view
+            from digest.issues.issue import load_view
 
             renderings = Renderings(load_view(engine, settings, issue_id), settings)
         with db.write(engine) as conn:
@@ -105,8 +105,8 @@ def freeze_sent(
     engine: Engine, settings: Settings, send_id: int, renderings: Renderings | None = None
 ) -> dict[str, RenderedEmail]:
     """Write the send's variants and the issue's archive pages into issues/<id>/sent/; returns the variants."""
-    from digest.archive import archive_pages
-    from digest.issues import load_view
+    from digest.issues.archive import archive_pages
+    from digest.issues.issue import load_view
 
     variants = freeze_variants(engine, settings, send_id, renderings)
     with db.read(engine) as conn:

@@ -13,18 +13,18 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from digest import db
 from digest.config import Settings
 from digest.errors import DigestError, NotFoundError, StateError
+from digest.issues.render import Renderings
 from digest.providers.base import Provider
 from digest.providers.preflight import check_provider
-from digest.render import Renderings
 from digest.sending import ledger
 from digest.sending.plan import Plan, plan_send
 from digest.sending.runner import RunControls, SendOutcome, run_send
 from digest.sending.schedule import check_send_time, claim_due, due_sends, schedule_send
 from digest.sending.states import SendState
 from digest.sending.variants import freeze_sent
+from digest.store import db
 from digest.words import counted
 
 
@@ -38,16 +38,16 @@ class PreparedIssue:
 
     def count_stories(self, topics: frozenset[str] | None) -> int:
         """The stories a copy narrowed to ``topics`` holds (without rendering it)."""
-        from digest.issues import select_stories
+        from digest.issues.issue import select_stories
 
         return len(select_stories(self.renderings.view, topics).stories())
 
 
 def prepare_issue(engine: Engine, settings: Settings, issue_ref: str, segment_names: Sequence[str]) -> PreparedIssue:
     """Load and render the issue once and run `digest check` on it (an error stops the send)."""
-    from digest.checks import check_rendered
-    from digest.issues import load_view
-    from digest.segments import find_segments
+    from digest.issues.checks import check_rendered
+    from digest.issues.issue import load_view
+    from digest.people.segments import find_segments
 
     view = load_view(engine, settings, issue_ref)
     renderings = Renderings(view, settings)
@@ -81,7 +81,7 @@ def start_send(
 
     Nothing is written on a dry run or a "no".
     """
-    from digest.approval import require_approval
+    from digest.issues.approval import require_approval
 
     settings.require_secret_key()
     if at is not None:
@@ -173,7 +173,7 @@ def resume_send(
     ``provider_name`` sends the rest through another provider than the send was planned with
     (and records it); the provider is checked first either way.
     """
-    from digest.issues import issue_path
+    from digest.issues.issue import issue_path
 
     issue_id = issue_path(settings, issue_ref).parent.name
     outcome = resume_open_send(
@@ -256,7 +256,7 @@ def run_due(
     claimed with one conditional UPDATE, so only one runner takes it, and a
     late runner sends whatever is overdue.
     """
-    from digest.approval import require_approval
+    from digest.issues.approval import require_approval
 
     results = []
     for send in due_sends(engine, now or db.utcnow()):

@@ -11,4 +11,7 @@ list), ``preview`` (render and check a draft), ``actions`` (the buttons),
 ``page`` (what the page shows), ``auth`` (token, password, CSRF), ``app``
 (the Flask routes), ``server`` (starting it), ``bridge`` (the one door into
 sending).
+
+May import: the packages before it and :mod:`digest.web.serving`, but never a
+table: no :mod:`digest.store`, no SQL.
 """

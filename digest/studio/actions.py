@@ -2,9 +2,9 @@
 
 A button names an action (``up:<id>``, ``save``, ``approve``…); :func:`perform`
 applies it to the page's state and says what happened. Saving goes through
-:func:`digest.issues.save_issue_text`, approval through
-:func:`digest.approval.approve`, test copies through the function behind
-`digest send --test-to`, imports through :func:`digest.articles.import_articles`.
+:func:`digest.issues.issue.save_issue_text`, approval through
+:func:`digest.issues.approval.approve`, test copies through the function behind
+`digest send --test-to`, imports through :func:`digest.articles.store.import_articles`.
 Actions that act on the issue as stored (approve, test copy) refuse while the
 page has unsaved changes, so what is approved or sent is what the file says.
 """
@@ -22,11 +22,11 @@ from typing import IO
 
 from sqlalchemy.engine import Engine
 
-from digest.articles import get_article, get_articles, import_articles
+from digest.articles.store import get_article, get_articles, import_articles
 from digest.config import Settings
-from digest.drafting import section_title_for, story_comment
 from digest.errors import DigestError, InputError, StateError
-from digest.issues import (
+from digest.issues.drafting import section_title_for, story_comment
+from digest.issues.issue import (
     ABSENT,
     IssueChangedError,
     parse_issue_text,
@@ -233,7 +233,7 @@ class Studio:
     # --- approval, test copies, imports -----------------------------------------------------
 
     def _approve(self, state: PageState, _argument: str, _upload: Upload | None) -> tuple[PageState, Outcome]:
-        from digest.approval import approve
+        from digest.issues.approval import approve
 
         if not state.approver:
             raise InputError("give your name to approve the issue")

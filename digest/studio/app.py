@@ -24,12 +24,12 @@ from werkzeug.wrappers import Response as AnyResponse
 
 from digest.config import Settings
 from digest.errors import DigestError
-from digest.issues import ISSUE_FILE, human_date, list_issue_ids, parse_issue_text, read_issue_text
-from digest.render import environment
+from digest.issues.issue import ISSUE_FILE, human_date, list_issue_ids, parse_issue_text, read_issue_text
+from digest.issues.render import environment
 from digest.studio.actions import Outcome, Studio, Upload, import_into_store
 from digest.studio.auth import PASSWORD, Gate
+from digest.studio.corrections import register as register_corrections
 from digest.studio.draft import draft_from_issue
-from digest.studio.errata import register as register_corrections
 from digest.studio.forms import fresh_state, state_from_form
 from digest.studio.page import issue_context
 
@@ -228,7 +228,7 @@ class StudioSite:
         return self.render("index.html.j2", status, issues=self._issues(), outcome=outcome or Outcome())
 
     def new(self) -> AnyResponse:
-        from digest.drafting import new_issue
+        from digest.issues.drafting import new_issue
 
         text = request.form.get("date", "").strip()
         try:

@@ -8,9 +8,9 @@ from datetime import date
 
 from sqlalchemy.engine import Engine
 
-from digest.articles import Article, list_articles
+from digest.articles.store import Article, list_articles
 from digest.config import Settings
-from digest.issues import story_summary
+from digest.issues.issue import story_summary
 
 MAX_CANDIDATES = 200
 

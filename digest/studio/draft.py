@@ -2,7 +2,7 @@
 
 A :class:`Draft` holds what the studio lets an editor change: the subject,
 preheader, introduction and note, the lead, the sections in order and each
-story's overrides. It comes from a checked :class:`~digest.issues.Issue` and
+story's overrides. It comes from a checked :class:`~digest.issues.issue.Issue` and
 goes back into the file through :mod:`digest.studio.document`, which keeps
 everything else (comments, layout, the window) as it was. The moves are plain
 functions on plain data, so the no-JavaScript buttons, the keyboard and drag
@@ -16,7 +16,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from digest.errors import InputError
-from digest.issues import Issue, StoryRef
+from digest.issues.issue import Issue, StoryRef
 
 LEAD = "lead"  # where() answers this instead of a section key for the lead story
 

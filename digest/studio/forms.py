@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from digest.errors import InputError
-from digest.issues import text_hash
+from digest.issues.issue import text_hash
 from digest.studio.candidates import Filters
 from digest.studio.draft import Draft, SectionDraft, StoryDraft
 

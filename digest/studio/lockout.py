@@ -1,6 +1,6 @@
 """Wrong studio passwords, counted per client network: guessing stays slow, and every lock ends.
 
-A client is an IPv4 address or an IPv6 /64 (:func:`digest.ratelimit.client_network`):
+A client is an IPv4 address or an IPv6 /64 (:func:`digest.people.ratelimit.client_network`):
 a machine on IPv6 is usually given a whole /64 and can send from any address in
 it, so counting single IPv6 addresses would let it guess without end. After
 ``attempts`` wrong passwords within ``window`` seconds, that network's tries
@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from digest.ratelimit import client_network
+from digest.people.ratelimit import client_network
 
 LOGIN_ATTEMPTS = 5  # wrong passwords allowed per client network per LOGIN_WINDOW seconds
 LOGIN_WINDOW = 300.0

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from digest.articles import Article, get_articles, list_sources
+from digest.articles.store import Article, get_articles, list_sources
 from digest.config import Settings
-from digest.errata.store import sent_story_ids
+from digest.corrections.store import sent_story_ids
 from digest.errors import DigestError
-from digest.issues import human_date, parse_issue_text, story_summary
+from digest.issues.issue import human_date, parse_issue_text, story_summary
 from digest.studio.actions import Outcome, Studio, draft_text
 from digest.studio.candidates import find_candidates
 from digest.studio.draft import StoryDraft
@@ -78,7 +78,7 @@ def issue_context(
     approval_error = ""
     if with_approval:
         try:
-            from digest.approval import approval_state
+            from digest.issues.approval import approval_state
 
             approval, approval_current = approval_state(engine, settings, str(studio.path))
         except DigestError as exc:
@@ -116,6 +116,6 @@ def issue_context(
         "approval_current": approval_current,
         "approval_error": approval_error,
         "provider": settings.provider,
-        # Stories of this issue that went out: each gets "Correct this story" (digest/studio/errata.py).
+        # Stories of this issue that went out: each gets "Correct this story" (digest/studio/corrections.py).
         "sent_stories": set(sent_story_ids(engine, studio.issue_id)),
     }

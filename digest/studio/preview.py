@@ -1,9 +1,9 @@
 """What the studio shows beside the controls: the draft rendered, checked and explained.
 
 The draft's text goes through the same functions as the file on disk does:
-:func:`digest.issues.parse_issue_text` checks it as ``load_issue`` checks a
-file, :class:`digest.render.Renderings` renders it, and
-:func:`digest.checks.check_view` runs `digest check`'s checks. Nothing here
+:func:`digest.issues.issue.parse_issue_text` checks it as ``load_issue`` checks a
+file, :class:`digest.issues.render.Renderings` renders it, and
+:func:`digest.issues.checks.check_view` runs `digest check`'s checks. Nothing here
 renders or checks anything its own way.
 """
 
@@ -14,13 +14,13 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from digest.checks import Check, check_view, kb
 from digest.config import Settings
 from digest.errors import DigestError, InputError
-from digest.issues import IssueView, parse_issue_text, resolve_issue
-from digest.personalise import personalise, preview_values
-from digest.render import Renderings
-from digest.segments import Segment, load_segments
+from digest.issues.checks import Check, check_view, kb
+from digest.issues.issue import IssueView, parse_issue_text, resolve_issue
+from digest.issues.personalise import personalise, preview_values
+from digest.issues.render import Renderings
+from digest.people.segments import Segment, load_segments
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from sqlalchemy.engine import Engine
 
 from digest.config import Settings
 from digest.errors import StateError
-from digest.serving import ServerLimits, create_server
 from digest.studio.app import create_app
 from digest.studio.auth import Gate, require_password
+from digest.web.serving import ServerLimits, create_server
 
 # One editor, a few requests at once (the page, its script, a preview); the browser keeps a few
 # connections open. An upload of up to the app's 20 MB must arrive within two minutes (1.4 Mbit/s).

@@ -6,6 +6,10 @@ of thin views over library functions (``webhook``, ``reader``, ``signup``,
 ``queue`` mails sign-up confirmations in the background. In production run
 ``digest serve`` (waitress with the connection limits of ``[web]``) behind a
 TLS-terminating proxy; ``create_app`` is the WSGI application for other servers.
+``serving`` is waitress with those limits, for the studio too.
+
+May import: the base, :mod:`digest.project` and the packages before it, but
+never a table: no :mod:`digest.store`, no SQL, no ledger.
 """
 
 from __future__ import annotations

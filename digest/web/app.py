@@ -17,7 +17,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     """The application; with no arguments, settings come from DIGEST_CONFIG or ./digest.toml.
 
     ``background=False`` leaves the sign-up confirmations queued for the caller
-    to send (:func:`digest.signups.send_queued`); otherwise a thread mails them.
+    to send (:func:`digest.people.signups.send_queued`); otherwise a thread mails them.
     """
     if settings is None:
         from digest.config import load_settings
@@ -67,10 +67,10 @@ def serve(settings: Settings, host: str, port: int, *, threads: int = 8) -> None
 
     Idle connections count against ``[web] connection_limit`` until
     ``channel_timeout`` closes them, and a request must arrive whole within
-    ``request_timeout`` (see :mod:`digest.serving`), so a crowd of idle or
+    ``request_timeout`` (see :mod:`digest.web.serving`), so a crowd of idle or
     trickling clients cannot keep /healthz and the webhook waiting for long.
     """
-    from digest.serving import ServerLimits, create_server
+    from digest.web.serving import ServerLimits, create_server
 
     app = create_app(settings)
     app.extensions["digest"].confirmations.start()  # mail what other processes queued, purge expired requests

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, abort
 
-from digest import published
 from digest.errors import NotFoundError
+from digest.reports import published
 from digest.web.context import WebContext
 
 

@@ -23,7 +23,7 @@ class WebContext:
 
     def page(self, template: str, status: int = 200, **context: Any) -> Response:
         """A page from ``templates/web/`` with the organisation's details."""
-        from digest.render import render_web_page
+        from digest.issues.render import render_web_page
 
         html = render_web_page(
             self.settings,

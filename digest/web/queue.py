@@ -1,7 +1,7 @@
 """The sign-up confirmations' queue, worked by one background thread per `digest serve` process.
 
 The sign-up form only queues a request (the same work for every address); this
-thread mails the confirmations (:func:`digest.signups.send_queued`) as soon as
+thread mails the confirmations (:func:`digest.people.signups.send_queued`) as soon as
 it is woken, looks again every ``interval`` seconds for requests queued by
 other processes, and purges expired requests and spent rate-limit counts.
 """
@@ -14,8 +14,8 @@ import time
 
 from sqlalchemy.engine import Engine
 
-from digest import signups
 from digest.config import Settings
+from digest.people import signups
 
 log = logging.getLogger("digest.web")
 PURGE_EVERY_SECONDS = 600.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-from digest import subscriptions
+from digest.people import subscriptions
 from digest.web.context import WebContext, plain
 
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"

@@ -2,7 +2,7 @@
 
 Protected against cross-site posting by a signed form token bound to a cookie
 and an exact Origin check; rate-limited per client and per target address in
-the database (:mod:`digest.signups`); answering the same, after the same work,
+the database (:mod:`digest.people.signups`); answering the same, after the same work,
 whether or not the address is known: the confirmation is mailed later, by the
 queue (:mod:`digest.web.queue`). Only a POST changes anything: confirming takes
 a press of a button, so a link scanner (GET or HEAD) subscribes nobody.
@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
-from digest import segments, signups
-from digest.emails import check_address
 from digest.errors import InputError
+from digest.people import segments, signups
+from digest.people.emails import check_address
 from digest.web.context import WebContext
 
 FORM_TTL_SECONDS = 2 * 3600

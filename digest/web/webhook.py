@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, Response, request
 
 from digest.errors import InputError
-from digest.intake import ingest_webhook_body
+from digest.events.intake import ingest_webhook_body
 from digest.providers.sendgrid.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, check_signature, load_public_key
 from digest.web.context import WebContext, plain
 

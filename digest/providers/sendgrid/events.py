@@ -17,9 +17,9 @@ from functools import lru_cache
 from typing import Any
 
 from digest.errors import InputError
-from digest.events import Event
+from digest.events.event import Event
 
-# SendGrid's event names → ours (digest.events.EVENT_TYPES); anything else is "unknown".
+# SendGrid's event names → ours (digest.events.event.EVENT_TYPES); anything else is "unknown".
 SENDGRID_TYPES = {
     "processed": "processed",
     "delivered": "delivered",

@@ -1,7 +1,7 @@
 """SendGrid's suppression lists (bounces, blocks, spam reports, unsubscribes), read page by page as events.
 
 Reading needs an API key with the Suppressions read scope. What the lists
-mean for a person is decided by :func:`digest.events.ingest`, like any event.
+mean for a person is decided by :func:`digest.events.rules.ingest`, like any event.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from digest.config import Settings
 from digest.errors import ConfigError, ProviderError
-from digest.events import Event
+from digest.events.event import Event
 from digest.providers.sendgrid.events import canonical, text_field, timestamp
 
 # Each list, and the event type an entry on it stands for.

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from digest.config import Settings
-from digest.emails import mailbox_for_sending
 from digest.errors import ConfigError
-from digest.mime import LIST_UNSUBSCRIBE_POST, list_unsubscribe_header
+from digest.issues.mime import LIST_UNSUBSCRIBE_POST, list_unsubscribe_header
+from digest.people.emails import mailbox_for_sending
 from digest.providers.base import (
     Batch,
     BatchResult,
@@ -319,7 +319,7 @@ class SendGridProvider:
 
 def _shared_values(settings: Settings, recipients: list[Recipient]) -> dict[str, str]:
     """Content that is the same for every recipient of the request, apart from a substitution."""
-    from digest.personalise import preferences_url, unsubscribe_url
+    from digest.issues.personalise import preferences_url, unsubscribe_url
 
     if not recipients:
         return {}

@@ -16,7 +16,7 @@ from email.message import EmailMessage
 
 from digest.config import Settings
 from digest.errors import ConfigError
-from digest.mime import message_bytes, needs_smtputf8
+from digest.issues.mime import message_bytes, needs_smtputf8
 from digest.providers.base import Batch, BatchResult, ProviderFatal, message_or_reason
 from digest.providers.smtp.verp import return_path
 
@@ -144,7 +144,7 @@ class SmtpProvider:
 
 def _dkim_signer(settings: Settings):  # type: ignore[no-untyped-def]
     """A function that DKIM-signs message bytes, when the settings name a key."""
-    from digest.dkim import signer_from_settings
+    from digest.providers.smtp.dkim import signer_from_settings
 
     return signer_from_settings(settings)
 
