@@ -246,7 +246,7 @@ def test_a_refused_confirmation_is_failed_with_the_providers_words_and_the_queue
     fake_sendgrid.script("400", "ok")
     assert ask(engine, settings, "refused@example.org", client="198.51.100.1")
     assert ask(engine, settings, "fine@example.org", client="198.51.100.2")
-    with caplog.at_level(logging.WARNING, logger="digest.people.signups"):
+    with caplog.at_level(logging.WARNING, logger="digest.signups"):
         assert signups.send_queued(engine, settings) == 1
     said = "SendGrid API response 400 (Bad Request): " + "; ".join(fake_sendgrid.bad_request_messages)
     assert len(said) > 500
@@ -256,7 +256,7 @@ def test_a_refused_confirmation_is_failed_with_the_providers_words_and_the_queue
     assert [p["to"] for item in fake_sendgrid.accepted for p in item.body["personalizations"]] == [
         [{"email": "fine@example.org"}]
     ]
-    warnings = [record.getMessage() for record in caplog.records if record.name == "digest.people.signups"]
+    warnings = [record.getMessage() for record in caplog.records if record.name == "digest.signups"]
     assert warnings == [f"sign-up confirmation {refused.id} not sent: {said}"]
 
 
