@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from digest.issues import load_view
-from digest.render import TOKENS, mjml_to_html, render_issue, wrap
+from digest.render import TOKENS, mjml_to_html, render_issue
+from digest.typeset import wrap
 from tests.golden import assert_golden, html_outline
 
 

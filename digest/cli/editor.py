@@ -82,8 +82,8 @@ def articles_list(app: App, since: date | None, until: date | None, topic: str |
 def articles_show(app: App, article_id: str) -> None:
     """Show one article as stored, body included."""
     from digest.articles import date_text, get_article
-    from digest.render import LinkReferences, text_blocks, wrap
     from digest.summary import summarise
+    from digest.typeset import LinkReferences, text_blocks, wrap
 
     article = get_article(app.engine, article_id)
     refs = LinkReferences()
