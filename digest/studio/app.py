@@ -27,9 +27,11 @@ from digest.issues import ISSUE_FILE, human_date, list_issue_ids, parse_issue_te
 from digest.render import environment
 from digest.studio.actions import Outcome, Studio, Upload, import_into_store
 from digest.studio.auth import PASSWORD, Gate
+from digest.studio.bridge import sent_issues
 from digest.studio.draft import draft_from_issue
 from digest.studio.forms import fresh_state, state_from_form
-from digest.studio.page import issue_context
+from digest.studio.page import PARTS, code_spans, issue_context
+from digest.studio.preview import CopyCache
 
 log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 20 * 1024 * 1024  # an uploaded newsfeed export or feed, with room to spare
@@ -40,6 +42,8 @@ TEMPLATES = (
     "message.html.j2",
     "login.html.j2",
     "import_fields.html.j2",
+    "issue_parts.html.j2",
+    "parts.html.j2",
 )
 _SAFE_ID = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
 CSP = (
@@ -97,6 +101,7 @@ class StudioSite:
         self.engine = engine
         self.gate = gate
         self.issue_file = issue_file.resolve() if issue_file else None
+        self.copies = CopyCache()
 
     # --- the gate ------------------------------------------------------------------------------
 
@@ -160,7 +165,12 @@ class StudioSite:
     # --- pages -----------------------------------------------------------------------------------
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        base = {"org": self.settings.organisation, "language": self.settings.language, "home_url": "/"}
+        base = {
+            "org": self.settings.organisation,
+            "language": self.settings.language,
+            "home_url": "/",
+            "code": code_spans,
+        }
         session = g.get("session")
         if session is not None:
             base["csrf"] = self.gate.csrf_token(session)
@@ -202,16 +212,39 @@ class StudioSite:
         ids = list_issue_ids(self.settings)
         if self.issue_file is not None and self.issue_file.parent.name not in ids:
             ids.append(self.issue_file.parent.name)
+        sent = sent_issues(self.engine)
         for issue_id in sorted(ids, reverse=True):
             path = self._issue_file(issue_id)
             if path is None:
                 continue
             try:
                 issue = parse_issue_text(self.settings, read_issue_text(path), path)
-                found.append({"id": issue_id, "date": human_date(issue.date), "subject": issue.subject, "problem": ""})
             except DigestError as exc:
-                found.append({"id": issue_id, "date": "", "subject": "", "problem": str(exc)})
+                found.append({"id": issue_id, "date": "", "subject": "", "problem": str(exc), "state": ""})
+                continue
+            state = "Sent" if issue_id in sent else self._approval(path)
+            found.append(
+                {
+                    "id": issue_id,
+                    "date": human_date(issue.date),
+                    "subject": issue.subject,
+                    "problem": "",
+                    "state": state,
+                }
+            )
         return found
+
+    def _approval(self, path: Path) -> str:
+        """Where an issue not sent yet stands: approved as it renders now, approved before a change, or a draft."""
+        from digest.approval import approval_state, latest_approval
+
+        if latest_approval(self.engine, path.parent.name) is None:
+            return "Draft"
+        try:
+            _approval, current = approval_state(self.engine, self.settings, str(path))
+        except DigestError:
+            return "Approved, but it no longer renders"
+        return "Approved" if current else "Approved, changed since"
 
     def index(self, outcome: Outcome | None = None, status: int = 200) -> Response:
         return self.render("index.html.j2", status, issues=self._issues(), outcome=outcome or Outcome())
@@ -223,11 +256,13 @@ class StudioSite:
         try:
             issue_date = date.fromisoformat(text)
         except ValueError:
-            return self.index(Outcome(error=f"{text!r} is not a date; pick one in the calendar or write YYYY-MM-DD"))
+            return self.index(
+                Outcome(error=f"{text!r} is not a date; pick one in the calendar or write YYYY-MM-DD", at="new")
+            )
         try:
             path, _count = new_issue(self.engine, self.settings, issue_date=issue_date)
         except DigestError as exc:
-            return self.index(Outcome(error=str(exc)))
+            return self.index(Outcome(error=str(exc), at="new"))
         return redirect(f"/issue/{path.parent.name}", 303)
 
     def import_articles(self) -> Response:
@@ -241,7 +276,7 @@ class StudioSite:
                 request.form.get("import_source", "").strip(),
             )
         except DigestError as exc:
-            outcome = Outcome(error=str(exc))
+            outcome = Outcome(error=str(exc), at="import")
         return self.index(outcome)
 
     def _upload(self) -> Upload | None:
@@ -257,6 +292,7 @@ class StudioSite:
                 "No such issue", f"There is no issue {issue_id!r}; the studio's first page lists them.", 404
             )
         studio = Studio(self.settings, self.engine, path)
+        part = "page"
         if request.method == "POST":
             try:
                 state = state_from_form(request.form)
@@ -265,6 +301,9 @@ class StudioSite:
             action = request.form.get("action", "preview")
             state, outcome = studio.perform(action, state, self._upload())
             with_approval = action != "preview"
+            # The page's script asks for a part of the page while the editor types (see page.py).
+            asked = request.headers.get("X-Studio-Part", "page")
+            part = asked if action == "preview" and asked in PARTS else "page"
         else:
             try:
                 text = read_issue_text(path)
@@ -277,9 +316,13 @@ class StudioSite:
             outcome, with_approval = Outcome(), True
         try:
             csrf = self.gate.csrf_token(g.session)
-            context = issue_context(studio, state, outcome, csrf=csrf, with_approval=with_approval)
+            context = issue_context(
+                studio, state, outcome, csrf=csrf, with_approval=with_approval, part=part, cache=self.copies
+            )
         except DigestError as exc:
             return self.message("This page cannot be shown", f"{exc}. Reload the issue.", 400)
+        if part != "page":
+            return self.render("issue_parts.html.j2", part=part, **context)
         return self.render("issue.html.j2", **context)
 
     def login(self) -> AnyResponse:
