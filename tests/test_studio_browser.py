@@ -241,7 +241,9 @@ def test_the_page_works_without_javascript(chromium: Any, studio: tuple[str, Gat
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("state", ["issue", "issue-open", "conflict", "index", "refused", "missing"])
+@pytest.mark.parametrize(
+    "state", ["issue", "issue-open", "issue-marked", "issue-text", "conflict", "index", "refused", "missing"]
+)
 def test_studio_pages_have_no_serious_accessibility_problems(  # type: ignore[no-untyped-def]
     chromium_for_axe, studio, week, state, scheme
 ) -> None:
@@ -263,6 +265,18 @@ def test_studio_pages_have_no_serious_accessibility_problems(  # type: ignore[no
             expect(page.locator("html")).to_have_attribute("data-studio", "ready")
             if state == "issue-open":
                 page.eval_on_selector_all("details", "els => els.forEach(d => d.open = true)")
+            if state == "issue-marked":  # kept edits offered back, a field at fault, a refused save beside Save
+                page.fill("#preheader", "Kept in the browser")
+                expect(page.locator("#save-state")).to_have_text("Unsaved changes")
+                page.reload()
+                expect(page.locator("#draft-offer")).to_be_visible()
+                page.fill("#subject", "")
+                page.click("#save")
+                expect(page.locator("#error-subject")).to_be_visible()
+                expect(page.locator(".toolbar #outcome")).to_be_visible()
+            if state == "issue-text":
+                page.check("#view-text")
+                expect(page.locator("#preview-text")).to_be_visible()
             if state == "conflict":
                 week.write_text(week.read_text(encoding="utf-8") + "# changed on disk\n", encoding="utf-8")
                 page.fill("#subject", "Another subject")

@@ -114,18 +114,24 @@ def test_unsaved_edits_survive_a_crash_of_the_tab(chromium: Any, studio: tuple[s
     assert "Typed just before the tab crashed." in week.read_text(encoding="utf-8")
 
 
+def typed_then_stopped(chromium: Any, settings: Any, engine: Any, gate: Gate, subject: str) -> tuple[Any, str, int]:
+    """A page of a studio run with ``gate``, ``subject`` typed and shown; then that studio stops.
+
+    Returns the page (still open), the studio's address and its port, for the next run to take.
+    """
+    with serve_app(create_app(settings, engine, gate)) as base:
+        page = open_page(chromium, f"{base}/issue/{ISSUE_ID}?token={gate.token}")
+        page.fill("#subject", subject)
+        saved_and_shown(page, subject)
+    return page, base, int(base.rsplit(":", 1)[1])
+
+
 def test_a_restarted_studio_keeps_the_session_and_the_page(
     chromium: Any, settings: Any, engine: Any, week: Path
 ) -> None:
     """The session is signed with the project's secret key: the next run of the studio knows it."""
-
     secret = settings.require_secret_key()
-    first = Gate(secret=secret)
-    with serve_app(create_app(settings, engine, first)) as base:
-        page = open_page(chromium, f"{base}/issue/{ISSUE_ID}?token={first.token}")
-        page.fill("#subject", "Written before the restart")
-        saved_and_shown(page, "Written before the restart")
-    port = int(base.rsplit(":", 1)[1])
+    page, base, port = typed_then_stopped(chromium, settings, engine, Gate(secret=secret), "Written before the restart")
     second = Gate(secret=secret)  # a new run: a new token in the printed address
     with serve_app(create_app(settings, engine, second), port=port):
         assert "subject: Written before the restart\n" in saved_file(page, week)
@@ -135,6 +141,21 @@ def test_a_restarted_studio_keeps_the_session_and_the_page(
         assert answer is not None and answer.status == 200
 
 
+def test_after_a_restart_the_issue_opened_again_offers_the_kept_edits(
+    chromium: Any, settings: Any, engine: Any, week: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    secret = settings.require_secret_key()
+    page, _base, port = typed_then_stopped(chromium, settings, engine, Gate(secret=secret), "Typed, then a restart")
+    with serve_app(create_app(settings, engine, Gate(secret=secret)), port=port):
+        page.reload()
+        expect(page.locator("html")).to_have_attribute("data-studio", "ready")
+        page.click("#draft-restore")
+        expect(page.locator("#subject")).to_have_value("Typed, then a restart")
+        assert "subject: Typed, then a restart\n" in saved_file(page, week)
+
+
 def test_a_restarted_studio_with_another_key_refuses_beside_save_and_keeps_the_page(
     chromium: Any, settings: Any, engine: Any, week: Path
 ) -> None:
@@ -142,12 +163,7 @@ def test_a_restarted_studio_with_another_key_refuses_beside_save_and_keeps_the_p
     from playwright.sync_api import expect
 
     before = week.read_text(encoding="utf-8")
-    first = Gate()
-    with serve_app(create_app(settings, engine, first)) as base:
-        page = open_page(chromium, f"{base}/issue/{ISSUE_ID}?token={first.token}")
-        page.fill("#subject", "Not lost to a restart")
-        saved_and_shown(page, "Not lost to a restart")
-    port = int(base.rsplit(":", 1)[1])
+    page, base, port = typed_then_stopped(chromium, settings, engine, Gate(), "Not lost to a restart")
     second = Gate()
     with serve_app(create_app(settings, engine, second), port=port):
         page.click("#save")

@@ -181,7 +181,8 @@
     box.id = "draft-offer";
     box.setAttribute("role", "group");
     box.setAttribute("aria-labelledby", "draft-offer-text");
-    var text = paragraph("Unsaved changes to this issue from " + when.toLocaleString() + " were kept in this browser." +
+    var said = when.toLocaleString(document.documentElement.lang || undefined, { dateStyle: "long", timeStyle: "short" });
+    var text = paragraph("Unsaved changes to this issue from " + said + " were kept in this browser." +
       (offered.hash === f.elements.base_hash.value ? "" :
         " The file has changed since: after restoring them, Save shows you both and keeps both."));
     text.id = "draft-offer-text";
