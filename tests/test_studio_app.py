@@ -136,7 +136,9 @@ def stories(html: str) -> list[str]:
 # --- the gate -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", PAGE, "/static/studio.js", "/login", "/nowhere", "/favicon.ico"])
+@pytest.mark.parametrize(
+    "path", ["/", PAGE, "/static/studio.js", "/static/drafts.js", "/login", "/nowhere", "/favicon.ico"]
+)
 @pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "POST"])
 def test_without_the_token_every_request_is_refused(settings, engine, week, path, method) -> None:  # type: ignore[no-untyped-def]
     gate = Gate()
@@ -218,6 +220,15 @@ def test_a_post_needs_the_csrf_token_and_the_same_origin(studio: Studio) -> None
     assert answer.status_code == 403
     assert file_hash(studio.path) == before
     assert "Changed by a forged request" not in studio.path.read_text(encoding="utf-8")
+
+
+def test_the_pages_scripts_are_served_and_nothing_else_from_static(studio: Studio) -> None:
+    for name in ("studio.js", "drafts.js"):
+        answer = studio.client.get(f"/static/{name}")
+        assert answer.status_code == 200 and answer.mimetype == "text/javascript"
+        assert f'<script src="/static/{name}" defer></script>' in studio.page()
+    for name in ("app.py", "..%2Fapp.py", "other.js"):
+        assert studio.client.get(f"/static/{name}").status_code == 404
 
 
 def test_reading_never_changes_anything(studio: Studio, engine) -> None:  # type: ignore[no-untyped-def]

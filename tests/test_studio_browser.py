@@ -226,7 +226,7 @@ def test_stories_can_be_reordered_with_the_keyboard_alone(chromium: Any, studio:
 def test_the_page_works_without_javascript(chromium: Any, studio: tuple[str, Gate], week: Path) -> None:
     """Every button is a plain form submit: with scripts off the server answers with the whole page."""
     page = chromium.new_page()
-    page.route("**/static/studio.js", lambda route: route.abort())
+    page.route("**/static/*.js", lambda route: route.abort())
     page.goto(issue_url(studio))
     assert page.evaluate("document.documentElement.dataset.studio") is None
     page.click(f"#down-{SEXTORTION}")

@@ -74,7 +74,7 @@ def test_without_javascript_enter_in_a_field_only_updates_the_preview(
     chromium: Any, studio: tuple[str, Gate], week: Path
 ) -> None:
     page = chromium.new_page()
-    page.route("**/static/studio.js", lambda route: route.abort())
+    page.route("**/static/*.js", lambda route: route.abort())
     page.goto(issue_url(studio))
     before = week.read_text(encoding="utf-8")
     page.fill("#subject", "Typed without scripts")

@@ -45,6 +45,7 @@ TEMPLATES = (
     "issue_parts.html.j2",
     "parts.html.j2",
 )
+SCRIPTS = ("studio.js", "drafts.js")  # the page's own scripts (static/), in the order the pages load them
 _SAFE_ID = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' https: data:; "
@@ -64,7 +65,7 @@ def create_app(settings: Settings, engine: Engine, gate: Gate, *, issue_file: Pa
     app.add_url_rule("/import", "import_articles", site.import_articles, methods=["POST"])
     app.add_url_rule("/issue/<issue_id>", "issue", site.issue, methods=["GET", "POST"])
     app.add_url_rule("/login", "login", site.login, methods=["GET", "POST"])
-    app.add_url_rule("/static/studio.js", "script", site.script)
+    app.add_url_rule("/static/<name>", "script", site.script)
     # Browsers ask for an icon on every page; an empty answer keeps a 404 out of the console.
     app.add_url_rule("/favicon.ico", "icon", lambda: Response(status=204))
 
@@ -190,8 +191,10 @@ class StudioSite:
     def message(self, title: str, text: str, status: int = 200) -> Response:
         return self.render("message.html.j2", status, title=title, message=text)
 
-    def script(self) -> Response:
-        data = resources.files("digest.studio").joinpath("static/studio.js").read_bytes()
+    def script(self, name: str) -> Response:
+        if name not in SCRIPTS:
+            return self.message("Not found", "There is nothing at this address in the studio.", 404)
+        data = resources.files("digest.studio").joinpath(f"static/{name}").read_bytes()
         return Response(data, mimetype="text/javascript")
 
     def _issue_file(self, issue_id: str, *, missing_ok: bool = False) -> Path | None:

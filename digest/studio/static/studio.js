@@ -7,11 +7,9 @@
 // can be dragged, and moved with Alt+ArrowUp / Alt+ArrowDown; Ctrl+S (Cmd+S)
 // saves, and Enter in a one-line field never does.
 //
-// Work is never lost: every unsaved edit is kept in this browser's storage,
-// under the issue's address and the hash of the file the page opened, and
-// offered back when the page is opened again (after a reload, a crash of the
-// browser or a restart of the studio). A refused or unanswered request never
-// replaces the page: it is said beside the control, and the edits stay.
+// A refused or unanswered request never replaces the page: it is said beside
+// the control, and the edits stay (drafts.js keeps them in the browser too;
+// this script tells it, with a "studio:updated" event, when the page changed).
 (function () {
   "use strict";
 
@@ -24,9 +22,6 @@
   // Enter in these one-line fields presses their button; in any other, it does nothing.
   var ENTER = { "new-section": "section-add", approver: "approve", q: "filter", "test-to": "test",
     "import-url": "import", "import-source": "import" };
-  var NOT_KEPT = { csrf: 1, action: 1, overwrite_hash: 1, move_id: 1, move_before: 1, move_section: 1 };
-  var DRAFTS = "digest-studio-draft:";
-  var DRAFT_DAYS = 30;
   var TYPING_PAUSE = 60; // ms after the last keystroke before the preview is asked for
   var LATER = "Your changes are still on this page, and kept in this browser.";
 
@@ -39,8 +34,6 @@
   var previewing = null; // the preview's request still out (its AbortController)
   var previewAgain = false; // a preview is due once the button's request is answered
   var dragged = null;
-  var offered = null; // the stored draft the page offers back
-  var lastKey = null; // where this page last kept its draft
 
   function form() { return document.getElementById("studio"); }
 
@@ -100,129 +93,10 @@
     announce("", box.textContent);
   }
 
+  // The page changed (an edit, an answer): drafts.js keeps it.
+  function updated() { document.dispatchEvent(new CustomEvent("studio:updated")); }
+
   function paragraph(text) { var p = document.createElement("p"); p.textContent = text; return p; }
-
-  // --- keeping the draft in this browser -----------------------------------------------------
-
-  function storage() { try { return window.localStorage; } catch (e) { return null; } }
-
-  function draftKey(f) { return DRAFTS + location.pathname + ":" + f.elements.base_hash.value; }
-
-  function fieldsOf(f) {
-    var found = [];
-    new FormData(f).forEach(function (value, name) {
-      if (typeof value === "string" && !NOT_KEPT[name]) { found.push([name, value]); }
-    });
-    return found;
-  }
-
-  // Keep the page's draft while it has unsaved changes; forget it once they are saved (or undone).
-  // Only a draft this page wrote is ever removed here: one offered back stays until the editor decides.
-  function keepDraft() {
-    var f = form(), store = storage();
-    if (!f || !store) { return; }
-    var key = draftKey(f);
-    try {
-      if (lastKey && lastKey !== key) { store.removeItem(lastKey); } // saved: that draft is in the file now
-      if (f.dataset.dirty === "1") {
-        store.setItem(key, JSON.stringify({ saved: Date.now(), fields: fieldsOf(f) }));
-        lastKey = key;
-      } else {
-        if (lastKey === key) { store.removeItem(key); }
-        lastKey = null;
-      }
-    } catch (e) {
-      // Storage full or refused: the page itself still holds the edits.
-    }
-  }
-
-  function storedDrafts() {
-    var store = storage(), prefix = DRAFTS + location.pathname + ":", found = [];
-    if (!store) { return found; }
-    var keys = [];
-    for (var i = 0; i < store.length; i++) { keys.push(store.key(i)); }
-    keys.forEach(function (key) {
-      if (!key || key.indexOf(prefix) !== 0) { return; }
-      var draft = null;
-      try { draft = JSON.parse(store.getItem(key)); } catch (e) { draft = null; }
-      if (!draft || !draft.fields || Date.now() - draft.saved > DRAFT_DAYS * 86400000) {
-        store.removeItem(key);
-        return;
-      }
-      draft.key = key;
-      draft.hash = key.slice(prefix.length);
-      found.push(draft);
-    });
-    return found.sort(function (a, b) { return b.saved - a.saved; });
-  }
-
-  function sameFields(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
-
-  function offerDraft() {
-    var f = form();
-    if (!f) { return; }
-    var hash = f.elements.base_hash.value;
-    var drafts = storedDrafts().filter(function (draft) {
-      if (draft.hash === hash && sameFields(draft.fields, fieldsOf(f))) { storage().removeItem(draft.key); return false; }
-      return true;
-    });
-    offered = drafts[0] || null;
-    showOffer(true);
-  }
-
-  function showOffer(say) {
-    var old = document.getElementById("draft-offer");
-    if (old) { old.remove(); }
-    var f = form();
-    if (!offered || !f) { return; }
-    var when = new Date(offered.saved);
-    var box = document.createElement("div");
-    box.className = "draft-offer";
-    box.id = "draft-offer";
-    box.setAttribute("role", "group");
-    box.setAttribute("aria-labelledby", "draft-offer-text");
-    var said = when.toLocaleString(document.documentElement.lang || undefined, { dateStyle: "long", timeStyle: "short" });
-    var text = paragraph("Unsaved changes to this issue from " + said + " were kept in this browser." +
-      (offered.hash === f.elements.base_hash.value ? "" :
-        " The file has changed since: after restoring them, Save shows you both and keeps both."));
-    text.id = "draft-offer-text";
-    box.appendChild(text);
-    var buttons = document.createElement("p");
-    [["draft-restore", "Restore them", "", restoreDraft], ["draft-discard", "Discard them", "small", discardDraft]]
-      .forEach(function (spec) {
-        var button = document.createElement("button");
-        button.type = "button";
-        button.id = spec[0];
-        button.textContent = spec[1];
-        if (spec[2]) { button.className = spec[2]; }
-        button.addEventListener("click", spec[3]);
-        buttons.appendChild(button);
-        buttons.appendChild(document.createTextNode(" "));
-      });
-    box.appendChild(buttons);
-    f.parentNode.insertBefore(box, f);
-    if (say) { announce(text.textContent, ""); }
-  }
-
-  function restoreDraft() {
-    var draft = offered;
-    offered = null;
-    showOffer();
-    if (!draft) { return; }
-    act("preview", null, function () {
-      var data = new FormData();
-      draft.fields.forEach(function (pair) { data.append(pair[0], pair[1]); });
-      data.set("csrf", form().elements.csrf.value);
-      return data;
-    }, document.getElementById("save"));
-  }
-
-  function discardDraft() {
-    if (offered) { storage().removeItem(offered.key); }
-    offered = null;
-    showOffer();
-    announce("The kept changes were discarded.", "");
-  }
 
   // --- talking to the studio -----------------------------------------------------------------
 
@@ -306,7 +180,7 @@
           acting--;
           var now = form();
           if (now) { now.removeAttribute("aria-busy"); }
-          keepDraft();
+          updated();
           if (previewAgain) { previewAgain = false; schedulePreview(0); }
         });
     });
@@ -362,7 +236,6 @@
         try { target.setSelectionRange(focus.start, focus.end); } catch (e) { /* not a text field */ }
       }
     }
-    showOffer();
   }
 
   // --- the preview, as the editor types ------------------------------------------------------
@@ -428,7 +301,7 @@
       form().dataset.dirty = state.classList.contains("unsaved") ? "1" : "";
     }
     showFieldErrors(doc.getElementById("field-errors"));
-    keepDraft();
+    updated();
   }
 
   // The email's frame stays in the page and is given the new email: a new frame costs the browser a new
@@ -501,7 +374,7 @@
     if (acting) { typedDuring[element.name] = element.value; }
     markUnsaved();
     clearOutcomes();
-    keepDraft();
+    updated();
     schedulePreview(TYPING_PAUSE);
   });
 
@@ -512,7 +385,7 @@
       edits++;
       markUnsaved();
       clearOutcomes();
-      keepDraft();
+      updated();
     }
     schedulePreview(0);
   });
@@ -649,20 +522,28 @@
   window.addEventListener("beforeunload", function (event) {
     var f = form();
     if (f && f.dataset.dirty === "1") {
-      keepDraft();
       event.preventDefault();
       event.returnValue = "";
     }
   });
-  window.addEventListener("pagehide", keepDraft);
-  document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") { keepDraft(); } });
+
+  // drafts.js asks for the page as a kept draft had it, and for a sentence to be read out.
+  document.addEventListener("studio:restore", function (event) {
+    var fields = event.detail;
+    act("preview", null, function () {
+      var data = new FormData();
+      fields.forEach(function (pair) { data.append(pair[0], pair[1]); });
+      data.set("csrf", form().elements.csrf.value);
+      return data;
+    }, document.getElementById("save"));
+  });
+  document.addEventListener("studio:announce", function (event) { announce(event.detail, ""); });
 
   if (form()) {
     // The page checks every field itself and says what is wrong beside it, even inside a closed panel.
     form().noValidate = true;
-    offerDraft();
   }
 
-  // Tell tests and curious editors that the enhanced page is active.
-  document.documentElement.dataset.studio = "ready";
+  // Tell drafts.js, then tests and curious editors, that the enhanced page is active.
+  document.documentElement.dataset.studio = "enhanced";
 }());
