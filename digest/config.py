@@ -289,12 +289,12 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         address=org_t.text("address", ""),
         registration=org_t.text("registration", ""),
         phone=org_t.text("phone", ""),
-        website=_url(org_t, "website", ""),
+        website=org_t.url("website", ""),
         contact_email=org_t.email("contact_email", ""),
-        privacy_url=_url(org_t, "privacy_url", ""),
-        logo_url=_url(org_t, "logo_url", ""),
+        privacy_url=org_t.url("privacy_url", ""),
+        logo_url=org_t.url("logo_url", ""),
         logo_alt=org_t.text("logo_alt", ""),
-        timezone=_timezone(org_t, "Europe/London"),
+        timezone=org_t.timezone("timezone", "Europe/London"),
     )
     org_t.finish()
     if organisation.logo_url and not organisation.logo_alt:
@@ -315,7 +315,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     email_t.finish()
 
     web_t = root.table("web")
-    base_url = _url(web_t, "base_url", None, hint="set it to the public address of `digest serve`").rstrip("/")
+    base_url = web_t.url("base_url", None, hint="set it to the public address of `digest serve`").rstrip("/")
     privacy_notice_version = web_t.text("privacy_notice_version", "")
     sectors = web_t.strings("sectors")
     web = WebSettings(
@@ -368,13 +368,13 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     send_t = root.table("sending")
     provider = send_t.choice("provider", "outbox", tuple(sorted(PROVIDER_NAMES)))
     require_approval = send_t.flag("require_approval", True)
-    timezone = _timezone(send_t, organisation.timezone)
+    timezone = send_t.timezone("timezone", organisation.timezone)
     send_t.finish()
 
     sg_t = root.table("sendgrid")
     sendgrid = SendGridSettings(
         api_key=Secret.from_env(env.get("SENDGRID_API_KEY")),
-        api_host=_first(env.get("SENDGRID_API_HOST"), _url(sg_t, "api_host", "https://api.sendgrid.com")).rstrip("/"),
+        api_host=_first(env.get("SENDGRID_API_HOST"), sg_t.url("api_host", "https://api.sendgrid.com")).rstrip("/"),
         timeout=sg_t.number("timeout", 30.0, minimum=0.1),
         batch_size=sg_t.integer("batch_size", 1000, minimum=1, maximum=1000),
         max_retries=sg_t.integer("max_retries", 5, minimum=0, maximum=20),
@@ -382,7 +382,7 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
         asm_group_id=sg_t.integer("asm_group_id", 0, minimum=0) or None,
         retry_base_delay=sg_t.number("retry_base_delay", 1.0, minimum=0.0),
         uncertain_quiet_minutes=sg_t.integer("uncertain_quiet_minutes", 360, minimum=5, maximum=7 * 24 * 60),
-        return_path_domain=_domain(sg_t, "return_path_domain"),
+        return_path_domain=sg_t.domain("return_path_domain"),
     )
     sg_t.finish()
 
@@ -453,18 +453,6 @@ def _build_settings(raw: Mapping[str, Any], path: Path, project_dir: Path, env: 
     )
 
 
-def _timezone(table: TomlTable, default: str) -> str:
-    """An IANA time zone name, checked now so a typo fails at start, not at the first import."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    name = table.text("timezone", default)
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{table._where('timezone')} {name!r} is not a time zone name (e.g. Europe/London)") from None
-    return name
-
-
 def _soft_bounce_scores(table: TomlTable) -> dict[str, int]:
     """[events.soft_bounce_scores]: reason = points, for the soft reasons only."""
     if not table.data:
@@ -486,22 +474,6 @@ def _soft_bounce_scores(table: TomlTable) -> dict[str, int]:
 def _first(override: str | None, configured: str) -> str:
     """The environment's value when set, else digest.toml's (which is still read and checked)."""
     return override.strip() if override else configured
-
-
-def _url(table: TomlTable, key: str, default: str | None, *, hint: str = "") -> str:
-    value = table.line(key, default, hint=hint)
-    if value and not re.match(r"^https?://[^\s/]+", value):
-        raise ConfigError(f"{table._where(key)} must start with https:// (got {value!r})")
-    if re.search(r"\s", value):
-        raise ConfigError(f"{table._where(key)} must not contain spaces (got {value!r})")
-    return value
-
-
-def _domain(table: TomlTable, key: str) -> str:
-    value = table.text(key, "").strip().rstrip(".").lower()
-    if value and not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", value):
-        raise ConfigError(f"{table._where(key)} must be a domain name such as em1234.example.org (got {value!r})")
-    return value
 
 
 def _env_int(env: Mapping[str, str], key: str, configured: int) -> int:

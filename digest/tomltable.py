@@ -13,6 +13,7 @@ from typing import Any
 
 from digest.errors import ConfigError
 
+_DOMAIN_RE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
 _EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 # C0 and C1 controls (CR, LF, NUL, NEL…) and Unicode's line and paragraph separators.
 _BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -129,6 +130,33 @@ class TomlTable:
                 raise ConfigError(f"{self.source}: [{table}] is not a known table{hint}")
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigError(f"{self._where(key)} is not a known setting{hint}")
+
+    def url(self, key: str, default: str | None, *, hint: str = "") -> str:
+        """A web address on one line: http(s), no spaces."""
+        value = self.line(key, default, hint=hint)
+        if value and not re.match(r"^https?://[^\s/]+", value):
+            raise ConfigError(f"{self._where(key)} must start with https:// (got {value!r})")
+        if re.search(r"\s", value):
+            raise ConfigError(f"{self._where(key)} must not contain spaces (got {value!r})")
+        return value
+
+    def domain(self, key: str) -> str:
+        """A domain name, lower-cased, without its trailing dot ('' when absent)."""
+        value = self.text(key, "").strip().rstrip(".").lower()
+        if value and not _DOMAIN_RE.fullmatch(value):
+            raise ConfigError(f"{self._where(key)} must be a domain name such as em1234.example.org (got {value!r})")
+        return value
+
+    def timezone(self, key: str, default: str) -> str:
+        """An IANA time zone name, checked now so a typo fails at start, not at the first import."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        name = self.text(key, default)
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{self._where(key)} {name!r} is not a time zone name (e.g. Europe/London)") from None
+        return name
 
     def table(self, key: str) -> TomlTable:
         value = self._get(key)

@@ -49,11 +49,14 @@ def serve(
 
 
 @contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """A WSGI app over werkzeug's threaded server (which stops cleanly); yields the base URL."""
+def serve_app(app: Any, port: int = 0) -> Iterator[str]:
+    """A WSGI app over werkzeug's threaded server (which stops cleanly); yields the base URL.
+
+    ``port``: 0 for any free port; a port given again serves a restarted app at the same address.
+    """
     from werkzeug.serving import make_server
 
-    with running(make_server("127.0.0.1", 0, app, threaded=True)) as base:
+    with running(make_server("127.0.0.1", port, app, threaded=True)) as base:
         yield base
 
 

@@ -1,17 +1,25 @@
-"""Helpers for the studio's tests: the example week drafted, and the page's form read as a browser submits it."""
+"""Helpers for the studio's tests: the example week drafted, the page's form read as a browser submits it,
+and the browser tests' studio (the fixtures ``week`` and ``studio``: import fixture_week and fixture_studio
+where they are used)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from digest.articles.store import import_articles
 from digest.config import Settings
 from digest.issues.drafting import new_issue
-from tests.conftest import REPO
+from digest.studio.app import create_app
+from digest.studio.auth import Gate
+from tests.conftest import REPO, SEGMENTS_YAML
+from tests.httpserve import serve_app
 
 EXAMPLES = REPO / "examples" / "articles"
 ISSUE_ID = "2026-11-23"
@@ -133,3 +141,55 @@ def replace_field(fields: list[tuple[str, str]], name: str, value: str | None) -
 
 def order_of(html: str) -> list[str]:
     return re.findall(r'name="order" value="([^"]+)"', html)
+
+
+# --- the browser tests' studio: the week on a real HTTP server, driven by Chromium --------------------
+
+TALL = {"width": 1500, "height": 2600}  # every story on screen: Playwright's drag scrolls otherwise
+
+
+@pytest.fixture(name="week")
+def fixture_week(project: Path, engine: Any, settings: Any, tmp_path: Path) -> Path:
+    (project / "subscribers").mkdir(exist_ok=True)
+    (project / "subscribers" / "segments.yaml").write_text(SEGMENTS_YAML, encoding="utf-8")
+    path = draft_week(engine, settings)
+    add_late_article(engine, settings, tmp_path)
+    return path
+
+
+@pytest.fixture(name="studio")
+def fixture_studio(settings: Any, engine: Any, week: Path) -> Iterator[tuple[str, Gate]]:
+    gate = Gate()
+    with serve_app(create_app(settings, engine, gate)) as base:
+        yield base, gate
+
+
+def open_page(context: Any, url: str, size: dict[str, int] | None = None, dialogs: list[str] | None = None) -> Any:
+    """A new page of ``context`` at ``url``, once the studio's script is running; ``dialogs`` hears each dialog's type."""
+    from playwright.sync_api import expect
+
+    page = context.new_page()
+    page.set_viewport_size(size or {"width": 1400, "height": 1000})
+
+    def answer(dialog: Any) -> None:  # the unsaved-changes question when a test leaves
+        if dialogs is not None:
+            dialogs.append(dialog.type)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    page.goto(url)
+    expect(page.locator("html")).to_have_attribute("data-studio", "ready")
+    return page
+
+
+def issue_url(studio: tuple[str, Gate]) -> str:
+    base, gate = studio
+    return f"{base}/issue/{ISSUE_ID}?token={gate.token}"
+
+
+def story_ids(page: Any) -> list[str]:
+    return [
+        value.split(":", 1)[1]
+        for value in page.eval_on_selector_all("input[name=order]", "els => els.map(e => e.value)")
+        if value.startswith("story:")
+    ]

@@ -83,7 +83,7 @@ def articles_show(app: App, article_id: str) -> None:
     """Show one article as stored, body included."""
     from digest.articles.store import date_text, get_article
     from digest.articles.summary import summarise
-    from digest.issues.render import LinkReferences, text_blocks, wrap
+    from digest.issues.typeset import LinkReferences, text_blocks, wrap
 
     article = get_article(app.engine, article_id)
     refs = LinkReferences()

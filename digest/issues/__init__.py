@@ -2,7 +2,8 @@
 
 - ``issue``: issue files (issues/<id>/issue.yaml): load with line-numbered errors, save, resolve.
 - ``drafting``: a new issue drafted from the week's articles; ``catalogue``: every issue and where it stands.
-- ``wording``, ``render``, ``cache``: the words of each copy, Jinja → MJML → HTML and the text part.
+- ``wording``, ``render``, ``typeset``, ``cache``: the words of each copy, Jinja → MJML → HTML,
+  the text part typeset.
 - ``personalise``: each reader's own links; ``mime``: the message as it goes out.
 - ``checks``, ``preview``, ``browser``, ``folders``: `digest check` and `digest preview`.
 - ``archive``: the archive pages of an issue; ``approval``: the approval of an exact rendering.

@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
@@ -15,6 +16,10 @@ from digest.config import Organisation, Settings
 from digest.issues.issue import IssueView
 from digest.issues.render import TOKEN_RE, RenderedEmail, Renderings
 from digest.issues.wording import copy_mismatches, greeting_of
+from digest.topics import TopicRule
+
+if TYPE_CHECKING:
+    from digest.people.segments import Segment
 
 # Gmail clips a message whose HTML is larger than about 102 KB and hides the
 # rest (including the unsubscribe link) behind "View entire message".
@@ -23,6 +28,7 @@ SIZE_WARNING_BYTES = 90 * 1024
 SUBJECT_WARN_CHARS = 78
 SUBJECT_MAX_CHARS = 200
 PREHEADER_WARN_CHARS = 150
+SUMMARY_WARN_CHARS = 1_000  # an automatic summary is about 400; ten times that is an article
 
 ERROR, WARNING, OK = "error", "warning", "ok"
 
@@ -32,6 +38,8 @@ class Check:
     level: str  # error | warning | ok
     code: str
     message: str
+    # What it is about, for the studio to link: "subject", "introduction", "story:<id>", "summary:<id>"…
+    where: str = ""
 
 
 @dataclass
@@ -50,8 +58,8 @@ class CheckReport:
     def passed(self) -> bool:
         return not self.errors
 
-    def add(self, level: str, code: str, message: str) -> None:
-        self.checks.append(Check(level, code, message))
+    def add(self, level: str, code: str, message: str, where: str = "") -> None:
+        self.checks.append(Check(level, code, message, where))
 
 
 class _LinkAndImageScanner(HTMLParser):
@@ -103,7 +111,7 @@ def check_rendered(view: IssueView, variants: Sequence[RenderedEmail], *, from_n
     _check_subject(report, issue.subject, from_name)
     _check_preheader(report, issue.subject, issue.preheader, variants)
     if not issue.introduction:
-        report.add(WARNING, "introduction", "the introduction is empty")
+        report.add(WARNING, "introduction", "the introduction is empty", "introduction")
     greeting = greeting_of(issue.introduction)
     if greeting:
         report.add(
@@ -111,6 +119,7 @@ def check_rendered(view: IssueView, variants: Sequence[RenderedEmail], *, from_n
             "greeting",
             f"the introduction opens with its own greeting ({greeting!r}), so the email leaves out its "
             "'Dear <first name>,'; delete yours to greet each reader by name",
+            "introduction",
         )
     for variant in variants:
         _check_links_and_images(report, variant)
@@ -123,25 +132,30 @@ def check_rendered(view: IssueView, variants: Sequence[RenderedEmail], *, from_n
 def _check_preheader(report: CheckReport, subject: str, preheader: str, variants: Sequence[RenderedEmail]) -> None:
     if not preheader:
         longest = max((len(v.preheader) for v in variants), default=0)
-        report.add(OK, "preheader", f"preheader: each copy names its own stories (up to {longest} characters)")
+        report.add(
+            OK, "preheader", f"preheader: each copy names its own stories (up to {longest} characters)", "preheader"
+        )
     elif len(preheader) > PREHEADER_WARN_CHARS:
-        report.add(WARNING, "preheader", f"preheader is {len(preheader)} characters; inboxes show about 100")
+        report.add(
+            WARNING, "preheader", f"preheader is {len(preheader)} characters; inboxes show about 100", "preheader"
+        )
     elif subject.casefold() in preheader.casefold() or preheader.casefold() in subject.casefold():
         report.add(
             WARNING,
             "preheader",
             "the preheader repeats the subject, and inboxes show them side by side; say something new, "
             "or leave it empty to name each copy's stories",
+            "preheader",
         )
     else:
-        report.add(OK, "preheader", f"preheader set ({len(preheader)} characters)")
+        report.add(OK, "preheader", f"preheader set ({len(preheader)} characters)", "preheader")
 
 
 def _check_copy_words(report: CheckReport, view: IssueView, variant: RenderedEmail) -> None:
     """Counts, sources and titles in the editor's words that are untrue of a copy."""
     which = f"the {variant.segment} copy" if variant.segment else "the whole issue"
     for problem in copy_mismatches(view, variant.story_ids):
-        report.add(WARNING, "copy", f"{which}: {problem}")
+        report.add(WARNING, "copy", f"{which}: {problem}", "subject" if "the subject" in problem else "introduction")
 
 
 # Text that looks like a placeholder (``%%name%%``) outside the templates.
@@ -152,14 +166,16 @@ def _check_placeholder_lookalikes(report: CheckReport, view: IssueView) -> None:
     """Content that looks like a per-recipient placeholder: shown as text, never filled."""
     issue = view.issue
     places = [
-        ("the issue", name, getattr(issue, name)) for name in ("subject", "preheader", "introduction", "editor_note")
+        ("the issue", name, getattr(issue, name), name)
+        for name in ("subject", "preheader", "introduction", "editor_note")
     ]
     for story in view.stories():
         article = story.article
-        places += [(story.id, "title", article.title), (story.id, "summary", story.summary)]
-        places += [(story.id, "note", story.note), (story.id, "link", story.url)]
-        places += [(story.id, "text", json.dumps(article.body, ensure_ascii=False))]
-    for where, field_name, text in places:
+        places += [(story.id, "title", article.title, f"story:{story.id}")]
+        places += [(story.id, "summary", story.summary, f"summary:{story.id}")]
+        places += [(story.id, "note", story.note, f"note:{story.id}"), (story.id, "link", story.url, f"url:{story.id}")]
+        places += [(story.id, "text", json.dumps(article.body, ensure_ascii=False), f"story:{story.id}")]
+    for where, field_name, text, field_at in places:
         found = _LOOKALIKE.search(text or "")
         if found:
             report.add(
@@ -167,6 +183,7 @@ def _check_placeholder_lookalikes(report: CheckReport, view: IssueView) -> None:
                 "placeholders",
                 f"{where}: its {field_name} contains {found.group(0)!r}; placeholders come only from the templates, "
                 "so it is sent as plain text and filled for nobody",
+                field_at,
             )
 
 
@@ -195,26 +212,30 @@ _COLON = re.compile(r"(?<!\d):|:(?!\d)")  # not the colon of a time such as 10:3
 def _check_subject(report: CheckReport, subject: str, from_name: str = "") -> None:
     length = len(subject)
     if not subject.strip():
-        report.add(ERROR, "subject", "the subject is empty")
+        report.add(ERROR, "subject", "the subject is empty", "subject")
     elif length > SUBJECT_MAX_CHARS:
-        report.add(ERROR, "subject", f"the subject is {length} characters; keep it under {SUBJECT_WARN_CHARS}")
+        report.add(
+            ERROR, "subject", f"the subject is {length} characters; keep it under {SUBJECT_WARN_CHARS}", "subject"
+        )
     elif length > SUBJECT_WARN_CHARS:
         report.add(
             WARNING,
             "subject",
             f"the subject is {length} characters; most inboxes cut it off after about {SUBJECT_WARN_CHARS}",
+            "subject",
         )
     else:
-        report.add(OK, "subject", f"subject is {length} characters")
+        report.add(OK, "subject", f"subject is {length} characters", "subject")
     if from_name and from_name.casefold() in subject.casefold():
         report.add(
             WARNING,
             "subject",
             f"the subject repeats the sender's name {from_name!r}, which inboxes already show beside it; "
             "use the room for the news",
+            "subject",
         )
     if len(_COLON.findall(subject)) >= 2:
-        report.add(WARNING, "subject", "the subject has two colons; it reads better with one")
+        report.add(WARNING, "subject", "the subject has two colons; it reads better with one", "subject")
 
 
 def _check_links_and_images(report: CheckReport, variant: RenderedEmail) -> None:
@@ -261,15 +282,26 @@ def _check_stories(report: CheckReport, view: IssueView) -> None:
     for story in view.stories():
         article = story.article
         for message in article.import_warnings:
-            report.add(WARNING, "import", f"{article.id}: {message}")
+            report.add(WARNING, "import", f"{article.id}: {message}", f"story:{article.id}")
         if not story.summary and not story.full:
-            report.add(WARNING, "summary", f"{article.id} has no summary; add one in issue.yaml")
+            report.add(
+                WARNING, "summary", f"{article.id} has no summary; add one in issue.yaml", f"summary:{article.id}"
+            )
+        elif len(story.summary) > SUMMARY_WARN_CHARS and not story.full:
+            report.add(
+                WARNING,
+                "summary",
+                f"the summary of {article.id} is {len(story.summary):,} characters; readers expect a paragraph "
+                f"(under {SUMMARY_WARN_CHARS:,}): shorten it, or show the whole article instead",
+                f"summary:{article.id}",
+            )
         if article.published is None:
             report.add(
                 ERROR,
                 "date",
                 f"{article.id} has no date (it could not be read when it was imported); "
                 f"date it with `digest articles edit {article.id} --published YYYY-MM-DD`",
+                f"story:{article.id}",
             )
         elif not issue.window_start <= article.published < issue.window_end:
             report.add(
@@ -277,20 +309,48 @@ def _check_stories(report: CheckReport, view: IssueView) -> None:
                 "window",
                 f"{article.id} was published {article.published.isoformat()}, outside the issue's window "
                 f"({issue.window_start.isoformat()} to the day before {issue.window_end.isoformat()})",
+                f"story:{article.id}",
             )
 
 
-def check_view(view: IssueView, settings: Settings, renderings: Renderings | None = None) -> CheckReport:
-    """Check an issue and every segment's copy, from ``renderings`` when given (each rendered once)."""
+def _check_section_topics(report: CheckReport, view: IssueView, topics: Sequence[TopicRule]) -> None:
+    """A story under a section named after a topic the story does not have (in this issue)."""
+    by_label = {rule.label.casefold(): rule.slug for rule in topics}
+    for section in view.sections:
+        slug = by_label.get(section.title.casefold())
+        for story in section.stories if slug else ():
+            if slug not in story.topics:
+                report.add(
+                    WARNING,
+                    "sections",
+                    f"{story.id} is under {section.title!r} but is not about {slug} (its topics: "
+                    f"{', '.join(story.topics) or 'none'}): move it, or give it that topic in this issue",
+                    f"story:{story.id}",
+                )
+
+
+def check_view(
+    view: IssueView,
+    settings: Settings,
+    renderings: Renderings | None = None,
+    *,
+    segments: Sequence[Segment] | None = None,
+) -> CheckReport:
+    """Check an issue and every segment's copy, from ``renderings`` when given (each rendered once).
+
+    ``segments``: the segments file as already read (None: read it here).
+    """
     from digest.people.segments import load_segments
 
     renderings = renderings or Renderings(view, settings)
     variants = [renderings.variant()]
-    if settings.segments_file.is_file():
-        for segment in load_segments(settings):
-            variants.append(replace(renderings.variant(segment.topics), segment=segment.name))
+    if segments is None and settings.segments_file.is_file():
+        segments = load_segments(settings)
+    for segment in segments or ():
+        variants.append(replace(renderings.variant(segment.topics), segment=segment.name))
     report = check_rendered(view, variants, from_name=settings.email.from_name)
     _check_footer(report, settings.organisation, variants)
+    _check_section_topics(report, view, settings.topics)
     return report
 
 

@@ -17,23 +17,19 @@ import importlib.util
 import logging
 import re
 import sys
-import textwrap
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup, escape
 
-from digest.articles.content import Block
 from digest.config import Settings
 from digest.errors import DigestError
 from digest.issues.cache import cache_dir, cached_text
 from digest.issues.issue import IssueView, Story, human_date, select_stories
-
-TEXT_WIDTH = 78
+from digest.issues.typeset import LinkReferences, keep_dates, nobreak, text_blocks, unbreakable, underline, wrap
 
 # Placeholders filled per recipient at send time (by us, or by SendGrid's
 # substitutions over the whole message). Only the templates write them: "%%"
@@ -124,20 +120,6 @@ class RenderedEmail:
             digest.update(part.encode("utf-8"))
             digest.update(b"\x00")
         return digest.hexdigest()
-
-
-class LinkReferences:
-    """Numbered link references for the plain-text part: ``text [3]`` … ``[3] url``."""
-
-    def __init__(self) -> None:
-        self._numbers: dict[str, int] = {}
-
-    def add(self, url: str) -> str:
-        number = self._numbers.setdefault(url, len(self._numbers) + 1)
-        return f"[{number}]"
-
-    def items(self) -> list[tuple[int, str]]:
-        return [(number, url) for url, number in self._numbers.items()]
 
 
 def archive_url(settings: Settings, issue_id: str, article_id: str | None = None) -> str:
@@ -246,89 +228,6 @@ def build_context(
 def paragraphs(text: str) -> list[str]:
     """Paragraphs of free text written by an editor (blank lines separate them)."""
     return [" ".join(part.split()) for part in re.split(r"\n\s*\n", text or "") if part.strip()]
-
-
-# --- plain-text helpers used as Jinja filters -----------------------------------------
-
-
-_ASCII_SPACE = re.compile(r"[ \t\r\n\f\v]+")
-_NBSP = "\u00a0"
-_NB_HYPHEN = "\u2011"
-_MONTH_NAMES = "January|February|March|April|May|June|July|August|September|October|November|December"
-_DATE_RE = re.compile(rf"\b\d{{1,2}} (?:{_MONTH_NAMES})(?: \d{{4}})?\b")
-
-
-def nobreak(text: str) -> str:
-    """Text that wrapping keeps on one line (a name, a date)."""
-    return _ASCII_SPACE.sub(_NBSP, str(text).strip())
-
-
-def unbreakable(text: str) -> str:
-    """A name or date no mail client splits across lines: no-break spaces and no-break hyphens (U+2011).
-
-    Characters, not CSS: Outlook for Windows, Windows Mail and Samsung Email ignore
-    ``white-space: nowrap``.
-    """
-    return _ASCII_SPACE.sub(_NBSP, str(text).strip()).replace("-", _NB_HYPHEN)
-
-
-def keep_dates(text: str) -> Markup:
-    """HTML-escaped text whose dates ("9 April 2025") never break across lines."""
-    escaped = str(escape(text))
-    # The text is escaped first, and the pattern matches only digits, spaces and month names.
-    return Markup(_DATE_RE.sub(lambda match: unbreakable(match.group()), escaped))  # noqa: S704
-
-
-def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None) -> str:
-    """Wrap at ``width`` columns without breaking words, URLs, dates or text marked with :func:`nobreak`."""
-    text = _ASCII_SPACE.sub(" ", str(text)).strip()
-    text = _DATE_RE.sub(lambda match: match.group().replace(" ", _NBSP), text)
-    # textwrap breaks only at ASCII whitespace, so the no-break spaces hold; then they go back to spaces.
-    filled = textwrap.fill(
-        text,
-        width=width,
-        initial_indent=indent if first is None else first,
-        subsequent_indent=indent,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
-    return filled.replace(_NBSP, " ")
-
-
-def underline(text: str, char: str = "=") -> str:
-    wrapped = wrap(text)
-    longest = max((len(line) for line in wrapped.splitlines()), default=0)
-    return f"{wrapped}\n{char * longest}"
-
-
-def text_blocks(blocks: Iterable[Block], refs: LinkReferences) -> str:
-    """A body's blocks as wrapped plain text; links become numbered references."""
-    out: list[str] = []
-    for block in blocks:
-        if block["type"] == "h":
-            # Not underlined: a sub-heading inside a story must not look like the next story's title.
-            out.append(wrap(block["text"], first="## ", indent="   "))
-        elif block["type"] == "p":
-            out.append(wrap(_runs_as_text(block["runs"], refs)))
-        elif block["type"] == "ol":
-            out.append(
-                "\n".join(
-                    wrap(_runs_as_text(item, refs), indent="    ", first=f"{number:>2}. ")
-                    for number, item in enumerate(block["items"], 1)
-                )
-            )
-        else:
-            out.append("\n".join(wrap(_runs_as_text(item, refs), indent="   ", first=" * ") for item in block["items"]))
-    return "\n\n".join(out)
-
-
-def _runs_as_text(runs: Iterable[Mapping[str, str]], refs: LinkReferences) -> str:
-    parts = []
-    for run in runs:
-        parts.append(run["text"])
-        if run.get("href"):
-            parts.append(" " + refs.add(run["href"]))
-    return "".join(parts)
 
 
 # --- environments and the pipeline ----------------------------------------------------

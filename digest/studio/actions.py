@@ -7,6 +7,8 @@ applies it to the page's state and says what happened. Saving goes through
 `digest send --test-to`, imports through :func:`digest.articles.store.import_articles`.
 Actions that act on the issue as stored (approve, test copy) refuse while the
 page has unsaved changes, so what is approved or sent is what the file says.
+Each outcome names where the page shows it (``at``): beside the control that
+caused it, and the focus stays with the editor.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from digest.articles.store import get_article, get_articles, import_articles
 from digest.config import Settings
-from digest.errors import DigestError, InputError, StateError
+from digest.errors import DigestError, InputError, NotFoundError, StateError
 from digest.issues.drafting import section_title_for, story_comment
 from digest.issues.issue import (
     ABSENT,
@@ -36,8 +38,10 @@ from digest.issues.issue import (
 )
 from digest.studio import draft as moves
 from digest.studio.document import apply_draft
-from digest.studio.draft import draft_from_issue
-from digest.studio.forms import PageState, fresh_state
+from digest.studio.draft import StoryDraft, draft_from_issue
+from digest.studio.fields import field_at_line, field_label
+from digest.studio.forms import PageState, field_id, fresh_state
+from digest.studio.merge import merge
 
 MAX_UPLOAD_NAME = 100
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -59,7 +63,8 @@ class Outcome:
     error: str = ""
     details: list[str] | None = None
     conflict: Conflict | None = None
-    focus: str = ""  # the id of the element to give the focus to after the page changes
+    focus: str = ""  # the id of the element to give the focus to after the page changes ("": where it was)
+    at: str = ""  # where the page shows it: beside the control that caused it ("": at the top)
 
 
 @dataclass
@@ -101,11 +106,13 @@ class Studio:
         if handler is None:
             return state, Outcome(error="the page asked for something the studio does not know; reload the issue")
         try:
-            return handler(state, argument, upload)
+            state, outcome = handler(state, argument, upload)
         except IssueChangedError as exc:
-            return state, Outcome(error=str(exc), conflict=self.conflict(state, exc))
+            state, outcome = state, Outcome(error=str(exc), conflict=self.conflict(state, exc))
         except DigestError as exc:
-            return state, Outcome(error=str(exc).removeprefix(f"{self.path}: "))
+            state, outcome = state, Outcome(error=str(exc).removeprefix(f"{self.path}: "))
+        outcome.at = outcome.at or _anchor(name, argument)
+        return state, outcome
 
     def _handlers(self) -> dict[str, Callable[[PageState, str, Upload | None], tuple[PageState, Outcome]]]:
         return {
@@ -113,13 +120,14 @@ class Studio:
             "filter": lambda state, _a, _u: (state, Outcome(focus="candidates-heading")),
             "up": self._bind(lambda d, a: moves.move_story(d, a, -1), lambda a: f"up-{a}"),
             "down": self._bind(lambda d, a: moves.move_story(d, a, +1), lambda a: f"down-{a}"),
-            "lead": self._bind(moves.make_lead, lambda a: f"story-{a}"),
+            "lead": self._lead,
             "drop": self._drop,
+            "leave": self._leave,
             "add": self._add,
             "move": self._move,
             "section-up": self._bind(lambda d, a: moves.move_section(d, a, -1), lambda a: f"section-up-{a}"),
             "section-down": self._bind(lambda d, a: moves.move_section(d, a, +1), lambda a: f"section-down-{a}"),
-            "section-remove": self._bind(moves.remove_section, lambda a: "new-section"),
+            "section-remove": self._bind(moves.remove_section, lambda _a: "new-section"),
             "section-add": self._add_section,
             "save": self._save,
             "overwrite": self._overwrite,
@@ -145,23 +153,52 @@ class Studio:
         message = moves.leave_out(state.draft, article_id)
         rest = state.draft.story_ids()
         neighbour = rest[min(place, len(rest) - 1)] if rest and place >= 0 else ""
-        return state, Outcome(message=message, focus=f"story-{neighbour}" if neighbour else "stories-heading")
+        if not neighbour:
+            return state, Outcome(message=message, focus="stories-heading", at="arrange")
+        return state, Outcome(message=message, focus=f"story-{neighbour}", at=f"story-{neighbour}")
+
+    def _leave(self, state: PageState, article_id: str, _upload: Upload | None) -> tuple[PageState, Outcome]:
+        """Leave out from the choose list: the focus and the message stay with the article there."""
+        message = moves.leave_out(state.draft, article_id)
+        return state, Outcome(message=message, focus=f"add-{article_id}", at=f"candidate-{article_id}")
+
+    def _home(self, state: PageState, story: StoryDraft) -> str:
+        """The section a story belongs in by its first topic for this issue (or its source)."""
+        try:
+            article = get_article(self.engine, story.id)
+        except NotFoundError:
+            return ""
+        if story.topics:
+            article = dataclasses.replace(article, topics=list(story.topics))
+        issue = parse_issue_text(self.settings, state.base_text, self.path)
+        return section_title_for(article, self.settings, issue.grouping)
+
+    def _lead(self, state: PageState, article_id: str, _upload: Upload | None) -> tuple[PageState, Outcome]:
+        old = state.draft.lead
+        message = moves.make_lead(state.draft, article_id, self._home(state, old) if old else "")
+        return state, Outcome(message=message, focus=f"story-{article_id}")
 
     def _add(self, state: PageState, article_id: str, _upload: Upload | None) -> tuple[PageState, Outcome]:
         article = get_article(self.engine, article_id)
         issue = parse_issue_text(self.settings, state.base_text, self.path)
         title = section_title_for(article, self.settings, issue.grouping)
         message = moves.include(state.draft, article.id, title)
-        return state, Outcome(message=f"{article.title}: {message}", focus=f"drop-{article.id}")
+        return state, Outcome(
+            message=f"{article.title}: {message}", focus=f"leave-{article.id}", at=f"candidate-{article.id}"
+        )
 
     def _move(self, state: PageState, _argument: str, _upload: Upload | None) -> tuple[PageState, Outcome]:
-        message = moves.move_story_to(state.draft, state.move_id, state.move_before or None, state.move_section or None)
-        return state, Outcome(message=message, focus=f"story-{state.move_id}")
+        old = state.draft.lead
+        home = self._home(state, old) if old and state.move_before == old.id else ""
+        message = moves.move_story_to(
+            state.draft, state.move_id, state.move_before or None, state.move_section or None, home
+        )
+        return state, Outcome(message=message, focus=f"story-{state.move_id}", at=f"story-{state.move_id}")
 
     def _add_section(self, state: PageState, _argument: str, _upload: Upload | None) -> tuple[PageState, Outcome]:
         message = moves.add_section(state.draft, state.new_section)
         state.new_section = ""
-        return state, Outcome(message=message, focus=f"title-{state.draft.sections[-1].key}")
+        return state, Outcome(message=message, focus="new-section")
 
     # --- the file -----------------------------------------------------------------------
 
@@ -169,8 +206,35 @@ class Studio:
         """Whether saving the page would change the file as the page opened it."""
         return draft_text(self.engine, state.base_text, state) != state.base_text
 
+    def invalid_fields(self, state: PageState, text: str) -> Outcome | None:
+        """Why the draft cannot be saved because of a field, said at that field; None if no field is at fault.
+
+        Problems found while reading the form (a field too long) are in
+        ``state.field_errors`` already; the draft's text is then checked as
+        the file would be, and a problem in one field is added there.
+        """
+        if not state.field_errors:
+            try:
+                parse_issue_text(self.settings, text, self.path)
+            except InputError as exc:
+                name = field_at_line(text, state.draft, exc.line)
+                if name is None:
+                    raise
+                state.field_errors[name] = exc.reason
+        if not state.field_errors:
+            return None
+        name, reason = next(iter(state.field_errors.items()))
+        found = get_articles(self.engine, [name.partition(".")[2]])
+        label = field_label(name, lambda i: found[i].title if i in found else i)
+        more = len(state.field_errors) - 1
+        also = f" (and {more} more field{'s' if more > 1 else ''} marked)" if more else ""
+        return Outcome(error=f"Not saved: {label}: {reason}{also}.", focus=field_id(name))
+
     def _save(self, state: PageState, _argument: str, _upload: Upload | None) -> tuple[PageState, Outcome]:
         text = draft_text(self.engine, state.base_text, state)
+        refused = self.invalid_fields(state, text)
+        if refused is not None:
+            return state, refused
         save_issue_text(self.settings, self.engine, self.path, text, expected_hash=state.base_hash)
         return self._reopened(state, text, "Saved issue.yaml.")
 
@@ -181,7 +245,7 @@ class Studio:
             theirs = draft_from_issue(parse_issue_text(self.settings, current, self.path))
         except DigestError:
             return draft_text(self.engine, current, state)  # their file does not load: the page's draft as it is
-        merged = moves.merge(base, state.draft, theirs)
+        merged = merge(base, state.draft, theirs)
         return draft_text(self.engine, current, dataclasses.replace(state, draft=merged))
 
     def _overwrite(self, state: PageState, _argument: str, _upload: Upload | None) -> tuple[PageState, Outcome]:
@@ -199,12 +263,15 @@ class Studio:
             text = draft_text(self.engine, state.base_text, state)
         else:
             text = self._merged_text(state, current)
+        refused = self.invalid_fields(state, text)
+        if refused is not None:
+            return state, refused
         save_issue_text(self.settings, self.engine, self.path, text, expected_hash=state.overwrite_hash)
         return self._reopened(state, text, "Saved your changes into the changed file.")
 
     def _reopened(self, state: PageState, text: str, message: str) -> tuple[PageState, Outcome]:
         issue = parse_issue_text(self.settings, text, self.path)
-        return fresh_state(text, draft_from_issue(issue), state), Outcome(message=message, focus="save")
+        return fresh_state(text, draft_from_issue(issue), state), Outcome(message=message)
 
     def conflict(self, state: PageState, exc: IssueChangedError) -> Conflict:
         current = exc.current_text
@@ -240,8 +307,7 @@ class Studio:
         self._require_saved(state, "approve")
         approval = approve(self.engine, self.settings, str(self.path), approved_by=state.approver)
         return state, Outcome(
-            message=f"Approved by {approval.approved_by}: this rendering of every variant may now be sent.",
-            focus="approve",
+            message=f"Approved by {approval.approved_by}: this rendering of every variant may now be sent."
         )
 
     def _test(self, state: PageState, _argument: str, _upload: Upload | None) -> tuple[PageState, Outcome]:
@@ -255,9 +321,7 @@ class Studio:
         accepted, failures = sent.accepted, sent.failures
         noun = "copy" if accepted == 1 else "copies"
         outcome = Outcome(
-            message=f"Sent {accepted} test {noun} through {self.settings.provider}; "
-            "nothing was recorded in the ledger.",
-            focus="test",
+            message=f"Sent {accepted} test {noun} through {self.settings.provider}; nothing was recorded in the ledger."
         )
         if failures:
             outcome.error = "Some test copies were not sent."
@@ -292,8 +356,25 @@ def import_into_store(engine: Engine, settings: Settings, upload: Upload | None,
     outcome = Outcome(
         message=f"Imported {report.new} new, {report.updated} updated, {report.skipped} skipped.",
         details=list(report.warnings) or None,
-        focus="import-heading",
+        at="import",
     )
     if report.failures:
         outcome.error = "Not imported: " + "; ".join(str(failure) for failure in report.failures)
     return outcome
+
+
+# Where an action's outcome is shown when the action does not say: beside its control.
+_ANCHORS = {"save": "save", "overwrite": "save", "approve": "approve", "test": "test", "import": "import"}
+_ANCHORS |= {"section-add": "new-section", "section-remove": "new-section", "filter": "choose", "move": "arrange"}
+
+
+def _anchor(action: str, argument: str) -> str:
+    if action in _ANCHORS:
+        return _ANCHORS[action]
+    if action in ("up", "down", "lead", "drop"):
+        return f"story-{argument}"
+    if action in ("add", "leave"):
+        return f"candidate-{argument}"
+    if action.startswith("section-"):
+        return f"section-{argument}"
+    return ""

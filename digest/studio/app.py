@@ -28,10 +28,12 @@ from digest.issues.issue import ISSUE_FILE, human_date, list_issue_ids, parse_is
 from digest.issues.render import environment
 from digest.studio.actions import Outcome, Studio, Upload, import_into_store
 from digest.studio.auth import PASSWORD, Gate
+from digest.studio.bridge import sent_issues
 from digest.studio.corrections import register as register_corrections
 from digest.studio.draft import draft_from_issue
 from digest.studio.forms import fresh_state, state_from_form
-from digest.studio.page import issue_context
+from digest.studio.page import PARTS, code_spans, issue_context
+from digest.studio.preview import CopyCache
 
 log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 20 * 1024 * 1024  # an uploaded newsfeed export or feed, with room to spare
@@ -44,7 +46,10 @@ TEMPLATES = (
     "import_fields.html.j2",
     "corrections.html.j2",
     "correct_story.html.j2",
+    "issue_parts.html.j2",
+    "parts.html.j2",
 )
+SCRIPTS = ("studio.js", "drafts.js")  # the page's own scripts (static/), in the order the pages load them
 _SAFE_ID = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' https: data:; "
@@ -70,7 +75,7 @@ def create_app(settings: Settings, engine: Engine, gate: Gate, *, issue_file: Pa
     app.add_url_rule("/import", "import_articles", site.import_articles, methods=["POST"])
     app.add_url_rule("/issue/<issue_id>", "issue", site.issue, methods=["GET", "POST"])
     app.add_url_rule("/login", "login", site.login, methods=["GET", "POST"])
-    app.add_url_rule("/static/studio.js", "script", site.script)
+    app.add_url_rule("/static/<name>", "script", site.script)
     register_corrections(app, site)  # the corrections of a sent issue: pages of their own
     # Browsers ask for an icon on every page; an empty answer keeps a 404 out of the console.
     app.add_url_rule("/favicon.ico", "icon", lambda: Response(status=204))
@@ -108,6 +113,7 @@ class StudioSite:
         self.engine = engine
         self.gate = gate
         self.issue_file = issue_file.resolve() if issue_file else None
+        self.copies = CopyCache()
 
     # --- the gate ------------------------------------------------------------------------------
 
@@ -171,7 +177,12 @@ class StudioSite:
     # --- pages -----------------------------------------------------------------------------------
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        base = {"org": self.settings.organisation, "language": self.settings.language, "home_url": "/"}
+        base = {
+            "org": self.settings.organisation,
+            "language": self.settings.language,
+            "home_url": "/",
+            "code": code_spans,
+        }
         session = g.get("session")
         if session is not None:
             base["csrf"] = self.gate.csrf_token(session)
@@ -191,8 +202,10 @@ class StudioSite:
     def message(self, title: str, text: str, status: int = 200) -> Response:
         return self.render("message.html.j2", status, title=title, message=text)
 
-    def script(self) -> Response:
-        data = resources.files("digest.studio").joinpath("static/studio.js").read_bytes()
+    def script(self, name: str) -> Response:
+        if name not in SCRIPTS:
+            return self.message("Not found", "There is nothing at this address in the studio.", 404)
+        data = resources.files("digest.studio").joinpath(f"static/{name}").read_bytes()
         return Response(data, mimetype="text/javascript")
 
     def _issue_file(self, issue_id: str, *, missing_ok: bool = False) -> Path | None:
@@ -213,16 +226,39 @@ class StudioSite:
         ids = list_issue_ids(self.settings)
         if self.issue_file is not None and self.issue_file.parent.name not in ids:
             ids.append(self.issue_file.parent.name)
+        sent = sent_issues(self.engine)
         for issue_id in sorted(ids, reverse=True):
             path = self._issue_file(issue_id)
             if path is None:
                 continue
             try:
                 issue = parse_issue_text(self.settings, read_issue_text(path), path)
-                found.append({"id": issue_id, "date": human_date(issue.date), "subject": issue.subject, "problem": ""})
             except DigestError as exc:
-                found.append({"id": issue_id, "date": "", "subject": "", "problem": str(exc)})
+                found.append({"id": issue_id, "date": "", "subject": "", "problem": str(exc), "state": ""})
+                continue
+            state = "Sent" if issue_id in sent else self._approval(path)
+            found.append(
+                {
+                    "id": issue_id,
+                    "date": human_date(issue.date),
+                    "subject": issue.subject,
+                    "problem": "",
+                    "state": state,
+                }
+            )
         return found
+
+    def _approval(self, path: Path) -> str:
+        """Where an issue not sent yet stands: approved as it renders now, approved before a change, or a draft."""
+        from digest.issues.approval import approval_state, latest_approval
+
+        if latest_approval(self.engine, path.parent.name) is None:
+            return "Draft"
+        try:
+            _approval, current = approval_state(self.engine, self.settings, str(path))
+        except DigestError:
+            return "Approved, but it no longer renders"
+        return "Approved" if current else "Approved, changed since"
 
     def index(self, outcome: Outcome | None = None, status: int = 200) -> Response:
         return self.render("index.html.j2", status, issues=self._issues(), outcome=outcome or Outcome())
@@ -234,11 +270,13 @@ class StudioSite:
         try:
             issue_date = date.fromisoformat(text)
         except ValueError:
-            return self.index(Outcome(error=f"{text!r} is not a date; pick one in the calendar or write YYYY-MM-DD"))
+            return self.index(
+                Outcome(error=f"{text!r} is not a date; pick one in the calendar or write YYYY-MM-DD", at="new")
+            )
         try:
             path, _count = new_issue(self.engine, self.settings, issue_date=issue_date)
         except DigestError as exc:
-            return self.index(Outcome(error=str(exc)))
+            return self.index(Outcome(error=str(exc), at="new"))
         return redirect(f"/issue/{path.parent.name}", 303)
 
     def import_articles(self) -> Response:
@@ -252,7 +290,7 @@ class StudioSite:
                 request.form.get("import_source", "").strip(),
             )
         except DigestError as exc:
-            outcome = Outcome(error=str(exc))
+            outcome = Outcome(error=str(exc), at="import")
         return self.index(outcome)
 
     def _upload(self) -> Upload | None:
@@ -268,6 +306,7 @@ class StudioSite:
                 "No such issue", f"There is no issue {issue_id!r}; the studio's first page lists them.", 404
             )
         studio = Studio(self.settings, self.engine, path)
+        part = "page"
         if request.method == "POST":
             try:
                 state = state_from_form(request.form)
@@ -276,6 +315,9 @@ class StudioSite:
             action = request.form.get("action", "preview")
             state, outcome = studio.perform(action, state, self._upload())
             with_approval = action != "preview"
+            # The page's script asks for a part of the page while the editor types (see page.py).
+            asked = request.headers.get("X-Studio-Part", "page")
+            part = asked if action == "preview" and asked in PARTS else "page"
         else:
             try:
                 text = read_issue_text(path)
@@ -288,9 +330,13 @@ class StudioSite:
             outcome, with_approval = Outcome(), True
         try:
             csrf = self.gate.csrf_token(g.session)
-            context = issue_context(studio, state, outcome, csrf=csrf, with_approval=with_approval)
+            context = issue_context(
+                studio, state, outcome, csrf=csrf, with_approval=with_approval, part=part, cache=self.copies
+            )
         except DigestError as exc:
             return self.message("This page cannot be shown", f"{exc}. Reload the issue.", 400)
+        if part != "page":
+            return self.render("issue_parts.html.j2", part=part, **context)
         return self.render("issue.html.j2", **context)
 
     def login(self) -> AnyResponse:

@@ -1,10 +1,13 @@
 """Who may use the studio: the token in the printed address, a password beyond this machine, CSRF.
 
 Like Jupyter, `digest studio` prints an address with a random token in it.
-The first request that carries the token gets a session cookie (signed with
-a key that lives only as long as the process), and the token is taken out of
-the address bar. Every request needs the token or that cookie; anything else
-is refused with 403 before any route runs.
+The first request that carries the token gets a session cookie, and the token
+is taken out of the address bar. The cookie is signed with a key made from the
+project's secret key (``DIGEST_SECRET_KEY``), so a restarted studio still knows
+the editor's open page; it holds when it was opened and lasts
+:data:`SESSION_HOURS`. Without a secret key the studio signs with a key of its
+own run. Every request needs the token or that cookie; anything else is
+refused with 403 before any route runs.
 
 On an address other than this machine's loopback, a password from ``.env``
 (``DIGEST_STUDIO_PASSWORD``) is needed as well, and the studio will not start
@@ -19,6 +22,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+import time
 from dataclasses import dataclass
 
 from digest.errors import ConfigError
@@ -27,6 +31,7 @@ from digest.studio.lockout import LoginThrottle
 MIN_PASSWORD_LENGTH = 12
 TOKEN = "token"  # noqa: S105 - a session level's name, not a secret; the level of a session opened with the address's token
 PASSWORD = "password"  # noqa: S105 - likewise; and then with the password too
+SESSION_HOURS = 24  # a session outlives restarts of the studio, not a day
 
 
 def is_loopback(host: str) -> bool:
@@ -72,12 +77,21 @@ class Session:
 
 
 class Gate:
-    """The studio's secrets for one run: the address token, the signing key, the password."""
+    """The studio's secrets for one run: the address token, the signing key, the password.
 
-    def __init__(self, *, token: str | None = None, password: str | None = None) -> None:
+    ``secret`` is the project's secret key: sessions signed with a key made from
+    it (and the password, so a new password ends every session) are good in the
+    next run too. Without one, the key is this run's own.
+    """
+
+    def __init__(self, *, token: str | None = None, password: str | None = None, secret: bytes | None = None) -> None:
         self.token = token or secrets.token_urlsafe(24)
         self.password = password
-        self._key = secrets.token_bytes(32)
+        if secret:
+            material = b"digest studio sessions\x00" + (password or "").encode()
+            self._key = hmac.new(secret, material, hashlib.sha256).digest()
+        else:
+            self._key = secrets.token_bytes(32)
         # Cookies are shared by every port of a host: name ours after this run.
         self.cookie_name = "digest_studio_" + hashlib.sha256(self._key).hexdigest()[:10]
         self.throttle = LoginThrottle()
@@ -95,17 +109,19 @@ class Gate:
     def open_session(self, level: str = TOKEN) -> tuple[Session, str]:
         """A new session and its cookie value."""
         session = Session(secrets.token_urlsafe(16), level)
-        payload = f"{session.id}.{session.level}"
+        payload = f"{session.id}.{session.level}.{int(time.time())}"
         return session, f"{payload}.{self._sign(payload)}"
 
     def read_session(self, cookie: str | None) -> Session | None:
-        """The session a cookie names, if this run signed it."""
-        if not cookie or cookie.count(".") != 2:
+        """The session a cookie names, if this key signed it less than SESSION_HOURS ago."""
+        if not cookie or cookie.count(".") != 3:
             return None
-        session_id, level, signature = cookie.split(".")
-        if level not in (TOKEN, PASSWORD):
+        session_id, level, opened, signature = cookie.split(".")
+        if level not in (TOKEN, PASSWORD) or not opened.isdigit():
             return None
-        if not hmac.compare_digest(signature.encode(), self._sign(f"{session_id}.{level}").encode()):
+        if not hmac.compare_digest(signature.encode(), self._sign(f"{session_id}.{level}.{opened}").encode()):
+            return None
+        if not 0 <= time.time() - int(opened) < SESSION_HOURS * 3600:
             return None
         return Session(session_id, level)
 

@@ -1,4 +1,4 @@
-"""The studio's only door into sending: a test copy, as `digest send --test-to` sends it."""
+"""The studio's only door into sending: a test copy, as `digest send --test-to` sends it, and which issues went out."""
 
 from __future__ import annotations
 
@@ -18,3 +18,10 @@ def send_test_copies(
     from digest.sending import send_test_copies as send
 
     return send(engine, settings, issue_ref, addresses, segment=segment, provider=make_provider(settings))
+
+
+def sent_issues(engine: Engine) -> set[str]:
+    """The issues that went out (at least one copy accepted), as the archive counts them."""
+    from digest.sending.ledger import sent_issue_ids
+
+    return set(sent_issue_ids(engine))

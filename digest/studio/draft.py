@@ -11,7 +11,6 @@ and drop all end in the same code.
 
 from __future__ import annotations
 
-import copy
 import itertools
 from dataclasses import dataclass, field
 
@@ -162,14 +161,19 @@ def move_story(draft: Draft, article_id: str, step: int) -> str:
     return f"Moved {'up' if step < 0 else 'down'}: now {_place(draft, article_id)}."
 
 
-def move_story_to(draft: Draft, article_id: str, before: str | None, section_key: str | None) -> str:
-    """Drag and drop: put a story before another story, or at the end of a section."""
+def move_story_to(
+    draft: Draft, article_id: str, before: str | None, section_key: str | None, lead_home: str = ""
+) -> str:
+    """Drag and drop: put a story before another story, or at the end of a section.
+
+    Dropped on the lead, it becomes the lead (see :func:`make_lead` for ``lead_home``).
+    """
     if before == article_id:
         return f"Not moved: {_place(draft, article_id)}."
     if before is not None:
         target_key, _ = draft.where(before)
         if target_key == LEAD:
-            return make_lead(draft, article_id)
+            return make_lead(draft, article_id, lead_home)
     elif section_key is None:
         raise InputError("say where the story should go")
     if draft.lead and draft.lead.id == article_id:
@@ -184,8 +188,12 @@ def move_story_to(draft: Draft, article_id: str, before: str | None, section_key
     return f"Moved: now {_place(draft, article_id)}."
 
 
-def make_lead(draft: Draft, article_id: str) -> str:
-    """Swap a story with the lead: the old lead takes the story's place."""
+def make_lead(draft: Draft, article_id: str, lead_home: str = "") -> str:
+    """Make a story the lead; the old lead goes to the end of the section titled ``lead_home``.
+
+    ``lead_home`` is the section its first topic (or source) would put it in,
+    made at the end when the issue has none; empty: it takes the new lead's place.
+    """
     key, position = draft.where(article_id)
     if key == LEAD:
         return "That story is already the lead."
@@ -196,11 +204,23 @@ def make_lead(draft: Draft, article_id: str) -> str:
     # said otherwise, and a story that stops leading goes back to its topics.
     if old is not None:
         old.pin = False
-        section.stories.insert(position, old)
+        if lead_home:
+            _section_titled(draft, lead_home).stories.append(old)
+        else:
+            section.stories.insert(position, old)
     story.pin = True
     draft.lead = story
     swapped = f"; the previous lead is now {_place(draft, old.id)}" if old else ""
     return f"Now the lead{swapped}."
+
+
+def _section_titled(draft: Draft, title: str) -> SectionDraft:
+    """The section called ``title`` (in any case), made at the end if the issue has none."""
+    section = next((s for s in draft.sections if s.title.casefold() == title.casefold()), None)
+    if section is None:
+        section = SectionDraft(draft.new_section_key(), title)
+        draft.sections.append(section)
+    return section
 
 
 def leave_out(draft: Draft, article_id: str) -> str:
@@ -212,11 +232,7 @@ def include(draft: Draft, article_id: str, section_title: str) -> str:
     """Add an article to the section called ``section_title`` (made at the end if missing)."""
     if article_id in draft.story_ids():
         return f"Already in the issue: {_place(draft, article_id)}."
-    section = next((s for s in draft.sections if s.title.casefold() == section_title.casefold()), None)
-    if section is None:
-        section = SectionDraft(draft.new_section_key(), section_title)
-        draft.sections.append(section)
-    section.stories.append(StoryDraft(article_id))
+    _section_titled(draft, section_title).stories.append(StoryDraft(article_id))
     if draft.lead is None and len(draft.story_ids()) == 1:
         return make_lead(draft, article_id).replace("Now the lead", "Added as the lead")
     return f"Added: {_place(draft, article_id)}."
@@ -247,39 +263,3 @@ def remove_section(draft: Draft, key: str) -> str:
         raise InputError(f"the section {section.title} still has stories; move them or leave them out first")
     draft.sections.remove(section)
     return f"Removed the empty section {section.title}."
-
-
-# --- merging with a file that changed meanwhile ---------------------------------------------
-
-_STORY_FIELDS = ("summary", "note", "full", "pin", "topics", "url")
-
-
-def _structure(draft: Draft) -> tuple[object, ...]:
-    return (
-        draft.lead.id if draft.lead else None,
-        [(section.title, [story.id for story in section.stories]) for section in draft.sections],
-    )
-
-
-def merge(base: Draft, mine: Draft, theirs: Draft) -> Draft:
-    """The editor's changes (``base`` → ``mine``) made to the file as it is now (``theirs``).
-
-    Field by field: what the editor changed takes the editor's value, what
-    they did not change keeps the file's. The order of stories is one field:
-    if the editor rearranged anything, their arrangement wins as a whole.
-    """
-    result = copy.deepcopy(theirs if _structure(mine) == _structure(base) else mine)
-    for name in ("subject", "preheader", "introduction", "editor_note"):
-        mine_value = getattr(mine, name)
-        setattr(result, name, mine_value if mine_value != getattr(base, name) else getattr(theirs, name))
-    base_stories = {story.id: story for story in base.stories()}
-    my_stories = {story.id: story for story in mine.stories()}
-    their_stories = {story.id: story for story in theirs.stories()}
-    for story in result.stories():
-        was, now, other = base_stories.get(story.id), my_stories.get(story.id), their_stories.get(story.id)
-        for name in _STORY_FIELDS:
-            if now is not None and (was is None or getattr(now, name) != getattr(was, name)):
-                setattr(story, name, getattr(now, name))
-            elif other is not None:
-                setattr(story, name, getattr(other, name))
-    return result

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from sqlalchemy.engine import Engine
 
 from digest.config import Settings
-from digest.errors import StateError
+from digest.errors import ConfigError, StateError
 from digest.studio.app import create_app
 from digest.studio.auth import Gate, require_password
 from digest.web.serving import ServerLimits, create_server
@@ -53,7 +53,7 @@ def start_studio(
     """
     given = settings.studio_password.reveal() if settings.studio_password else None
     password = require_password(host, given, behind_proxy=settings.studio.trusted_proxies > 0)
-    gate = Gate(password=password)
+    gate = Gate(password=password, secret=session_secret(settings))
     app = create_app(settings, engine, gate, issue_file=issue_file)
     try:
         proxied = settings.studio.trusted_proxies > 0
@@ -64,6 +64,14 @@ def start_studio(
     shown_host = f"[{host}]" if ":" in host else host
     path = f"/issue/{quote(issue_file.parent.name)}" if issue_file else "/"
     return Studio(f"http://{shown_host}:{server.effective_port}{path}?token={gate.token}", server)
+
+
+def session_secret(settings: Settings) -> bytes | None:
+    """The project's secret key, which keeps the editor's session across restarts; None without one."""
+    try:
+        return settings.require_secret_key()
+    except ConfigError:
+        return None  # the studio works without it; a restart then asks for the printed address again
 
 
 def open_in_browser(url: str, opener: Callable[[str], Any] | None = None) -> None:

@@ -17,6 +17,7 @@ import pytest
 from digest.config import load_settings
 from digest.doctor import offline_checks, setup
 from digest.doctor.report import Status
+from digest.secret import Secret
 from tests.conftest import SEGMENTS_YAML
 
 
@@ -74,16 +75,16 @@ def test_send_refuses_on_an_offline_error_unless_told_to_skip(invoke, project, a
 def test_secret_key_and_credentials(ready, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     settings = load_settings(ready / "digest.toml")
     assert setup.secret_key(replace(settings, secret_key=None)).found == "DIGEST_SECRET_KEY is not set"
-    short = setup.secret_key(replace(settings, secret_key="x" * 31))
+    short = setup.secret_key(replace(settings, secret_key=Secret("x" * 31)))
     assert short.status == Status.ERROR and short.found == "DIGEST_SECRET_KEY in .env is 31 characters long"
     assert setup.credentials(settings, "sendgrid").found == "SENDGRID_API_KEY is not set"
-    pasted = replace(settings, sendgrid=replace(settings.sendgrid, api_key="0123456789abcdef"))
+    pasted = replace(settings, sendgrid=replace(settings.sendgrid, api_key=Secret("0123456789abcdef")))
     assert setup.credentials(pasted, "sendgrid").status == Status.WARNING
-    keyed = replace(settings, sendgrid=replace(settings.sendgrid, api_key="SG.abc.def"))
+    keyed = replace(settings, sendgrid=replace(settings.sendgrid, api_key=Secret("SG.abc.def")))
     assert setup.credentials(keyed, "sendgrid").status == Status.OK
     login = replace(settings, smtp=replace(settings.smtp, host="smtp.example.net", username="digest"))
     assert setup.credentials(login, "smtp").status == Status.ERROR
-    clear = replace(login, smtp=replace(login.smtp, password="secret"))
+    clear = replace(login, smtp=replace(login.smtp, password=Secret("secret")))
     assert setup.credentials(clear, "smtp").found.endswith("gets the password without encryption")
     assert setup.credentials(replace(clear, smtp=replace(clear.smtp, security="starttls")), "smtp").status == Status.OK
 

@@ -195,3 +195,52 @@ def test_check_warns_when_the_templates_leave_out_a_configured_address_and_error
     result = invoke("check", "2025-04-10")
     assert result.exit_code == 1
     assert "  error    unsubscribe  the unsubscribe link is missing from the HTML or text\n" in result.output
+
+
+# --- a story under another topic's heading; a summary that is an article ------------------------------
+
+
+def test_a_story_under_the_heading_of_a_topic_it_lacks_is_warned_about(invoke, engine, settings) -> None:  # type: ignore[no-untyped-def]
+    from tests.studio_support import ISSUE_ID, RECRUITMENT, SEXTORTION, draft_week
+
+    path = draft_week(engine, settings)
+    assert "is under" not in invoke("check", ISSUE_ID).stdout  # as drafted: each story under its first topic
+    text = path.read_text(encoding="utf-8")
+    # The old lead (sport and community) swapped into Online safety, as "Make lead" once did.
+    text = text.replace(f"lead: {RECRUITMENT}\n", f"lead: {SEXTORTION}\n")
+    text = text.replace(f"      - {SEXTORTION}   #", f"      - {RECRUITMENT}   #")
+    path.write_text(text, encoding="utf-8")
+    output = invoke("check", ISSUE_ID).stdout
+    assert (
+        f"{RECRUITMENT} is under 'Online safety' but is not about online-safety (its topics: sport-community): "
+        "move it, or give it that topic in this issue"
+    ) in output
+    assert output.count("is under") == 1
+    # Given that topic for this issue, it belongs there.
+    text = text.replace(f"      - {RECRUITMENT}   #", f"      - id: {RECRUITMENT}\n        topics: [online-safety]   #")
+    path.write_text(text, encoding="utf-8")
+    assert "is under" not in invoke("check", ISSUE_ID).stdout
+
+
+def test_a_summary_as_long_as_an_article_is_warned_about(invoke, engine, settings) -> None:  # type: ignore[no-untyped-def]
+    from digest.issues.checks import SUMMARY_WARN_CHARS
+    from tests.studio_support import ISSUE_ID, JAILED, draft_week
+
+    path = draft_week(engine, settings)
+    text = path.read_text(encoding="utf-8")
+
+    def with_summary(length: int) -> str:
+        summary = "x" * length
+        path.write_text(
+            text.replace(f"      - {JAILED}   #", f"      - id: {JAILED}\n        summary: {summary}   #"),
+            encoding="utf-8",
+        )
+        return invoke("check", ISSUE_ID).stdout
+
+    assert "summary of" not in with_summary(SUMMARY_WARN_CHARS)
+    assert f"the summary of {JAILED} is 1,001 characters" in with_summary(SUMMARY_WARN_CHARS + 1)
+    long = with_summary(10_000)
+    assert (
+        f"the summary of {JAILED} is 10,000 characters; readers expect a paragraph (under 1,000): shorten it, "
+        "or show the whole article instead"
+    ) in long

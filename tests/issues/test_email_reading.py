@@ -163,7 +163,7 @@ def unbreakable(name: str) -> str:
 
 def test_names_and_dates_never_break_and_separators_stay_with_what_follows(every_copy, settings) -> None:  # type: ignore[no-untyped-def]
     from digest.issues.issue import human_date
-    from digest.issues.render import _DATE_RE
+    from digest.issues.typeset import _DATE_RE
     from digest.issues.wording import byline
 
     dates_in_text = 0

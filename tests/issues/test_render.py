@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from digest.issues.issue import load_view
-from digest.issues.render import TOKENS, mjml_to_html, render_issue, wrap
+from digest.issues.render import TOKENS, mjml_to_html, render_issue
+from digest.issues.typeset import wrap
 from tests.golden import assert_golden, html_outline
 
 

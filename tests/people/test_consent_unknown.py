@@ -44,12 +44,13 @@ def test_the_import_summary_show_and_export_say_unknown(invoke, project) -> None
     assert "consent:      import: list.csv (date unknown)" in shown
     assert "consent:      import: list.csv on 2024-03-04" in invoke("subscribers", "show", "ann@example.org").output
     assert invoke("subscribers", "export", "out.csv").exit_code == 0
-    with (project / "out.csv").open(encoding="utf-8-sig", newline="") as handle:
+    # A bare file name is written into the git-ignored exports/ folder.
+    with (project / "exports" / "out.csv").open(encoding="utf-8-sig", newline="") as handle:
         rows = {row["email"]: row for row in csv.DictReader(handle)}
     assert rows["bob@example.org"]["consent_at"] == "unknown"
     assert rows["ann@example.org"]["consent_at"].startswith("2024-03-04")
     # Our own export imports back with the date still unknown, not the day of the second import.
-    reimported = invoke("subscribers", "import", "out.csv")
+    reimported = invoke("subscribers", "import", "exports/out.csv")
     assert reimported.exit_code == 0, reimported.output
 
 

@@ -123,8 +123,7 @@ def test_bad_at_value(invoke, audience) -> None:  # type: ignore[no-untyped-def]
     result = invoke("send", "2025-04-10", "--segment", "everyone", "--at", "next monday", "--yes")
     assert result.exit_code == 1
     assert result.output == (
-        "Error: --at 'next monday' is not a time written 'YYYY-MM-DD HH:MM', or a weekday and a time, "
-        "'Monday 08:00'\n"
+        "Error: --at 'next monday' is not a time written 'YYYY-MM-DD HH:MM', or a weekday and a time, 'Monday 08:00'\n"
     )
 
 

@@ -113,14 +113,22 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def status(html: str) -> str:
-    found = re.search(r'<div id="status" role="status">(.*?)</div>\s*<div id="problems"', html, re.S)
-    return re.sub(r"<[^>]+>", " ", found.group(1)).strip() if found else ""
+def _text_of(found: re.Match[str] | None) -> str:
+    return html.unescape(" ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())) if found else ""
 
 
-def problems(html: str) -> str:
-    found = re.search(r'<div id="problems" role="alert">(.*?)</div>\s*\n\s*<form', html, re.S)
-    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split()) if found else ""
+def status(page: str) -> str:
+    """What the page says happened (said again for screen readers at the top)."""
+    return _text_of(re.search(r'<div id="status" class="visually-hidden" role="status">(.*?)</div>', page, re.S))
+
+
+def problems(page: str) -> str:
+    return _text_of(re.search(r'<div id="problems" role="alert">(.*?)</div>\s*\n\s*<form', page, re.S))
+
+
+def outcome(page: str) -> str:
+    """The result shown beside the control that caused it."""
+    return _text_of(re.search(r'<div class="outcome [a-z]+" id="outcome">(.*?)</div>', page, re.S))
 
 
 def stories(html: str) -> list[str]:
@@ -130,7 +138,9 @@ def stories(html: str) -> list[str]:
 # --- the gate -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", PAGE, "/static/studio.js", "/login", "/nowhere", "/favicon.ico"])
+@pytest.mark.parametrize(
+    "path", ["/", PAGE, "/static/studio.js", "/static/drafts.js", "/login", "/nowhere", "/favicon.ico"]
+)
 @pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "POST"])
 def test_without_the_token_every_request_is_refused(settings, engine, week, path, method) -> None:  # type: ignore[no-untyped-def]
     gate = Gate()
@@ -169,6 +179,33 @@ def test_a_session_from_another_run_is_refused(settings, engine, week) -> None: 
     assert client.get(PAGE).status_code == 403
 
 
+def test_a_session_signed_with_the_projects_key_outlives_a_restart_and_not_a_day(
+    settings, engine, week, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from digest.studio import auth
+    from digest.studio.server import session_secret
+
+    secret = session_secret(settings)
+    assert secret == settings.secret_key.reveal().encode()
+    first, second = Gate(secret=secret), Gate(secret=secret)
+    assert first.cookie_name == second.cookie_name and first.token != second.token
+    session, cookie = first.open_session()
+    assert second.read_session(cookie) == session
+    assert second.csrf_token(session) == first.csrf_token(session)  # the open page's form still posts
+    client = create_app(settings, engine, second).test_client()
+    client.set_cookie(second.cookie_name, cookie)
+    assert client.get(PAGE).status_code == 200
+    # Another key, or a new password, ends it; so does a day.
+    assert Gate(secret=b"another key that is long enough to be used here").read_session(cookie) is None
+    with_password = Gate(secret=secret, password="correct horse battery")
+    _, logged_in = with_password.open_session(auth.PASSWORD)
+    assert Gate(secret=secret, password="correct horse battery").read_session(logged_in) is not None
+    assert Gate(secret=secret, password="a new password, long enough").read_session(logged_in) is None
+    now = time.time()
+    monkeypatch.setattr(auth.time, "time", lambda: now + auth.SESSION_HOURS * 3600 + 1)
+    assert second.read_session(cookie) is None
+
+
 def test_a_post_needs_the_csrf_token_and_the_same_origin(studio: Studio) -> None:
     html = studio.page()
     before = file_hash(studio.path)
@@ -185,6 +222,15 @@ def test_a_post_needs_the_csrf_token_and_the_same_origin(studio: Studio) -> None
     assert answer.status_code == 403
     assert file_hash(studio.path) == before
     assert "Changed by a forged request" not in studio.path.read_text(encoding="utf-8")
+
+
+def test_the_pages_scripts_are_served_and_nothing_else_from_static(studio: Studio) -> None:
+    for name in ("studio.js", "drafts.js"):
+        answer = studio.client.get(f"/static/{name}")
+        assert answer.status_code == 200 and answer.mimetype == "text/javascript"
+        assert f'<script src="/static/{name}" defer></script>' in studio.page()
+    for name in ("app.py", "..%2Fapp.py", "other.js"):
+        assert studio.client.get(f"/static/{name}").status_code == 404
 
 
 def test_reading_never_changes_anything(studio: Studio, engine) -> None:  # type: ignore[no-untyped-def]
@@ -338,7 +384,9 @@ def test_buttons_arrange_the_draft_and_only_save_writes_the_file(studio: Studio)
     assert "1st of 2 in Water safety" in status(html)
     html = studio.act(html, f"lead:{JAILED}")
     assert f'name="lead" value="{JAILED}"' in html
-    assert stories(html)[:3] == [RECRUITMENT, SEXTORTION, COLD_WATER]
+    # The old lead goes to the section of its first topic, made at the end.
+    assert status(html) == "Now the lead; the previous lead is now 1st of 1 in Sport, clubs and community."
+    assert stories(html)[:2] == [SEXTORTION, COLD_WATER] and stories(html)[-1] == RECRUITMENT
     html = studio.act(html, f"drop:{YOUNG_CARERS}")
     assert YOUNG_CARERS not in stories(html)
     assert f'value="add:{YOUNG_CARERS}"' in html
@@ -349,11 +397,12 @@ def test_buttons_arrange_the_draft_and_only_save_writes_the_file(studio: Studio)
         "section:s2",
         "section:s4",
         "section:s3",
+        "section:n1",
     ]
     html = studio.act(html, "section-add", {"new_section": "Courts and justice"})
     assert 'value="Courts and justice"' in html
-    html = studio.act(html, "move", {"move_id": NURSES, "move_before": "", "move_section": "n1"})
-    assert order_of(html)[-2:] == ["section:n1", f"story:{NURSES}"]
+    html = studio.act(html, "move", {"move_id": NURSES, "move_before": "", "move_section": "n2"})
+    assert order_of(html)[-2:] == ["section:n2", f"story:{NURSES}"]
     assert "Unsaved changes" in html
     assert studio.path.read_text(encoding="utf-8") == before
     html = studio.act(html, "save")
@@ -454,10 +503,20 @@ def test_topics_for_this_issue_are_written_only_when_they_differ(studio: Studio)
 def test_a_draft_that_would_not_load_is_not_saved(studio: Studio) -> None:
     before = file_hash(studio.path)
     html = studio.act(studio.page(), "save", {"subject": ""})
-    assert "subject is empty" in problems(html)
-    assert "The email cannot be shown yet" in html
+    # Said beside Save, and at the field at fault, which gets the focus.
+    assert outcome(html) == "Not saved: Subject: subject is empty; every issue needs a subject line."
+    assert '<p class="field-error" id="error-subject" data-for="subject">subject is empty' in html
+    assert 'data-focus="subject"' in html and 'aria-invalid="true" aria-describedby="error-subject"' in html
+    assert "The email will show again once the field marked with a message is fixed." in html
     html = studio.act(studio.page(), "save", {f"url.{JAILED}": "javascript:alert(1)"})
-    assert "must be a web address" in problems(html)
+    assert "must be a web address" in outcome(html)
+    assert f'data-focus="url-{JAILED}"' in html and f'id="error-url-{JAILED}"' in html
+    html = studio.act(studio.page(), "save", {f"summary.{JAILED}": "x" * 20_001, "subject": "Kept as typed"})
+    assert outcome(html).startswith(
+        "Not saved: Summary of “Man jailed for grooming offences after online investigation”: "
+        "this is 20,001 characters long"
+    )
+    assert 'value="Kept as typed"' in html and "x" * 20_001 in html  # nothing the editor typed is lost
     assert file_hash(studio.path) == before
 
 

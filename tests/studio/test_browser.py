@@ -12,7 +12,6 @@ checker in.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,9 @@ import pytest
 
 from digest.studio.app import create_app
 from digest.studio.auth import Gate
-from tests.conftest import SEGMENTS_YAML, axe, describe_violations
+from tests.conftest import axe, describe_violations
 from tests.httpserve import serve_app
-from tests.studio_support import (
+from tests.studio_support import (  # noqa: F401 - the fixtures studio and week
     COLD_WATER,
     DSL_DATES,
     ISSUE_ID,
@@ -32,53 +31,14 @@ from tests.studio_support import (
     RECRUITMENT,
     REVIEW,
     SEXTORTION,
+    TALL,
     YOUNG_CARERS,
-    add_late_article,
-    draft_week,
+    fixture_studio,
+    fixture_week,
+    issue_url,
+    open_page,
+    story_ids,
 )
-
-TALL = {"width": 1500, "height": 2600}  # every story on screen: Playwright's drag scrolls otherwise
-
-
-@pytest.fixture
-def week(project: Path, engine: Any, settings: Any, tmp_path: Path) -> Path:
-    (project / "subscribers").mkdir(exist_ok=True)
-    (project / "subscribers" / "segments.yaml").write_text(SEGMENTS_YAML, encoding="utf-8")
-    path = draft_week(engine, settings)
-    add_late_article(engine, settings, tmp_path)
-    return path
-
-
-@pytest.fixture
-def studio(settings: Any, engine: Any, week: Path) -> Iterator[tuple[str, Gate]]:
-    gate = Gate()
-    with serve_app(create_app(settings, engine, gate)) as base:
-        yield base, gate
-
-
-def open_page(context: Any, url: str, size: dict[str, int] | None = None) -> Any:
-    from playwright.sync_api import expect
-
-    page = context.new_page()
-    page.set_viewport_size(size or {"width": 1400, "height": 1000})
-    page.on("dialog", lambda dialog: dialog.accept())  # the unsaved-changes question when a test leaves
-    page.goto(url)
-    expect(page.locator("html")).to_have_attribute("data-studio", "ready")
-    return page
-
-
-def issue_url(studio: tuple[str, Gate]) -> str:
-    base, gate = studio
-    return f"{base}/issue/{ISSUE_ID}?token={gate.token}"
-
-
-def story_ids(page: Any) -> list[str]:
-    return [
-        value.split(":", 1)[1]
-        for value in page.eval_on_selector_all("input[name=order]", "els => els.map(e => e.value)")
-        if value.startswith("story:")
-    ]
-
 
 # --- composing ----------------------------------------------------------------------------
 
@@ -98,7 +58,8 @@ def test_compose_the_week_end_to_end(chromium: Any, studio: tuple[str, Gate], we
     page.click(f"#down-{SEXTORTION}")
     expect(status).to_contain_text("Moved down: now 2nd of 2 in Online safety.")
     page.click(f"#lead-{SEXTORTION}")
-    expect(status).to_contain_text("Now the lead; the previous lead is now 2nd of 2 in Online safety.")
+    # The old lead goes to the section of its first topic.
+    expect(status).to_contain_text("Now the lead; the previous lead is now 2nd of 2 in Sport, clubs and community.")
     page.locator(f"li.story[data-id='{NURSES}']").drag_to(
         page.locator(f"li.story[data-id='{REVIEW}']"), target_position={"x": 30, "y": 4}
     )
@@ -124,7 +85,6 @@ def test_compose_the_week_end_to_end(chromium: Any, studio: tuple[str, Gate], we
         "    stories:\n"
         f"      - {JAILED}   # court reporting restrictions checked; 2026-11-18 Northshire Police: "
         "Man jailed for grooming offences after online investigation\n"
-        f"      - {RECRUITMENT}\n"
         "  # Water safety: ask Priya for a quote before sending\n"
         "  - title: Water safety\n"
         "    stories:\n"
@@ -144,6 +104,7 @@ def test_compose_the_week_end_to_end(chromium: Any, studio: tuple[str, Gate], we
         "  - title: Sport, clubs and community\n"
         "    stories:\n"
         f"      - {LATE}   # 2026-11-22 SAFE CIC: Half-term holiday clubs reminded of staff vetting duties\n"
+        f"      - {RECRUITMENT}\n"
         "# End of the issue: nothing below here.\n"
     )
 
@@ -265,7 +226,7 @@ def test_stories_can_be_reordered_with_the_keyboard_alone(chromium: Any, studio:
 def test_the_page_works_without_javascript(chromium: Any, studio: tuple[str, Gate], week: Path) -> None:
     """Every button is a plain form submit: with scripts off the server answers with the whole page."""
     page = chromium.new_page()
-    page.route("**/static/studio.js", lambda route: route.abort())
+    page.route("**/static/*.js", lambda route: route.abort())
     page.goto(issue_url(studio))
     assert page.evaluate("document.documentElement.dataset.studio") is None
     page.click(f"#down-{SEXTORTION}")
@@ -280,7 +241,9 @@ def test_the_page_works_without_javascript(chromium: Any, studio: tuple[str, Gat
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("state", ["issue", "issue-open", "conflict", "index", "refused", "missing"])
+@pytest.mark.parametrize(
+    "state", ["issue", "issue-open", "issue-marked", "issue-text", "conflict", "index", "refused", "missing"]
+)
 def test_studio_pages_have_no_serious_accessibility_problems(  # type: ignore[no-untyped-def]
     chromium_for_axe, studio, week, state, scheme
 ) -> None:
@@ -302,6 +265,18 @@ def test_studio_pages_have_no_serious_accessibility_problems(  # type: ignore[no
             expect(page.locator("html")).to_have_attribute("data-studio", "ready")
             if state == "issue-open":
                 page.eval_on_selector_all("details", "els => els.forEach(d => d.open = true)")
+            if state == "issue-marked":  # kept edits offered back, a field at fault, a refused save beside Save
+                page.fill("#preheader", "Kept in the browser")
+                expect(page.locator("#save-state")).to_have_text("Unsaved changes")
+                page.reload()
+                expect(page.locator("#draft-offer")).to_be_visible()
+                page.fill("#subject", "")
+                page.click("#save")
+                expect(page.locator("#error-subject")).to_be_visible()
+                expect(page.locator(".toolbar #outcome")).to_be_visible()
+            if state == "issue-text":
+                page.check("#view-text")
+                expect(page.locator("#preview-text")).to_be_visible()
             if state == "conflict":
                 week.write_text(week.read_text(encoding="utf-8") + "# changed on disk\n", encoding="utf-8")
                 page.fill("#subject", "Another subject")
