@@ -18,8 +18,7 @@ from typing import Any
 from digest.errors import ConfigError
 from digest.netpolicy import AllowList
 from digest.providers.registry import PROVIDER_NAMES
-from digest.secret import Secret
-from digest.secretkey import HOW_TO_MAKE_ONE, MIN_SECRET_KEY_LENGTH, key_problem
+from digest.secret import HOW_TO_MAKE_ONE, MIN_SECRET_KEY_LENGTH, Secret, key_problem
 from digest.tomltable import TomlTable, refuse_line_breaks
 from digest.topics import TopicRule, configured_topics
 

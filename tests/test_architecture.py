@@ -36,7 +36,6 @@ BASE = (
     "digest.files",
     "digest.netpolicy",
     "digest.secret",
-    "digest.secretkey",
     "digest.tomltable",
     "digest.topics",
     "digest.words",

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.people.emails import keyed_hashes
-from digest.secretkey import key_problem
+from digest.secret import key_problem
 from digest.store import db
 
 FINGERPRINT_LABEL = b"digest secret key fingerprint v1"
